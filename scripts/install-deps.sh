@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every Debian package tlsgate needs to build, test and benchmark.
+# Idempotent: packages already present are not reinstalled and apt's index is only
+# refreshed when something is missing. Needs root (or sudo).
+set -euo pipefail
+
+BUILD=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libgtest-dev)
+TEST=(openssl curl python3 python3-pytest nghttp2-client procps iproute2 ca-certificates)
+
+want=("${BUILD[@]}" "${TEST[@]}")
+if [[ ${1:-} == --bench ]]; then
+    want+=(nginx-light libnginx-mod-stream haproxy util-linux)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=()
+[[ $(id -u) == 0 ]] || sudo=(sudo)
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,47 @@
+#include "app/command_line.h"
+
+#include <string_view>
+
+namespace tlsgate::app {
+
+const char* const kUsage =
+    "usage: tlsgate -c tlsgate.yaml [--check] [--debug-tags TAG[,TAG...]]\n"
+    "       tlsgate --version\n"
+    "\n"
+    "  -c, --config FILE     the configuration (tlsgate.yaml)\n"
+    "  --check               validate the configuration and every file it names, then exit\n"
+    "  --debug-tags TAGS     debug lines for these tags (ssl, ssl.error, net, relay, inspect;\n"
+    "                        'ssl' also enables 'ssl.error')\n"
+    "  --version             print the version and the OpenSSL in use\n"
+    "\n"
+    "signals: SIGINT/SIGTERM stop, SIGUSR1 prints the counters as one JSON line\n";
+
+Result<Options> parseCommandLine(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&](std::string& out) -> bool {
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
+      return true;
+    };
+    if (arg == "-c" || arg == "--config") {
+      if (!value(o.configPath)) return Error{"", 0, std::string(arg) + " needs a file"};
+    } else if (arg == "--check") {
+      o.check = true;
+    } else if (arg == "--debug-tags") {
+      if (!value(o.debugTags)) return Error{"", 0, "--debug-tags needs a list of tags"};
+    } else if (arg == "--version" || arg == "-V") {
+      o.version = true;
+    } else if (arg == "--help" || arg == "-h") {
+      o.help = true;
+    } else {
+      return Error{"", 0, "unknown argument '" + std::string(arg) + "'"};
+    }
+  }
+  if (!o.version && !o.help && o.configPath.empty())
+    return Error{"", 0, "no configuration given (-c tlsgate.yaml)"};
+  return o;
+}
+
+}  // namespace tlsgate::app

@@ -1,0 +1,70 @@
+// tlsgate.yaml: the gateway's own configuration file.
+//
+//   threads: auto                # or a positive integer; auto = number of cores
+//   listeners:
+//     - listen: 127.0.0.1:8443   # literal address and port
+//   ssl:
+//     multicert: ssl_multicert.config   # relative to this file
+//     handshake_timeout_in: 30          # seconds, 0 = none (S1)
+//     allow_client_renegotiation: false # S12
+//     alpn: [http/1.1]                  # server preference order (S14)
+//     protocols: [TLSv1.2, TLSv1.3]     # allowed versions
+//     ciphers: ...                      # TLS 1.2 cipher list (OpenSSL syntax)
+//     ciphersuites: ...                 # TLS 1.3 suites
+//     groups: X25519:P-256:P-384        # key exchange groups
+//   routes:
+//     default: builtin:inspect          # or host:port of a plaintext upstream
+//
+// Every mapping key is checked: an unknown key, a wrong type or a bad value is an error that
+// names the file and line.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "net/address.h"
+
+namespace tlsgate::config {
+
+struct ListenerConfig {
+  int line = 0;
+  net::Address address;  // always has a port
+};
+
+enum class TlsVersion { kTls12, kTls13 };
+
+struct SslConfig {
+  std::string multicertPath;  // resolved against the folder of tlsgate.yaml
+  int multicertLine = 0;      // where it was named, for errors about the file as a whole
+  unsigned handshakeTimeoutSec = 30;
+  bool allowClientRenegotiation = false;
+  std::vector<std::string> alpn{"http/1.1"};
+  TlsVersion minVersion = TlsVersion::kTls12;
+  TlsVersion maxVersion = TlsVersion::kTls13;
+  std::string ciphers;       // empty: the built-in default
+  std::string ciphersuites;  // empty: the built-in default
+  std::string groups;        // empty: the built-in default
+};
+
+struct RouteTarget {
+  bool inspect = false;       // builtin:inspect
+  std::string upstreamText;   // "host:port" as written, when !inspect
+  net::Address upstream;      // resolved at load time, when !inspect
+};
+
+struct GatewayConfig {
+  std::string path;  // of tlsgate.yaml, as given
+  unsigned threads = 0;
+  std::vector<ListenerConfig> listeners;
+  SslConfig ssl;
+  RouteTarget defaultRoute;
+};
+
+// Pure parser over the file's text (`path` is used for messages and relative names).
+// threads: auto is resolved with std::thread::hardware_concurrency().
+Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& path);
+Result<GatewayConfig> loadGatewayConfig(const std::string& path);
+
+}  // namespace tlsgate::config

@@ -1,0 +1,53 @@
+// ssl_multicert.config, in Apache Traffic Server's line format (S15).
+//
+// One entry per line: whitespace-separated `key=value` pairs; a value may be written in
+// double quotes (and then contain spaces); `#` starts a comment outside quotes; blank lines
+// are skipped. Keys:
+//   ssl_cert_name    required; comma-separated list (e.g. an RSA and an ECDSA certificate)
+//   ssl_key_name     comma-separated, one per certificate (omitted: the key is in the cert file)
+//   ssl_ca_name      comma-separated intermediate/chain files
+//   dest_ip          an address, "address:port", "[v6]:port", or "*" (the default entry)
+//   action           "tunnel" (S5/S11, acted on by the routing layer)
+//   ssl_ticket_enabled  0|1;  ssl_ticket_number  non-negative integer
+//   ssl_ocsp_name    a DER OCSP response file (stapled by a later release)
+// Relative file names resolve against the folder of the config file. Any other key, a
+// missing `=`, a bad value or a line without ssl_cert_name is an error naming file and line.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "net/address.h"
+
+namespace tlsgate::config {
+
+struct DestIp {
+  bool any = false;       // dest_ip=*: the default entry
+  net::Address address;   // when !any
+  bool hasPort = false;   // "ip:port" (matches before a plain "ip")
+};
+
+enum class MulticertAction { kTerminate, kTunnel };
+
+struct MulticertEntry {
+  int line = 0;
+  std::vector<std::string> certFiles;  // absolute or relative to the config's folder, resolved
+  std::vector<std::string> keyFiles;   // empty, or the same count as certFiles
+  std::vector<std::string> caFiles;
+  std::optional<DestIp> destIp;
+  MulticertAction action = MulticertAction::kTerminate;
+  std::optional<bool> ticketEnabled;
+  std::optional<int> ticketNumber;
+  std::string ocspFile;
+};
+
+// Pure parser: `path` is used for error messages and to resolve relative file names.
+Result<std::vector<MulticertEntry>> parseMulticert(std::string_view text, const std::string& path);
+
+// Reads the file and parses it.
+Result<std::vector<MulticertEntry>> loadMulticert(const std::string& path);
+
+}  // namespace tlsgate::config

@@ -1,0 +1,80 @@
+#include "core/log.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+#include <vector>
+
+namespace tlsgate::log {
+
+namespace {
+
+std::vector<DebugTag*>& registry() {
+  static std::vector<DebugTag*> tags;
+  return tags;
+}
+
+// One line per write(2) so lines from several threads never interleave.
+void emit(const char* prefix, const char* fmt, va_list ap) {
+  char line[2048];
+  int n = std::snprintf(line, sizeof line, "%s", prefix);
+  if (n < 0) return;
+  int m = std::vsnprintf(line + n, sizeof line - n, fmt, ap);
+  if (m < 0) return;
+  size_t len = std::min(sizeof line - 2, static_cast<size_t>(n + m));
+  line[len++] = '\n';
+  std::fwrite(line, 1, len, stderr);
+}
+
+bool matches(std::string_view pattern, std::string_view tag) {
+  if (pattern == tag) return true;
+  return tag.size() > pattern.size() && tag.substr(0, pattern.size()) == pattern &&
+         tag[pattern.size()] == '.';
+}
+
+}  // namespace
+
+DebugTag::DebugTag(const char* name) : name_(name) { registry().push_back(this); }
+
+void setDebugTags(std::string_view csv) {
+  for (DebugTag* tag : registry()) {
+    bool on = false;
+    std::string_view rest = csv;
+    while (!rest.empty() && !on) {
+      auto comma = rest.find(',');
+      std::string_view pattern = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      on = !pattern.empty() && matches(pattern, tag->name_);
+    }
+    tag->on_.store(on, std::memory_order_relaxed);
+  }
+}
+
+void debug(const DebugTag& tag, const char* fmt, ...) {
+  char prefix[64];
+  std::snprintf(prefix, sizeof prefix, "[%s] ", tag.name());
+  va_list ap;
+  va_start(ap, fmt);
+  emit(prefix, fmt, ap);
+  va_end(ap);
+}
+
+#define TG_LOG_LEVEL(fn, prefix)    \
+  void fn(const char* fmt, ...) {   \
+    va_list ap;                     \
+    va_start(ap, fmt);              \
+    emit(prefix, fmt, ap);          \
+    va_end(ap);                     \
+  }
+TG_LOG_LEVEL(info, "tlsgate: ")
+TG_LOG_LEVEL(warning, "tlsgate: warning: ")
+TG_LOG_LEVEL(error, "tlsgate: error: ")
+#undef TG_LOG_LEVEL
+
+DebugTag kSsl("ssl");
+DebugTag kSslError("ssl.error");
+DebugTag kNet("net");
+DebugTag kRelay("relay");
+DebugTag kInspect("inspect");
+
+}  // namespace tlsgate::log

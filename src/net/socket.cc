@@ -1,0 +1,56 @@
+#include "net/socket.h"
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tlsgate::net {
+
+namespace {
+Error sysError(const std::string& what) { return Error{"", 0, what + ": " + std::strerror(errno)}; }
+}  // namespace
+
+Result<Fd> listenReusePort(const Address& address, int backlog) {
+  Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return sysError("socket");
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return sysError("SO_REUSEPORT");
+  if (::bind(fd.get(), address.sockaddrPtr(), address.length()) != 0)
+    return sysError("cannot listen on " + address.toString());
+  if (::listen(fd.get(), backlog) != 0) return sysError("listen on " + address.toString());
+  return fd;
+}
+
+Address localAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  return Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+Result<Fd> connectNonBlocking(const Address& address) {
+  Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return sysError("socket");
+  setNoDelay(fd.get());
+  if (::connect(fd.get(), address.sockaddrPtr(), address.length()) != 0 && errno != EINPROGRESS)
+    return sysError("connect to " + address.toString());
+  return fd;
+}
+
+int connectResult(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+void setNoDelay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+}  // namespace tlsgate::net

@@ -1,0 +1,186 @@
+#include "proxy/client_connection.h"
+
+#include <sys/epoll.h>
+
+#include <cstring>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "net/socket.h"
+#include "proxy/worker.h"
+#include "tls/session_info.h"
+#include "tls/tls_io.h"
+
+namespace tlsgate::proxy {
+
+using stats::Counter;
+
+namespace {
+constexpr uint32_t kAllEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+}
+
+ClientConnection::ClientConnection(Worker& worker, Fd fd, const net::Address& peer,
+                                   const net::Address& local,
+                                   std::shared_ptr<const config::Snapshot> snapshot)
+    : worker_(worker),
+      fd_(std::move(fd)),
+      peer_(peer),
+      local_(local),
+      snapshot_(std::move(snapshot)),
+      timer_(this),
+      upstreamEvents_(*this) {
+  io_.fd = fd_.get();
+  io_.handshake = std::make_unique<tls::HandshakeBuffer>();
+}
+
+ClientConnection::~ClientConnection() { worker_.reactor().cancel(timer_); }
+
+void ClientConnection::start() {
+  worker_.reactor().add(fd_.get(), kAllEvents, this);
+  // S1: the handshake clock; traffic does not extend it.
+  auto timeout = snapshot_->serverParams.handshakeTimeout;
+  if (timeout.count() > 0) worker_.reactor().arm(timer_, timeout);
+  phase_.emplace<Handshaking>(*snapshot_->certs, snapshot_->serverParams,
+                              tls::newSocketBio(&io_), local_, peer_, worker_.counters());
+  drive();
+}
+
+void ClientConnection::close(const char* why) {
+  if (std::holds_alternative<std::monostate>(phase_) && !fd_.valid()) return;
+  TG_DEBUG(log::kNet, "close %s: %s", peer_.toString().c_str(), why);
+  worker_.reactor().cancel(timer_);
+  phase_.emplace<std::monostate>();
+  ssl_.reset();
+  fd_.reset();  // closing removes it from epoll
+  worker_.release(this);
+}
+
+void ClientConnection::onEvents(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) io_.readable = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) io_.writable = true;
+  drive();
+}
+
+void ClientConnection::onUpstreamEvents(uint32_t events) {
+  if (auto* c = std::get_if<Connecting>(&phase_)) {
+    finishConnect(*c);
+    return;
+  }
+  if (auto* r = std::get_if<Relaying>(&phase_)) r->relay.upstreamReady(events);
+  drive();
+}
+
+void ClientConnection::onTimer() {
+  if (auto* hs = std::get_if<Handshaking>(&phase_)) {
+    hs->driver.timeout();  // S1
+    close("handshake timeout");
+  }
+}
+
+void ClientConnection::drive() {
+  if (auto* hs = std::get_if<Handshaking>(&phase_)) {
+    driveHandshake(*hs);
+  } else if (auto* r = std::get_if<Relaying>(&phase_)) {
+    switch (r->relay.pump()) {
+      case Relay::Progress::kWaiting: break;
+      case Relay::Progress::kFinished: close("relay finished"); break;
+      case Relay::Progress::kFailed: close("relay failed"); break;
+    }
+  } else if (auto* in = std::get_if<Inspecting>(&phase_)) {
+    switch (in->responder.pump()) {
+      case InspectResponder::Progress::kWaiting: break;
+      case InspectResponder::Progress::kFinished: close("inspect finished"); break;
+      case InspectResponder::Progress::kFailed: close("inspect failed"); break;
+    }
+  }
+  // Connecting: nothing to do until the upstream answers.
+}
+
+void ClientConnection::driveHandshake(Handshaking& hs) {
+  hs.driver.advance();  // S3: re-entered on every event; it knows what it waits for
+  switch (hs.driver.state()) {
+    case tls::HandshakeState::kDone: onHandshakeDone(hs.driver); break;
+    case tls::HandshakeState::kFailed: close(tls::toString(hs.driver.error())); break;
+    default: break;
+  }
+}
+
+void ClientConnection::onHandshakeDone(tls::ServerHandshake& driver) {
+  worker_.reactor().cancel(timer_);  // S14: stop the handshake clock
+  auto handshakeTime = driver.elapsed();
+  ssl_ = driver.takeSsl();
+  io_.endHandshake();
+  // S14: ALPN picked one of ssl.alpn (or nothing); the default route serves all of them.
+  const config::RouteTarget& route = snapshot_->config.defaultRoute;
+  if (route.inspect) {
+    std::string body = inspectBody(handshakeTime);
+    phase_.emplace<Inspecting>(ssl_.get(), io_, std::move(body), worker_.counters());
+    drive();
+  } else {
+    startUpstream();
+  }
+}
+
+void ClientConnection::startUpstream() {
+  const net::Address& upstream = snapshot_->config.defaultRoute.upstream;
+  auto fd = net::connectNonBlocking(upstream);
+  if (!fd) {
+    worker_.counters().add(Counter::kUpstreamConnectFailure);
+    log::warning("upstream %s: %s", upstream.toString().c_str(), fd.error().message.c_str());
+    tls::tlsShutdown(ssl_.get());
+    close("upstream connect failed");
+    return;
+  }
+  int ufd = fd->get();
+  phase_.emplace<Connecting>(std::move(fd.value()));
+  worker_.reactor().add(ufd, kAllEvents, &upstreamEvents_);
+}
+
+void ClientConnection::finishConnect(Connecting& c) {
+  int err = net::connectResult(c.upstream.get());
+  if (err != 0) {
+    worker_.counters().add(Counter::kUpstreamConnectFailure);
+    TG_DEBUG(log::kRelay, "upstream %s for %s: %s",
+             snapshot_->config.defaultRoute.upstream.toString().c_str(),
+             peer_.toString().c_str(), std::strerror(err));
+    tls::tlsShutdown(ssl_.get());  // a clean TLS close for the client
+    close("upstream connect failed");
+    return;
+  }
+  Fd upstream = std::move(c.upstream);
+  phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(),
+                           worker_.counters());
+  drive();
+}
+
+std::string ClientConnection::inspectBody(std::chrono::microseconds handshakeTime) const {
+  tls::SessionInfo s = tls::describeSession(ssl_.get(), *snapshot_->certs);
+  std::string out = "{\"sni\": ";
+  json::appendStringOrNull(out, s.sni);
+  out += ", \"alpn\": ";
+  json::appendStringOrNull(out, s.alpn);
+  out += ", \"version\": ";
+  json::appendString(out, s.version);
+  out += ", \"cipher\": ";
+  json::appendString(out, s.cipher);
+  out += ", \"group\": ";
+  json::appendStringOrNull(out, s.group);
+  out += ", \"certificate\": {\"subject\": ";
+  json::appendString(out, s.certSubject);
+  out += ", \"sha256\": ";
+  json::appendString(out, s.certSha256);
+  out += "}, \"client\": ";
+  json::appendString(out, peer_.toString());
+  out += ", \"local\": ";
+  json::appendString(out, local_.toString());
+  char ms[64];
+  std::snprintf(ms, sizeof ms, "%.3f", handshakeTime.count() / 1000.0);
+  out += ", \"handshake_ms\": ";
+  out += ms;
+  out += ", \"resumed\": ";
+  out += s.resumed ? "true" : "false";
+  out += "}\n";
+  return out;
+}
+
+}  // namespace tlsgate::proxy

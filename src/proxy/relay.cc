@@ -1,0 +1,141 @@
+#include "proxy/relay.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "tls/tls_io.h"
+
+namespace tlsgate::proxy {
+
+using stats::Counter;
+using tls::IoStatus;
+
+Relay::Relay(SSL* ssl, tls::SocketIo& client, Fd upstream, BufferPool& pool,
+             stats::CounterBlock& counters)
+    : ssl_(ssl), client_(client), upstream_(std::move(upstream)), pool_(pool), counters_(counters) {}
+
+Relay::~Relay() {
+  toUpstream_.release(pool_);
+  toClient_.release(pool_);
+}
+
+void Relay::upstreamReady(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstreamReadable_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) upstreamWritable_ = true;
+}
+
+Relay::Progress Relay::pump() {
+  bool failed = false;
+  for (;;) {
+    bool moved = pumpClientToUpstream(failed);
+    if (failed) return Progress::kFailed;
+    moved |= pumpUpstreamToClient(failed);
+    if (failed) return Progress::kFailed;
+    if (!moved) break;
+  }
+  if (clientFlow_ == Flow::kEnded && upstreamFlow_ == Flow::kEnded) return Progress::kFinished;
+  return Progress::kWaiting;
+}
+
+bool Relay::pumpClientToUpstream(bool& failed) {
+  bool moved = false;
+  if (toUpstream_.empty() && clientFlow_ == Flow::kOpen &&
+      (client_.readable || SSL_has_pending(ssl_) || (readWantsWrite_ && client_.writable))) {
+    size_t room = 0;
+    char* dst = toUpstream_.fillSpace(pool_, room);
+    tls::IoResult r = tls::tlsRead(ssl_, dst, room);
+    readWantsWrite_ = r.status == IoStatus::kWantWrite;
+    switch (r.status) {
+      case IoStatus::kOk:
+        toUpstream_.filled(r.bytes);
+        moved = true;
+        break;
+      case IoStatus::kEof:
+        clientFlow_ = Flow::kDraining;
+        moved = true;
+        break;
+      case IoStatus::kError:
+        failed = true;
+        return false;
+      case IoStatus::kWantRead:
+      case IoStatus::kWantWrite:
+        break;
+    }
+    if (toUpstream_.empty()) toUpstream_.release(pool_);
+  }
+  while (!toUpstream_.empty() && upstreamWritable_) {
+    ssize_t n = ::send(upstream_.get(), toUpstream_.data(), toUpstream_.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      counters_.add(Counter::kRelayBytesClientToUpstream, n);
+      toUpstream_.consumed(n, pool_);
+      moved = true;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      upstreamWritable_ = false;
+    } else if (n < 0 && errno != EINTR) {
+      TG_DEBUG(log::kRelay, "send to upstream: %s", std::strerror(errno));
+      failed = true;
+      return false;
+    }
+  }
+  if (toUpstream_.empty() && clientFlow_ == Flow::kDraining) {
+    ::shutdown(upstream_.get(), SHUT_WR);  // half-close: the upstream sees EOF
+    clientFlow_ = Flow::kEnded;
+    moved = true;
+  }
+  return moved;
+}
+
+bool Relay::pumpUpstreamToClient(bool& failed) {
+  bool moved = false;
+  if (toClient_.empty() && upstreamFlow_ == Flow::kOpen && upstreamReadable_) {
+    size_t room = 0;
+    char* dst = toClient_.fillSpace(pool_, room);
+    ssize_t n = ::recv(upstream_.get(), dst, room, 0);
+    if (n > 0) {
+      toClient_.filled(n);
+      moved = true;
+    } else if (n == 0) {
+      upstreamFlow_ = Flow::kDraining;
+      moved = true;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      upstreamReadable_ = false;
+    } else if (errno != EINTR) {
+      TG_DEBUG(log::kRelay, "recv from upstream: %s", std::strerror(errno));
+      failed = true;
+      return false;
+    }
+    if (toClient_.empty()) toClient_.release(pool_);
+  }
+  while (!toClient_.empty() && (client_.writable || (writeWantsRead_ && client_.readable))) {
+    tls::IoResult r = tls::tlsWrite(ssl_, toClient_.data(), toClient_.size());
+    writeWantsRead_ = r.status == IoStatus::kWantRead;
+    if (r.status == IoStatus::kOk) {
+      counters_.add(Counter::kRelayBytesUpstreamToClient, r.bytes);
+      toClient_.consumed(r.bytes, pool_);
+      moved = true;
+    } else if (r.status == IoStatus::kEof || r.status == IoStatus::kError) {
+      failed = true;
+      return false;
+    } else {
+      break;
+    }
+  }
+  if (toClient_.empty() && upstreamFlow_ == Flow::kDraining && client_.writable) {
+    tls::IoResult r = tls::tlsShutdown(ssl_);  // close_notify: the client sees EOF
+    if (r.status == IoStatus::kError) {
+      failed = true;
+      return false;
+    }
+    if (r.status == IoStatus::kOk) {
+      upstreamFlow_ = Flow::kEnded;
+      moved = true;
+    }
+  }
+  return moved;
+}
+
+}  // namespace tlsgate::proxy

@@ -1,0 +1,103 @@
+#include "proxy/worker.h"
+
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "net/socket.h"
+#include "proxy/client_connection.h"
+
+namespace tlsgate::proxy {
+
+class Worker::Listener final : public EventHandler {
+ public:
+  Listener(Worker& worker, Fd fd, const net::Address& bound)
+      : worker_(worker), fd_(std::move(fd)), bound_(bound) {
+    // A listener on a specific address knows every connection's local address without a
+    // getsockname() per accept; a wildcard one must ask.
+    auto ip = bound.ipBytes();
+    wildcard_ = std::all_of(ip.begin(), ip.end(), [](char c) { return c == 0; });
+  }
+
+  void onEvents(uint32_t) override {
+    for (;;) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          log::warning("accept on %s: %s", bound_.toString().c_str(), std::strerror(errno));
+        return;
+      }
+      worker_.accepted(Fd(fd), net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len),
+                       *this);
+    }
+  }
+
+  int fd() const { return fd_.get(); }
+  bool wildcard() const { return wildcard_; }
+  const net::Address& bound() const { return bound_; }
+
+ private:
+  Worker& worker_;
+  Fd fd_;
+  net::Address bound_;
+  bool wildcard_ = false;
+};
+
+Worker::Worker(int id, stats::CounterBlock& counters,
+               std::shared_ptr<const config::Snapshot> snapshot)
+    : id_(id), counters_(counters), snapshot_(std::move(snapshot)) {}
+
+Worker::~Worker() { shutdownNow(); }
+
+void Worker::addListener(Fd fd, const net::Address& bound) {
+  listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd), bound));
+  reactor_.add(listeners_.back()->fd(), EPOLLIN, listeners_.back().get());
+}
+
+void Worker::run() { reactor_.run(); }
+
+void Worker::stop() {
+  reactor_.post([this] {
+    shutdownNow();
+    reactor_.stop();
+  });
+}
+
+void Worker::shutdownNow() {
+  listeners_.clear();  // closing the fds removes them from epoll
+  while (connections_) connections_->close("shutdown");
+}
+
+void Worker::accepted(Fd fd, const net::Address& peer, const Listener& from) {
+  counters_.add(stats::Counter::kConnectionsAccepted);
+  counters_.add(stats::Counter::kConnectionsActive);
+  net::setNoDelay(fd.get());
+  net::Address local = from.wildcard() ? net::localAddress(fd.get()) : from.bound();
+  auto* conn = new ClientConnection(*this, std::move(fd), peer, local, snapshot_);
+  conn->next = connections_;
+  if (connections_) connections_->prev = conn;
+  connections_ = conn;
+  TG_DEBUG(log::kNet, "accepted %s on %s (worker %d)", peer.toString().c_str(),
+           local.toString().c_str(), id_);
+  conn->start();
+}
+
+void Worker::release(ClientConnection* conn) {
+  if (conn->prev) conn->prev->next = conn->next;
+  else connections_ = conn->next;
+  if (conn->next) conn->next->prev = conn->prev;
+  conn->prev = conn->next = nullptr;
+  counters_.sub(stats::Counter::kConnectionsActive);
+  reactor_.dispose(std::unique_ptr<Disposable>(conn));
+}
+
+}  // namespace tlsgate::proxy

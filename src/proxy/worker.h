@@ -1,0 +1,57 @@
+// Worker: one thread, one reactor, its own listening sockets and connections, its own
+// counters and buffer pool (DESIGN principle 1). Nothing here is shared with another
+// worker; other threads reach a worker only through reactor().post().
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/snapshot.h"
+#include "core/buffer_pool.h"
+#include "core/fd.h"
+#include "core/reactor.h"
+#include "net/address.h"
+#include "stats/counters.h"
+
+namespace tlsgate::proxy {
+
+class ClientConnection;
+
+class Worker {
+ public:
+  Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const config::Snapshot> snapshot);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Before run(): a listening socket this worker accepts from.
+  void addListener(Fd fd, const net::Address& bound);
+
+  // Runs the event loop on the calling thread until stop().
+  void run();
+  // Thread-safe: stop accepting, close every connection, return from run().
+  void stop();
+
+  int id() const { return id_; }
+  Reactor& reactor() { return reactor_; }
+  stats::CounterBlock& counters() { return counters_; }
+  BufferPool& buffers() { return buffers_; }
+
+  // Called by a connection that has ended: unlinks it and destroys it after the event batch.
+  void release(ClientConnection* conn);
+
+ private:
+  class Listener;
+  void accepted(Fd fd, const net::Address& peer, const Listener& from);
+  void shutdownNow();
+
+  int id_;
+  stats::CounterBlock& counters_;
+  std::shared_ptr<const config::Snapshot> snapshot_;
+  Reactor reactor_;
+  BufferPool buffers_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  ClientConnection* connections_ = nullptr;  // intrusive list head
+};
+
+}  // namespace tlsgate::proxy

@@ -1,0 +1,84 @@
+// Per-thread counters (S20), summed on demand.
+//
+// Each worker owns one CounterBlock and is its only writer, so an increment is a relaxed
+// load and store on a cache line nobody else writes: no lock, no contended atomic. A reader
+// on another thread sums the blocks with relaxed loads; totals are exact once traffic stops
+// and never torn.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace tlsgate::stats {
+
+// The names follow ATS's proxy.process.ssl.* records where one exists.
+#define TLSGATE_COUNTERS(X)                                                           \
+  X(kSslTotalHandshakeTimeUs, "ssl_total_handshake_time_us")                          \
+  X(kSslSuccessHandshakeIn, "ssl_total_success_handshake_count_in")                   \
+  X(kSslHandshakeAttemptsIn, "ssl_handshake_attempts_in")                             \
+  X(kSslErrorWantRead, "ssl_error_want_read")                                         \
+  X(kSslErrorWantWrite, "ssl_error_want_write")                                       \
+  X(kSslErrorWantX509Lookup, "ssl_error_want_x509_lookup")                            \
+  X(kSslErrorSyscall, "ssl_error_syscall")                                            \
+  X(kSslErrorSsl, "ssl_error_ssl")                                                    \
+  X(kSslErrorZeroReturn, "ssl_error_zero_return")                                     \
+  X(kSslHandshakeTimeout, "ssl_handshake_timeout")                                    \
+  X(kSslHandshakeEof, "ssl_handshake_eof")                                            \
+  X(kSslNoCertificate, "ssl_no_certificate")                                          \
+  X(kSslRenegotiationRefused, "ssl_renegotiation_refused")                            \
+  X(kSslSessionCreateFailure, "ssl_session_create_failure")                           \
+  X(kSslSniNameSetFailure, "ssl_sni_name_set_failure")                                \
+  X(kConnectionsAccepted, "connections_accepted")                                     \
+  X(kConnectionsActive, "connections_active")                                         \
+  X(kUpstreamConnectFailure, "upstream_connect_failure")                              \
+  X(kRelayBytesClientToUpstream, "relay_bytes_client_to_upstream")                    \
+  X(kRelayBytesUpstreamToClient, "relay_bytes_upstream_to_client")                    \
+  X(kInspectRequests, "inspect_requests")
+
+enum class Counter : uint16_t {
+#define X(id, name) id,
+  TLSGATE_COUNTERS(X)
+#undef X
+      kCount
+};
+
+constexpr size_t kCounterCount = static_cast<size_t>(Counter::kCount);
+
+const char* counterName(Counter c);
+
+class alignas(64) CounterBlock {
+ public:
+  void add(Counter c, uint64_t n = 1) {
+    auto& slot = slots_[static_cast<size_t>(c)];
+    slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(Counter c, uint64_t n = 1) { add(c, ~n + 1); }
+  uint64_t get(Counter c) const {
+    return slots_[static_cast<size_t>(c)].load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::array<std::atomic<uint64_t>, kCounterCount> slots_{};
+};
+
+using Totals = std::array<uint64_t, kCounterCount>;
+
+// Owns the blocks of every worker.
+class CounterRegistry {
+ public:
+  CounterBlock& newBlock();
+  Totals sum() const;
+  // {"name": value, ...} on one line.
+  static std::string toJson(const Totals& totals);
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<CounterBlock>> blocks_;
+};
+
+}  // namespace tlsgate::stats

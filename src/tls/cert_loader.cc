@@ -1,0 +1,145 @@
+#include "tls/cert_loader.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace tlsgate::tls {
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(const std::string& file) {
+  ossl::UniquePtr<BIO> bio(BIO_new_file(file.c_str(), "r"));
+  if (!bio) {
+    ERR_clear_error();
+    return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
+  }
+  std::vector<ossl::UniquePtr<X509>> certs;
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    certs.emplace_back(x);
+  ERR_clear_error();  // the loop ends on "no start line"
+  if (certs.empty()) return Error{"", 0, "no PEM certificate in '" + file + "'"};
+  return certs;
+}
+
+Result<ossl::UniquePtr<EVP_PKEY>> readKey(const std::string& file) {
+  ossl::UniquePtr<BIO> bio(BIO_new_file(file.c_str(), "r"));
+  if (!bio) {
+    ERR_clear_error();
+    return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
+  }
+  // A null password callback: encrypted keys fail instead of prompting on the terminal.
+  ossl::UniquePtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(
+      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+  if (!key) {
+    ossl::drainErrors();
+    return Error{"", 0, "no usable private key in '" + file + "' (missing or encrypted)"};
+  }
+  return key;
+}
+
+std::string subjectOf(X509* cert) {
+  ossl::UniquePtr<BIO> mem(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(mem.get(), &data);
+  return std::string(data, len > 0 ? len : 0);
+}
+
+std::string sha256Of(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  X509_digest(cert, EVP_sha256(), md, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string keyTypeOf(EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "RSA")) return "RSA-" + std::to_string(EVP_PKEY_get_bits(key));
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = "";
+    size_t len = 0;
+    EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &len);
+    return std::string("EC-") + group;
+  }
+  return EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown";
+}
+
+std::time_t notAfterOf(X509* cert) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return 0;
+  return timegm(&tm);
+}
+
+}  // namespace
+
+std::vector<std::string> certificateNames(X509* cert) {
+  std::vector<std::string> names;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (idx >= 0) {
+    ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx));
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, cn);
+    if (len > 0) names.push_back(lower(std::string(reinterpret_cast<char*>(utf8), len)));
+    OPENSSL_free(utf8);
+  }
+  ossl::UniquePtr<GENERAL_NAMES> sans(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+    if (gn->type != GEN_DNS) continue;
+    const ASN1_IA5STRING* dns = gn->d.dNSName;
+    std::string name(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                     ASN1_STRING_length(dns));
+    name = lower(name);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
+                                 const std::string& keyFile,
+                                 const std::vector<std::string>& chainFiles) {
+  auto certs = readCertificates(certFile);
+  if (!certs) return certs.error();
+  auto key = readKey(keyFile.empty() ? certFile : keyFile);
+  if (!key) return key.error();
+  X509* leaf = certs->front().get();
+  if (SSL_CTX_use_certificate(ctx, leaf) != 1)
+    return Error{"", 0, "cannot use certificate '" + certFile + "': " + ossl::drainErrors()};
+  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1)
+    return Error{"", 0, "private key does not match certificate '" + certFile + "'"};
+  ossl::drainErrors();
+  // The chain belongs to the certificate just set (one chain per key type).
+  for (size_t i = 1; i < certs->size(); ++i) SSL_CTX_add1_chain_cert(ctx, (*certs)[i].get());
+  for (const auto& chainFile : chainFiles) {
+    auto chain = readCertificates(chainFile);
+    if (!chain) return chain.error();
+    for (auto& c : *chain) SSL_CTX_add1_chain_cert(ctx, c.get());
+  }
+  CertInfo info;
+  info.file = certFile;
+  info.subject = subjectOf(leaf);
+  info.sha256 = sha256Of(leaf);
+  info.keyType = keyTypeOf(key->get());
+  info.names = certificateNames(leaf);
+  info.notAfter = notAfterOf(leaf);
+  return LoadedCert{std::move(info), std::move(certs->front())};
+}
+
+}  // namespace tlsgate::tls

@@ -1,0 +1,112 @@
+#include "tls/cert_store.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/log.h"
+#include "tls/cert_loader.h"
+#include "tls/server_context.h"
+
+namespace tlsgate::tls {
+
+namespace {
+
+std::string ipKey(const net::Address& a) { return std::string(a.ipBytes()); }
+std::string ipPortKey(const net::Address& a) {
+  std::string key(a.ipBytes());
+  key += static_cast<char>(a.port() >> 8);
+  key += static_cast<char>(a.port() & 0xff);
+  return key;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CertStore>> CertStore::build(
+    const std::vector<config::MulticertEntry>& entries, const std::string& multicertPath,
+    const ServerParams& params) {
+  std::unique_ptr<CertStore> store(new CertStore());
+  auto trampoline = newServerContext(params);
+  if (!trampoline) return trampoline.error();
+  store->trampoline_ = std::move(trampoline.value());
+
+  for (const auto& e : entries) {
+    auto fail = [&](const Error& err) { return Error{multicertPath, e.line, err.message}; };
+    auto ctx = newServerContext(params);
+    if (!ctx) return fail(ctx.error());
+    auto entry = std::make_unique<CertEntry>();
+    entry->line = e.line;
+    entry->action = e.action;
+    entry->ctx = std::move(ctx.value());
+    for (size_t i = 0; i < e.certFiles.size(); ++i) {
+      // ssl_ca_name pairs with ssl_cert_name when both lists have the same length (one
+      // chain per key type); otherwise every chain file applies to every certificate.
+      std::vector<std::string> chain = e.caFiles;
+      if (e.caFiles.size() == e.certFiles.size() && e.certFiles.size() > 1) chain = {e.caFiles[i]};
+      auto loaded = loadCertificate(entry->ctx.get(), e.certFiles[i],
+                                    e.keyFiles.empty() ? "" : e.keyFiles[i], chain);
+      if (!loaded) return fail(loaded.error());
+      entry->certs.push_back(std::move(loaded->info));
+      store->leafs_.push_back(std::move(loaded->leaf));
+    }
+    // Remember which X509 each CertInfo describes, to report the certificate chosen.
+    for (size_t i = 0; i < entry->certs.size(); ++i)
+      store->infoByCert_.emplace(store->leafs_[store->leafs_.size() - entry->certs.size() + i].get(),
+                                 &entry->certs[i]);
+
+    const CertEntry* raw = entry.get();
+    // S15: names for SNI come from every certificate's CN and DNS SANs; the first entry
+    // that claims a name keeps it.
+    for (const auto& info : entry->certs)
+      for (const auto& name : info.names) {
+        if (name.size() > 2 && name[0] == '*' && name[1] == '.')
+          store->wildcard_.emplace(name.substr(2), raw);
+        else
+          store->exact_.emplace(name, raw);
+      }
+    if (e.destIp) {
+      if (e.destIp->any) {
+        if (!store->default_) store->default_ = raw;
+      } else if (e.destIp->hasPort) {
+        store->byIpPort_.emplace(ipPortKey(e.destIp->address), raw);
+      } else {
+        store->byIp_.emplace(ipKey(e.destIp->address), raw);
+      }
+    }
+    store->entries_.push_back(std::move(entry));
+  }
+  return store;
+}
+
+const CertEntry* CertStore::findByName(std::string_view sni) const {
+  if (sni.empty()) return nullptr;
+  std::string name(sni);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (auto it = exact_.find(name); it != exact_.end()) return it->second;
+  // A wildcard covers exactly one label: "a.example.com" → "example.com".
+  auto dot = name.find('.');
+  if (dot == std::string::npos || dot == 0) return nullptr;
+  if (auto it = wildcard_.find(name.substr(dot + 1)); it != wildcard_.end()) return it->second;
+  return nullptr;
+}
+
+const CertEntry* CertStore::findByAddress(const net::Address& local) const {
+  if (!local.isSet()) return nullptr;
+  if (auto it = byIpPort_.find(ipPortKey(local)); it != byIpPort_.end()) return it->second;
+  if (auto it = byIp_.find(ipKey(local)); it != byIp_.end()) return it->second;
+  return nullptr;
+}
+
+const CertEntry* CertStore::select(std::string_view sni, const net::Address& local) const {
+  // S11: SNI first (exact, then wildcard), then destination IP, then the default.
+  if (const CertEntry* e = findByName(sni)) return e;
+  if (const CertEntry* e = findByAddress(local)) return e;
+  return default_;
+}
+
+const CertInfo* CertStore::info(const X509* cert) const {
+  auto it = infoByCert_.find(cert);
+  return it == infoByCert_.end() ? nullptr : it->second;
+}
+
+}  // namespace tlsgate::tls

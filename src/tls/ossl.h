@@ -1,0 +1,55 @@
+// ossl::UniquePtr<T>: the one owner of every OpenSSL object (STYLE rule 1).
+//
+// This header is the only place in tlsgate that calls an OpenSSL *_free function; everything
+// else holds objects through UniquePtr and borrows raw pointers.
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+#include <string>
+
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+#error "tlsgate needs OpenSSL 3.0 or newer"  // STYLE rule 2: the one version check.
+#endif
+
+namespace tlsgate::ossl {
+
+template <class T>
+struct Deleter;
+
+#define TLSGATE_OSSL_DELETER(T, fn) \
+  template <>                       \
+  struct Deleter<T> {               \
+    void operator()(T* p) const { fn(p); } \
+  };
+TLSGATE_OSSL_DELETER(SSL, SSL_free)
+TLSGATE_OSSL_DELETER(SSL_CTX, SSL_CTX_free)
+TLSGATE_OSSL_DELETER(X509, X509_free)
+TLSGATE_OSSL_DELETER(EVP_PKEY, EVP_PKEY_free)
+TLSGATE_OSSL_DELETER(BIO, BIO_free_all)
+TLSGATE_OSSL_DELETER(BIO_METHOD, BIO_meth_free)
+TLSGATE_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free)
+TLSGATE_OSSL_DELETER(SSL_SESSION, SSL_SESSION_free)
+#undef TLSGATE_OSSL_DELETER
+
+template <class T>
+using UniquePtr = std::unique_ptr<T, Deleter<T>>;
+
+// A new reference to an object someone else owns (X509_up_ref & co.).
+inline UniquePtr<X509> upRef(X509* x) {
+  X509_up_ref(x);
+  return UniquePtr<X509>(x);
+}
+
+// Drains OpenSSL's thread-local error queue into one line (STYLE rule 6: exactly once per
+// failed operation). Returns "" when the queue was empty.
+std::string drainErrors();
+
+}  // namespace tlsgate::ossl

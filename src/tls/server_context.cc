@@ -1,0 +1,52 @@
+#include "tls/server_context.h"
+
+#include "tls/server_handshake.h"
+
+namespace tlsgate::tls {
+
+std::string alpnToWire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const auto& p : protocols) {
+    wire += static_cast<char>(p.size());
+    wire += p;
+  }
+  return wire;
+}
+
+Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
+  ossl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()));
+  auto fail = [](const char* what) {
+    return Error{"", 0, std::string(what) + ": " + ossl::drainErrors()};
+  };
+  if (!ctx) return fail("cannot create SSL_CTX");
+  SSL_CTX* c = ctx.get();
+  if (!SSL_CTX_set_min_proto_version(c, params.minVersion) ||
+      !SSL_CTX_set_max_proto_version(c, params.maxVersion))
+    return fail("cannot set protocol versions");
+  if (!SSL_CTX_set_cipher_list(c, params.ciphers.c_str()))
+    return fail(("bad cipher list '" + params.ciphers + "'").c_str());
+  if (!SSL_CTX_set_ciphersuites(c, params.ciphersuites.c_str()))
+    return fail(("bad TLS 1.3 ciphersuites '" + params.ciphersuites + "'").c_str());
+  if (!SSL_CTX_set1_groups_list(c, params.groups.c_str()))
+    return fail(("bad groups '" + params.groups + "'").c_str());
+
+  uint64_t options = SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                     SSL_OP_SINGLE_ECDH_USE | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+  // S12: OpenSSL 3 refuses client-initiated renegotiation unless told otherwise; the
+  // refusal is a no_renegotiation alert, counted by the info callback.
+  if (params.allowClientRenegotiation) options |= SSL_OP_ALLOW_CLIENT_RENEGOTIATION;
+  else options |= SSL_OP_NO_RENEGOTIATION;
+  SSL_CTX_set_options(c, options);
+  // Idle connections give their 34 KiB of record buffers back; writes may be partial and
+  // retried from a buffer that moved.
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read whole socket buffers at once instead of a 5-byte header and then the body.
+  SSL_CTX_set_read_ahead(c, 1);
+  // No session-ID cache by default (as ATS): TLS 1.3 and ticket resumption are stateless.
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  ServerHandshake::installCallbacks(c);
+  return ctx;
+}
+
+}  // namespace tlsgate::tls

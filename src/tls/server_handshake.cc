@@ -1,0 +1,256 @@
+#include "tls/server_handshake.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+
+namespace tlsgate::tls {
+
+using stats::Counter;
+
+const char* toString(HandshakeState s) {
+  switch (s) {
+    case HandshakeState::kStart: return "start";
+    case HandshakeState::kAccept: return "accept";
+    case HandshakeState::kDone: return "done";
+    case HandshakeState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+const char* toString(HandshakeError e) {
+  switch (e) {
+    case HandshakeError::kNone: return "none";
+    case HandshakeError::kSessionCreate: return "session_create";
+    case HandshakeError::kSsl: return "ssl";
+    case HandshakeError::kSyscall: return "syscall";
+    case HandshakeError::kZeroReturn: return "zero_return";
+    case HandshakeError::kEof: return "eof";
+    case HandshakeError::kTimeout: return "timeout";
+    case HandshakeError::kNoCertificate: return "no_certificate";
+    case HandshakeError::kTooLarge: return "too_large";
+  }
+  return "?";
+}
+
+namespace {
+
+// ex_data slots: the handshake in progress (cleared when it ends) and the counters of the
+// thread that owns the connection (valid for the SSL's whole life).
+int handshakeIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+int countersIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+Counter counterFor(HandshakeError e) {
+  switch (e) {
+    case HandshakeError::kSessionCreate: return Counter::kSslSessionCreateFailure;
+    case HandshakeError::kSyscall: return Counter::kSslErrorSyscall;
+    case HandshakeError::kZeroReturn: return Counter::kSslErrorZeroReturn;
+    case HandshakeError::kEof: return Counter::kSslHandshakeEof;
+    case HandshakeError::kTimeout: return Counter::kSslHandshakeTimeout;
+    case HandshakeError::kNoCertificate: return Counter::kSslNoCertificate;
+    case HandshakeError::kNone:
+    case HandshakeError::kSsl:
+    case HandshakeError::kTooLarge: break;
+  }
+  return Counter::kSslErrorSsl;
+}
+
+}  // namespace
+
+// STYLE rule 7: C callbacks are trampolines to member functions.
+struct ServerCallbacks {
+  static ServerHandshake* of(SSL* ssl) {
+    return static_cast<ServerHandshake*>(SSL_get_ex_data(ssl, handshakeIndex()));
+  }
+  static int certificate(SSL* ssl, void*) {
+    ServerHandshake* hs = of(ssl);
+    return hs ? hs->onCertificate() : 1;  // renegotiation after completion keeps the cert
+  }
+  static int alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                  const unsigned char* in, unsigned inlen, void*) {
+    ServerHandshake* hs = of(ssl);
+    return hs ? hs->onAlpnSelect(out, outlen, in, inlen) : SSL_TLSEXT_ERR_NOACK;
+  }
+  static void info(const SSL* ssl, int where, int ret) {
+    // S12: OpenSSL answers a refused client renegotiation with a no_renegotiation alert.
+    if ((where & SSL_CB_WRITE_ALERT) && (ret & 0xff) == SSL_AD_NO_RENEGOTIATION) {
+      if (auto* c = static_cast<stats::CounterBlock*>(SSL_get_ex_data(ssl, countersIndex())))
+        c->add(Counter::kSslRenegotiationRefused);
+      TG_DEBUG(log::kSslError, "client-initiated renegotiation refused");
+    }
+  }
+};
+
+void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
+  SSL_CTX_set_cert_cb(ctx, ServerCallbacks::certificate, nullptr);
+  SSL_CTX_set_alpn_select_cb(ctx, ServerCallbacks::alpn, nullptr);
+  SSL_CTX_set_info_callback(ctx, ServerCallbacks::info);
+}
+
+ServerHandshake::ServerHandshake(const CertStore& store, const ServerParams& params,
+                                 ossl::UniquePtr<BIO> bio, const net::Address& local,
+                                 const net::Address& peer, stats::CounterBlock& counters)
+    : store_(store),
+      params_(params),
+      pendingBio_(std::move(bio)),
+      local_(local),
+      peer_(peer),
+      counters_(counters) {}
+
+ServerHandshake::~ServerHandshake() {
+  if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
+}
+
+HandshakeWait ServerHandshake::advance() {
+  for (;;) {
+    HandshakeWait wait = HandshakeWait::kNone;
+    switch (state_) {
+      case HandshakeState::kStart: wait = doStart(); break;
+      case HandshakeState::kAccept: wait = doAccept(); break;
+      case HandshakeState::kDone:
+      case HandshakeState::kFailed: return HandshakeWait::kNone;
+    }
+    if (wait != HandshakeWait::kNone) return wait;
+  }
+}
+
+HandshakeWait ServerHandshake::doStart() {
+  // S1: the clock starts the first time the connection enters the handshake.
+  start_ = std::chrono::steady_clock::now();
+  counters_.add(Counter::kSslHandshakeAttemptsIn);
+  // S2, S6: the SSL starts on the certificate-less trampoline context; the certificate
+  // callback picks the real one (S11).
+  ssl_.reset(SSL_new(store_.trampoline()));
+  if (!ssl_) {
+    fail(HandshakeError::kSessionCreate, "failed to create SSL server session: " +
+                                             ossl::drainErrors());
+    return HandshakeWait::kNone;
+  }
+  SSL_set_ex_data(ssl_.get(), handshakeIndex(), this);
+  SSL_set_ex_data(ssl_.get(), countersIndex(), &counters_);
+  BIO* bio = pendingBio_.release();
+  SSL_set_bio(ssl_.get(), bio, bio);
+  SSL_set_accept_state(ssl_.get());
+  state_ = HandshakeState::kAccept;
+  return HandshakeWait::kNone;
+}
+
+HandshakeWait ServerHandshake::doAccept() {
+  ERR_clear_error();
+  errno = 0;
+  int rc = SSL_do_handshake(ssl_.get());
+  if (rc == 1) {
+    // S14: stop the clock, count the success and its time.
+    elapsed_ = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start_);
+    counters_.add(Counter::kSslSuccessHandshakeIn);
+    counters_.add(Counter::kSslTotalHandshakeTimeUs, elapsed_.count());
+    SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
+    state_ = HandshakeState::kDone;
+    TG_DEBUG(log::kSsl, "handshake done with %s in %lld us: %s %s", peer_.toString().c_str(),
+             static_cast<long long>(elapsed_.count()), SSL_get_version(ssl_.get()),
+             SSL_get_cipher_name(ssl_.get()));
+    return HandshakeWait::kNone;
+  }
+  // S4: map the result to exactly one outcome.
+  int sysErrno = errno;
+  switch (SSL_get_error(ssl_.get(), rc)) {
+    case SSL_ERROR_WANT_READ:
+      counters_.add(Counter::kSslErrorWantRead);
+      return HandshakeWait::kRead;
+    case SSL_ERROR_WANT_WRITE:
+      counters_.add(Counter::kSslErrorWantWrite);
+      return HandshakeWait::kWrite;
+    case SSL_ERROR_WANT_X509_LOOKUP:
+      counters_.add(Counter::kSslErrorWantX509Lookup);
+      return HandshakeWait::kHook;
+    case SSL_ERROR_ZERO_RETURN:
+      fail(HandshakeError::kZeroReturn, "peer sent close_notify");
+      return HandshakeWait::kNone;
+    case SSL_ERROR_SYSCALL: {
+      std::string queued = ossl::drainErrors();
+      if (sysErrno == EMSGSIZE)
+        fail(HandshakeError::kTooLarge, "client sent more than 128 KiB during the handshake");
+      else if (sysErrno == 0 && queued.empty())
+        fail(HandshakeError::kEof, "handshake EOF");  // S8
+      else
+        fail(HandshakeError::kSyscall,
+             sysErrno ? std::strerror(sysErrno) : queued.c_str());
+      return HandshakeWait::kNone;
+    }
+    default: {
+      unsigned long code = ERR_peek_error();
+      std::string queued = ossl::drainErrors();
+      if (error_ == HandshakeError::kNoCertificate)
+        fail(HandshakeError::kNoCertificate, reason_);
+      else if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        fail(HandshakeError::kEof, "handshake EOF");  // S8
+      else
+        fail(HandshakeError::kSsl, queued);
+      return HandshakeWait::kNone;
+    }
+  }
+}
+
+void ServerHandshake::timeout() {
+  if (state_ == HandshakeState::kDone || state_ == HandshakeState::kFailed) return;
+  fail(HandshakeError::kTimeout, "handshake timeout");  // S1
+}
+
+void ServerHandshake::fail(HandshakeError error, std::string reason) {
+  state_ = HandshakeState::kFailed;
+  error_ = error;
+  reason_ = std::move(reason);
+  counters_.add(counterFor(error));
+  // S4: a debug line with the peer address and port for every failure.
+  TG_DEBUG(log::kSslError, "handshake with %s failed (%s): %s", peer_.toString().c_str(),
+           toString(error), reason_.c_str());
+}
+
+ossl::UniquePtr<SSL> ServerHandshake::takeSsl() { return std::move(ssl_); }
+
+std::chrono::microseconds ServerHandshake::elapsed() const { return elapsed_; }
+
+int ServerHandshake::onCertificate() {
+  if (selected_) return 1;  // S10: the common selection runs once per connection
+  const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+  const CertEntry* entry = store_.select(sni ? sni : "", local_);  // S11
+  if (!entry) {
+    error_ = HandshakeError::kNoCertificate;
+    reason_ = std::string("no certificate for sni='") + (sni ? sni : "") + "' local=" +
+              local_.toString() + " and no default (dest_ip=*)";
+    return 0;  // the handshake fails with an alert
+  }
+  if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get())) SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
+  selected_ = entry;
+  TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
+           sni ? sni : "", entry->line);
+  return 1;
+}
+
+int ServerHandshake::onAlpnSelect(const unsigned char** out, unsigned char* outlen,
+                                  const unsigned char* in, unsigned inlen) {
+  // S14: server preference — the first of our protocols that the client offers.
+  const auto* ours = reinterpret_cast<const unsigned char*>(params_.alpnWire.data());
+  const size_t oursLen = params_.alpnWire.size();
+  for (size_t i = 0; i < oursLen; i += 1 + ours[i]) {
+    const unsigned char len = ours[i];
+    for (unsigned j = 0; j < inlen; j += 1 + in[j]) {
+      if (in[j] == len && j + 1 + len <= inlen && std::memcmp(in + j + 1, ours + i + 1, len) == 0) {
+        *out = ours + i + 1;
+        *outlen = len;
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;  // no overlap: carry on without ALPN (default endpoint)
+}
+
+}  // namespace tlsgate::tls

@@ -1,0 +1,109 @@
+// ServerHandshake: the server side of the handshake driver (S1–S4, S6, S8, S11, S12, S14).
+//
+// One enum of states, one driver loop (STYLE rule 3): advance() runs the current step; a
+// step moves the state only when it succeeds, otherwise advance() returns why it stopped
+// (HandshakeWait). The owner re-enters advance() on read readiness, write readiness and
+// timer expiry (S3); any of them may be the one that makes progress. The driver never
+// blocks and never touches the socket itself: it works on whatever BIO it is given (the
+// socket BIO in production, a memory BIO pair in unit tests).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "net/address.h"
+#include "stats/counters.h"
+#include "tls/cert_store.h"
+#include "tls/ossl.h"
+#include "tls/server_params.h"
+
+namespace tlsgate::tls {
+
+enum class HandshakeState : uint8_t {
+  kStart,   // S1/S2: start the clock, create the SSL from the trampoline context (S6)
+  kAccept,  // SSL_do_handshake; certificate selection runs inside it (S11)
+  kDone,    // S14: the SSL is ready for application data
+  kFailed,
+};
+
+// Why advance() returned without finishing.
+enum class HandshakeWait : uint8_t {
+  kNone,   // done or failed: look at state()
+  kRead,   // S4: wait for read readiness
+  kWrite,  // S4: wait for write readiness
+  kHook,   // S4: a callback paused the handshake (SSL_ERROR_WANT_X509_LOOKUP)
+};
+
+// S4: the classes of failure, each with its own counter.
+enum class HandshakeError : uint8_t {
+  kNone,
+  kSessionCreate,  // S2: failed to create SSL server session
+  kSsl,            // protocol error (bad record, alert received, no shared cipher...)
+  kSyscall,        // socket error
+  kZeroReturn,     // the peer sent close_notify during the handshake
+  kEof,            // the peer closed the TCP connection mid-handshake (S8)
+  kTimeout,        // S1
+  kNoCertificate,  // S11: nothing matched and there is no default certificate
+  kTooLarge,       // the client sent more than HandshakeBuffer::kMaxBytes
+};
+
+const char* toString(HandshakeState s);
+const char* toString(HandshakeError e);
+
+class ServerHandshake {
+ public:
+  // `peer` is used in log lines only. `bio` becomes the SSL's.
+  ServerHandshake(const CertStore& store, const ServerParams& params, ossl::UniquePtr<BIO> bio,
+                  const net::Address& local, const net::Address& peer,
+                  stats::CounterBlock& counters);
+  ~ServerHandshake();
+  ServerHandshake(const ServerHandshake&) = delete;
+  ServerHandshake& operator=(const ServerHandshake&) = delete;
+
+  HandshakeWait advance();
+
+  // S1: the handshake clock ran out. The state becomes kFailed (kTimeout).
+  void timeout();
+
+  HandshakeState state() const { return state_; }
+  HandshakeError error() const { return error_; }
+  const std::string& reason() const { return reason_; }
+
+  // After kDone: the established session, for the endpoint (S14).
+  ossl::UniquePtr<SSL> takeSsl();
+  SSL* ssl() const { return ssl_.get(); }
+  // The certificate entry chosen (S11), once the certificate callback ran.
+  const CertEntry* selected() const { return selected_; }
+  std::chrono::microseconds elapsed() const;
+
+  // Sets the callbacks every server context needs (certificate, ALPN, info). The
+  // functions are trampolines to the ServerHandshake found in the SSL's ex_data.
+  static void installCallbacks(SSL_CTX* ctx);
+
+ private:
+  HandshakeWait doStart();
+  HandshakeWait doAccept();
+  void fail(HandshakeError error, std::string reason);
+
+  friend struct ServerCallbacks;
+  int onCertificate();
+  int onAlpnSelect(const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                   unsigned inlen);
+
+  const CertStore& store_;
+  const ServerParams& params_;
+  ossl::UniquePtr<BIO> pendingBio_;  // until the SSL exists
+  ossl::UniquePtr<SSL> ssl_;
+  const net::Address& local_;
+  const net::Address& peer_;
+  stats::CounterBlock& counters_;
+  HandshakeState state_ = HandshakeState::kStart;
+  HandshakeError error_ = HandshakeError::kNone;
+  std::string reason_;
+  const CertEntry* selected_ = nullptr;  // S10: selection runs once; set means done
+  std::chrono::steady_clock::time_point start_{};
+  std::chrono::microseconds elapsed_{0};
+};
+
+}  // namespace tlsgate::tls

@@ -1,0 +1,39 @@
+// ServerParams: the TLS settings every server context of a snapshot shares.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace tlsgate::tls {
+
+// Modern defaults, close to ATS 9.2 and Mozilla's "intermediate" profile. AES-128-GCM
+// comes first: as strong as needed and the cheapest suite on AES-NI hardware.
+inline constexpr const char* kDefaultCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+inline constexpr const char* kDefaultCiphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+inline constexpr const char* kDefaultGroups = "X25519:P-256:P-384";
+
+struct ServerParams {
+  int minVersion = TLS1_2_VERSION;
+  int maxVersion = TLS1_3_VERSION;
+  std::string ciphers = kDefaultCiphers;
+  std::string ciphersuites = kDefaultCiphersuites;
+  std::string groups = kDefaultGroups;
+  std::string alpnWire;  // server preference order, in ALPN wire format (S14)
+  bool allowClientRenegotiation = false;  // S12
+  std::chrono::seconds handshakeTimeout{30};  // S1; 0 = none
+};
+
+// "http/1.1", "h2" → "\x08http/1.1\x02h2". Names must be 1..255 bytes.
+std::string alpnToWire(const std::vector<std::string>& protocols);
+
+}  // namespace tlsgate::tls

@@ -1,0 +1,31 @@
+#include "tls/session_info.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace tlsgate::tls {
+
+SessionInfo describeSession(SSL* ssl, const CertStore& store) {
+  SessionInfo s;
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) s.sni = sni;
+  const unsigned char* alpn = nullptr;
+  unsigned alpnLen = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpnLen);
+  if (alpn) s.alpn.assign(reinterpret_cast<const char*>(alpn), alpnLen);
+  s.version = SSL_get_version(ssl);
+  s.cipher = SSL_get_cipher_name(ssl);
+  int group = SSL_get_negotiated_group(ssl);
+  if (group != 0 && group != NID_undef) {
+    if (const char* name = SSL_group_to_name(ssl, group)) s.group = name;
+    std::transform(s.group.begin(), s.group.end(), s.group.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+  }
+  if (const CertInfo* info = store.info(SSL_get_certificate(ssl))) {
+    s.certSubject = info->subject;
+    s.certSha256 = info->sha256;
+  }
+  s.resumed = SSL_session_reused(ssl) == 1;
+  return s;
+}
+
+}  // namespace tlsgate::tls

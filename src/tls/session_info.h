@@ -1,0 +1,25 @@
+// SessionInfo: what was negotiated on an established server connection, for the inspect
+// endpoint and the logs.
+#pragma once
+
+#include <string>
+
+#include "tls/cert_store.h"
+#include "tls/ossl.h"
+
+namespace tlsgate::tls {
+
+struct SessionInfo {
+  std::string sni;
+  std::string alpn;
+  std::string version;
+  std::string cipher;
+  std::string group;  // key exchange group, lowercase OpenSSL name ("x25519")
+  std::string certSubject;
+  std::string certSha256;
+  bool resumed = false;
+};
+
+SessionInfo describeSession(SSL* ssl, const CertStore& store);
+
+}  // namespace tlsgate::tls

@@ -1,0 +1,149 @@
+#include "tls/socket_bio.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace tlsgate::tls {
+
+size_t HandshakeBuffer::read(char* out, size_t len) {
+  size_t n = std::min(len, unread());
+  std::memcpy(out, data_.get() + readPos_, n);
+  readPos_ += n;
+  return n;
+}
+
+char* HandshakeBuffer::reserve(size_t want, size_t& room) {
+  if (capacity_ - size_ < want && capacity_ < kMaxBytes) {
+    size_t cap = std::max<size_t>(capacity_ * 2, 4096);
+    while (cap - size_ < want && cap < kMaxBytes) cap *= 2;
+    cap = std::min(cap, kMaxBytes);
+    auto grown = std::make_unique<char[]>(cap);
+    if (size_) std::memcpy(grown.get(), data_.get(), size_);
+    data_ = std::move(grown);
+    capacity_ = cap;
+  }
+  room = capacity_ - size_;
+  return data_.get() + size_;
+}
+
+namespace {
+
+SocketIo* ioOf(BIO* bio) { return static_cast<SocketIo*>(BIO_get_data(bio)); }
+
+// recv() with the readiness bookkeeping. Returns >0 bytes, 0 at EOF, -1 to retry/fail.
+int recvInto(BIO* bio, SocketIo& io, char* out, size_t len) {
+  ssize_t n;
+  do {
+    n = ::recv(io.fd, out, len, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    io.bytesRead += n;
+    return static_cast<int>(n);
+  }
+  if (n == 0) {
+    io.eof = true;
+    return 0;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    io.readable = false;
+    BIO_set_retry_read(bio);
+  } else {
+    io.error = errno;
+  }
+  return -1;
+}
+
+int bioRead(BIO* bio, char* out, int len) {
+  SocketIo& io = *ioOf(bio);
+  BIO_clear_retry_flags(bio);
+  if (len <= 0) return 0;
+  if (io.handshake) {
+    HandshakeBuffer& hb = *io.handshake;
+    if (hb.unread() == 0 && io.keepHandshakeBytes) {
+      // S8: receive into the handshake buffer, keeping every byte for a possible replay.
+      size_t room = 0;
+      char* dst = hb.reserve(16 * 1024, room);
+      if (room == 0) {
+        io.overflow = true;
+        errno = EMSGSIZE;  // the driver reports it as kTooLarge
+        return -1;
+      }
+      int n = recvInto(bio, io, dst, room);
+      if (n <= 0) return n;
+      hb.commit(n);
+    }
+    if (hb.unread() > 0) {
+      int n = static_cast<int>(hb.read(out, len));
+      if (!io.keepHandshakeBytes && hb.unread() == 0) io.handshake.reset();
+      return n;
+    }
+    io.handshake.reset();  // drained after the handshake: read directly from now on
+  }
+  return recvInto(bio, io, out, len);
+}
+
+int bioWrite(BIO* bio, const char* in, int len) {
+  SocketIo& io = *ioOf(bio);
+  BIO_clear_retry_flags(bio);
+  ssize_t n;
+  do {
+    n = ::send(io.fd, in, len, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) {
+    io.bytesWritten += n;
+    return static_cast<int>(n);
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    io.writable = false;
+    BIO_set_retry_write(bio);
+  } else {
+    io.error = errno;
+  }
+  return -1;
+}
+
+long bioCtrl(BIO* bio, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_EOF:
+      return ioOf(bio)->eof ? 1 : 0;
+    case BIO_CTRL_PENDING: {
+      SocketIo* io = ioOf(bio);
+      return io->handshake ? static_cast<long>(io->handshake->unread()) : 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+int bioCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+BIO_METHOD* socketMethod() {
+  static ossl::UniquePtr<BIO_METHOD> method = [] {
+    ossl::UniquePtr<BIO_METHOD> m(
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tlsgate socket"));
+    BIO_meth_set_read(m.get(), bioRead);
+    BIO_meth_set_write(m.get(), bioWrite);
+    BIO_meth_set_ctrl(m.get(), bioCtrl);
+    BIO_meth_set_create(m.get(), bioCreate);
+    return m;
+  }();
+  return method.get();
+}
+
+}  // namespace
+
+ossl::UniquePtr<BIO> newSocketBio(SocketIo* io) {
+  ossl::UniquePtr<BIO> bio(BIO_new(socketMethod()));
+  if (bio) BIO_set_data(bio.get(), io);
+  return bio;
+}
+
+}  // namespace tlsgate::tls

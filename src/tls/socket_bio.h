@@ -1,0 +1,65 @@
+// The BIO between OpenSSL and a connection's socket, and the handshake buffer (S8).
+//
+// OpenSSL never touches the fd by itself: it reads and writes through this BIO, which owns
+// the readiness bookkeeping for edge-triggered epoll (a read that hits EAGAIN clears
+// `readable`, the next EPOLLIN sets it again).
+//
+// While the handshake runs, every byte received is appended to the HandshakeBuffer and
+// OpenSSL reads from there, so that a later decision to tunnel can replay the ClientHello
+// exactly as the client sent it (S8, S10). When the handshake completes the buffer is
+// released once OpenSSL has consumed what is left in it, and reads go straight to recv().
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "tls/ossl.h"
+
+namespace tlsgate::tls {
+
+class HandshakeBuffer {
+ public:
+  // Upper bound on what a client may send before the handshake completes (a ClientHello
+  // with a client certificate chain fits many times over).
+  static constexpr size_t kMaxBytes = 128 * 1024;
+
+  std::string_view received() const { return {data_.get(), size_}; }
+  size_t unread() const { return size_ - readPos_; }
+
+  // Copies up to `len` unread bytes out; returns how many.
+  size_t read(char* out, size_t len);
+  // Room to receive into (at least `want` bytes unless the bound is reached; empty then).
+  char* reserve(size_t want, size_t& room);
+  void commit(size_t n) { size_ += n; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+  size_t size_ = 0;
+  size_t readPos_ = 0;
+};
+
+struct SocketIo {
+  int fd = -1;
+  bool readable = true;   // no EAGAIN seen since the last EPOLLIN
+  bool writable = true;   // no EAGAIN seen since the last EPOLLOUT
+  bool eof = false;       // the peer closed its write side
+  bool overflow = false;  // the handshake buffer bound was hit
+  int error = 0;          // errno of the last hard failure
+  std::unique_ptr<HandshakeBuffer> handshake;  // present until the handshake completes
+  bool keepHandshakeBytes = true;              // false once the handshake completed
+  size_t bytesRead = 0;
+  size_t bytesWritten = 0;
+
+  // Called at handshake completion: stop recording; the buffer goes once drained.
+  void endHandshake() {
+    keepHandshakeBytes = false;
+    if (handshake && handshake->unread() == 0) handshake.reset();
+  }
+};
+
+// A BIO over `io` (borrowed: it must outlive the BIO).
+ossl::UniquePtr<BIO> newSocketBio(SocketIo* io);
+
+}  // namespace tlsgate::tls
