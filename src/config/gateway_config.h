@@ -49,9 +49,9 @@ struct SslConfig {
 };
 
 struct RouteTarget {
-  bool inspect = false;       // builtin:inspect
-  std::string upstreamText;   // "host:port" as written, when !inspect
-  net::Address upstream;      // resolved at load time, when !inspect
+  bool inspect = false;      // builtin:inspect
+  std::string upstreamText;  // "host:port" as written, when !inspect
+  net::Address upstream;     // resolved at load time, when !inspect
 };
 
 struct GatewayConfig {

@@ -25,9 +25,9 @@
 namespace tlsgate::config {
 
 struct DestIp {
-  bool any = false;       // dest_ip=*: the default entry
-  net::Address address;   // when !any
-  bool hasPort = false;   // "ip:port" (matches before a plain "ip")
+  bool any = false;      // dest_ip=*: the default entry
+  net::Address address;  // when !any
+  bool hasPort = false;  // "ip:port" (matches before a plain "ip")
 };
 
 enum class MulticertAction { kTerminate, kTunnel };

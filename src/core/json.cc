@@ -8,11 +8,21 @@ void appendString(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -27,8 +37,10 @@ void appendString(std::string& out, std::string_view s) {
 }
 
 void appendStringOrNull(std::string& out, std::string_view s) {
-  if (s.empty()) out += "null";
-  else appendString(out, s);
+  if (s.empty())
+    out += "null";
+  else
+    appendString(out, s);
 }
 
 }  // namespace tlsgate::json

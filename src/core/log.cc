@@ -34,7 +34,9 @@ bool matches(std::string_view pattern, std::string_view tag) {
 
 }  // namespace
 
-DebugTag::DebugTag(const char* name) : name_(name) { registry().push_back(this); }
+DebugTag::DebugTag(const char* name) : name_(name) {
+  registry().push_back(this);
+}
 
 void setDebugTags(std::string_view csv) {
   for (DebugTag* tag : registry()) {
@@ -59,12 +61,12 @@ void debug(const DebugTag& tag, const char* fmt, ...) {
   va_end(ap);
 }
 
-#define TG_LOG_LEVEL(fn, prefix)    \
-  void fn(const char* fmt, ...) {   \
-    va_list ap;                     \
-    va_start(ap, fmt);              \
-    emit(prefix, fmt, ap);          \
-    va_end(ap);                     \
+#define TG_LOG_LEVEL(fn, prefix)  \
+  void fn(const char* fmt, ...) { \
+    va_list ap;                   \
+    va_start(ap, fmt);            \
+    emit(prefix, fmt, ap);        \
+    va_end(ap);                   \
   }
 TG_LOG_LEVEL(info, "tlsgate: ")
 TG_LOG_LEVEL(warning, "tlsgate: warning: ")

@@ -44,7 +44,7 @@ extern DebugTag kInspect;   // built-in inspect endpoint
 }  // namespace tlsgate::log
 
 // Formats only when the tag is on.
-#define TG_DEBUG(tag, ...)                                            \
-  do {                                                                \
-    if ((tag).on()) ::tlsgate::log::debug((tag), __VA_ARGS__);        \
+#define TG_DEBUG(tag, ...)                                     \
+  do {                                                         \
+    if ((tag).on()) ::tlsgate::log::debug((tag), __VA_ARGS__); \
   } while (0)

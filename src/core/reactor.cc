@@ -38,7 +38,9 @@ class WakeHandler final : public EventHandler {
 
 }  // namespace
 
-Timer::~Timer() { assert(!armed() && "timer destroyed while armed"); }
+Timer::~Timer() {
+  assert(!armed() && "timer destroyed while armed");
+}
 
 Reactor::Reactor()
     : epoll_(::epoll_create1(EPOLL_CLOEXEC)),
@@ -73,7 +75,9 @@ void Reactor::modify(int fd, uint32_t events, EventHandler* handler) {
   checkCtl(::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev), "mod");
 }
 
-void Reactor::remove(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void Reactor::remove(int fd) {
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void Reactor::arm(Timer& timer, Clock::duration after) {
   assert(inLoopThread());
@@ -184,7 +188,8 @@ void Reactor::run() {
       log::error("epoll_wait: %s", std::strerror(errno));
       std::abort();
     }
-    for (int i = 0; i < n; ++i) static_cast<EventHandler*>(events[i].data.ptr)->onEvents(events[i].events);
+    for (int i = 0; i < n; ++i)
+      static_cast<EventHandler*>(events[i].data.ptr)->onEvents(events[i].events);
     runTimers();
     runTasks();
     graveyard_.clear();

@@ -85,8 +85,10 @@ void splitHostPort(std::string_view text, std::string_view& host,
     }
     host = text.substr(1, close - 1);
     auto rest = text.substr(close + 1);
-    if (!rest.empty() && rest.front() == ':') port = rest.substr(1);
-    else if (!rest.empty()) host = text;  // garbage after ']': make the parse fail
+    if (!rest.empty() && rest.front() == ':')
+      port = rest.substr(1);
+    else if (!rest.empty())
+      host = text;  // garbage after ']': make the parse fail
     return;
   }
   auto colon = text.rfind(':');
@@ -136,8 +138,7 @@ Result<Address> resolveHostPort(std::string_view text) {
   addrinfo* res = nullptr;
   std::string h(host), p(*portText);
   int rc = getaddrinfo(h.c_str(), p.c_str(), &hints, &res);
-  if (rc != 0 || !res)
-    return Error{"", 0, "cannot resolve '" + h + "': " + gai_strerror(rc)};
+  if (rc != 0 || !res) return Error{"", 0, "cannot resolve '" + h + "': " + gai_strerror(rc)};
   Address a = Address::fromSockaddr(res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   return a;

@@ -9,7 +9,9 @@
 namespace tlsgate::net {
 
 namespace {
-Error sysError(const std::string& what) { return Error{"", 0, what + ": " + std::strerror(errno)}; }
+Error sysError(const std::string& what) {
+  return Error{"", 0, what + ": " + std::strerror(errno)};
+}
 }  // namespace
 
 Result<Fd> listenReusePort(const Address& address, int backlog) {

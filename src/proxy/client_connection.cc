@@ -33,15 +33,17 @@ ClientConnection::ClientConnection(Worker& worker, Fd fd, const net::Address& pe
   io_.handshake = std::make_unique<tls::HandshakeBuffer>();
 }
 
-ClientConnection::~ClientConnection() { worker_.reactor().cancel(timer_); }
+ClientConnection::~ClientConnection() {
+  worker_.reactor().cancel(timer_);
+}
 
 void ClientConnection::start() {
   worker_.reactor().add(fd_.get(), kAllEvents, this);
   // S1: the handshake clock; traffic does not extend it.
   auto timeout = snapshot_->serverParams.handshakeTimeout;
   if (timeout.count() > 0) worker_.reactor().arm(timer_, timeout);
-  phase_.emplace<Handshaking>(*snapshot_->certs, snapshot_->serverParams,
-                              tls::newSocketBio(&io_), local_, peer_, worker_.counters());
+  phase_.emplace<Handshaking>(*snapshot_->certs, snapshot_->serverParams, tls::newSocketBio(&io_),
+                              local_, peer_, worker_.counters());
   drive();
 }
 
@@ -82,15 +84,25 @@ void ClientConnection::drive() {
     driveHandshake(*hs);
   } else if (auto* r = std::get_if<Relaying>(&phase_)) {
     switch (r->relay.pump()) {
-      case Relay::Progress::kWaiting: break;
-      case Relay::Progress::kFinished: close("relay finished"); break;
-      case Relay::Progress::kFailed: close("relay failed"); break;
+      case Relay::Progress::kWaiting:
+        break;
+      case Relay::Progress::kFinished:
+        close("relay finished");
+        break;
+      case Relay::Progress::kFailed:
+        close("relay failed");
+        break;
     }
   } else if (auto* in = std::get_if<Inspecting>(&phase_)) {
     switch (in->responder.pump()) {
-      case InspectResponder::Progress::kWaiting: break;
-      case InspectResponder::Progress::kFinished: close("inspect finished"); break;
-      case InspectResponder::Progress::kFailed: close("inspect failed"); break;
+      case InspectResponder::Progress::kWaiting:
+        break;
+      case InspectResponder::Progress::kFinished:
+        close("inspect finished");
+        break;
+      case InspectResponder::Progress::kFailed:
+        close("inspect failed");
+        break;
     }
   }
   // Connecting: nothing to do until the upstream answers.
@@ -99,9 +111,14 @@ void ClientConnection::drive() {
 void ClientConnection::driveHandshake(Handshaking& hs) {
   hs.driver.advance();  // S3: re-entered on every event; it knows what it waits for
   switch (hs.driver.state()) {
-    case tls::HandshakeState::kDone: onHandshakeDone(hs.driver); break;
-    case tls::HandshakeState::kFailed: close(tls::toString(hs.driver.error())); break;
-    default: break;
+    case tls::HandshakeState::kDone:
+      onHandshakeDone(hs.driver);
+      break;
+    case tls::HandshakeState::kFailed:
+      close(tls::toString(hs.driver.error()));
+      break;
+    default:
+      break;
   }
 }
 
@@ -141,8 +158,8 @@ void ClientConnection::finishConnect(Connecting& c) {
   if (err != 0) {
     worker_.counters().add(Counter::kUpstreamConnectFailure);
     TG_DEBUG(log::kRelay, "upstream %s for %s: %s",
-             snapshot_->config.defaultRoute.upstream.toString().c_str(),
-             peer_.toString().c_str(), std::strerror(err));
+             snapshot_->config.defaultRoute.upstream.toString().c_str(), peer_.toString().c_str(),
+             std::strerror(err));
     tls::tlsShutdown(ssl_.get());  // a clean TLS close for the client
     close("upstream connect failed");
     return;

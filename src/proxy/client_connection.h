@@ -84,9 +84,9 @@ class ClientConnection final : public EventHandler, public TimerHandler, public 
   net::Address peer_;
   net::Address local_;
   std::shared_ptr<const config::Snapshot> snapshot_;  // S16: pinned at accept
-  tls::SocketIo io_;           // outlives ssl_ and the phases, which point into it
-  ossl::UniquePtr<SSL> ssl_;   // the established session, after the handshake
-  Timer timer_;                // S1: handshake timeout
+  tls::SocketIo io_;          // outlives ssl_ and the phases, which point into it
+  ossl::UniquePtr<SSL> ssl_;  // the established session, after the handshake
+  Timer timer_;               // S1: handshake timeout
   UpstreamEvents upstreamEvents_;
   Phase phase_;
 };

@@ -22,7 +22,8 @@ bool iequalsPrefix(std::string_view line, std::string_view name) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -41,8 +42,8 @@ InspectResponder::InspectResponder(SSL* ssl, tls::SocketIo& client, std::string 
 void InspectResponder::queue(int status, const char* reason, const std::string& body,
                              bool keepAlive) {
   out_ += "HTTP/1.1 " + std::to_string(status) + " " + reason +
-          "\r\nContent-Type: application/json\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\n";
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n";
   if (!keepAlive) out_ += "Connection: close\r\n";
   out_ += "\r\n";
   out_ += body;
@@ -73,9 +74,8 @@ void InspectResponder::answerRequests() {
     bool hasBody = false;
     for (size_t pos = eol; pos != std::string_view::npos && pos < head.size();) {
       size_t next = head.find("\r\n", pos + 2);
-      std::string_view line = head.substr(pos + 2, next == std::string_view::npos
-                                                       ? std::string_view::npos
-                                                       : next - pos - 2);
+      std::string_view line = head.substr(
+          pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
       if (iequalsPrefix(line, "connection:")) {
         auto value = trim(line.substr(11));
         if (containsToken(value, "close")) keepAlive = false;

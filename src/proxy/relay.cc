@@ -16,7 +16,11 @@ using tls::IoStatus;
 
 Relay::Relay(SSL* ssl, tls::SocketIo& client, Fd upstream, BufferPool& pool,
              stats::CounterBlock& counters)
-    : ssl_(ssl), client_(client), upstream_(std::move(upstream)), pool_(pool), counters_(counters) {}
+    : ssl_(ssl),
+      client_(client),
+      upstream_(std::move(upstream)),
+      pool_(pool),
+      counters_(counters) {}
 
 Relay::~Relay() {
   toUpstream_.release(pool_);

@@ -56,14 +56,18 @@ Worker::Worker(int id, stats::CounterBlock& counters,
                std::shared_ptr<const config::Snapshot> snapshot)
     : id_(id), counters_(counters), snapshot_(std::move(snapshot)) {}
 
-Worker::~Worker() { shutdownNow(); }
+Worker::~Worker() {
+  shutdownNow();
+}
 
 void Worker::addListener(Fd fd, const net::Address& bound) {
   listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd), bound));
   reactor_.add(listeners_.back()->fd(), EPOLLIN, listeners_.back().get());
 }
 
-void Worker::run() { reactor_.run(); }
+void Worker::run() {
+  reactor_.run();
+}
 
 void Worker::stop() {
   reactor_.post([this] {
@@ -92,8 +96,10 @@ void Worker::accepted(Fd fd, const net::Address& peer, const Listener& from) {
 }
 
 void Worker::release(ClientConnection* conn) {
-  if (conn->prev) conn->prev->next = conn->next;
-  else connections_ = conn->next;
+  if (conn->prev)
+    conn->prev->next = conn->next;
+  else
+    connections_ = conn->next;
   if (conn->next) conn->next->prev = conn->prev;
   conn->prev = conn->next = nullptr;
   counters_.sub(stats::Counter::kConnectionsActive);

@@ -11,7 +11,9 @@ constexpr const char* kNames[] = {
 static_assert(std::size(kNames) == kCounterCount);
 }  // namespace
 
-const char* counterName(Counter c) { return kNames[static_cast<size_t>(c)]; }
+const char* counterName(Counter c) {
+  return kNames[static_cast<size_t>(c)];
+}
 
 CounterBlock& CounterRegistry::newBlock() {
   std::lock_guard lock(mutex_);

@@ -24,8 +24,7 @@ Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(const std::string& f
     return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
   }
   std::vector<ossl::UniquePtr<X509>> certs;
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
-    certs.emplace_back(x);
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(x);
   ERR_clear_error();  // the loop ends on "no start line"
   if (certs.empty()) return Error{"", 0, "no PEM certificate in '" + file + "'"};
   return certs;
@@ -98,8 +97,8 @@ std::vector<std::string> certificateNames(X509* cert) {
     if (len > 0) names.push_back(lower(std::string(reinterpret_cast<char*>(utf8), len)));
     OPENSSL_free(utf8);
   }
-  ossl::UniquePtr<GENERAL_NAMES> sans(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  ossl::UniquePtr<GENERAL_NAMES> sans(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
     if (gn->type != GEN_DNS) continue;
@@ -113,8 +112,8 @@ std::vector<std::string> certificateNames(X509* cert) {
 }
 
 Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
-                                 const std::string& keyFile,
-                                 const std::vector<std::string>& chainFiles) {
+                                   const std::string& keyFile,
+                                   const std::vector<std::string>& chainFiles) {
   auto certs = readCertificates(certFile);
   if (!certs) return certs.error();
   auto key = readKey(keyFile.empty() ? certFile : keyFile);

@@ -20,8 +20,8 @@ struct LoadedCert {
 };
 
 Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
-                                 const std::string& keyFile,
-                                 const std::vector<std::string>& chainFiles);
+                                   const std::string& keyFile,
+                                   const std::vector<std::string>& chainFiles);
 
 // Names a certificate answers to: subject CN and DNS SANs, lowercase.
 std::vector<std::string> certificateNames(X509* cert);

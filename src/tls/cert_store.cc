@@ -11,7 +11,9 @@ namespace tlsgate::tls {
 
 namespace {
 
-std::string ipKey(const net::Address& a) { return std::string(a.ipBytes()); }
+std::string ipKey(const net::Address& a) {
+  return std::string(a.ipBytes());
+}
 std::string ipPortKey(const net::Address& a) {
   std::string key(a.ipBytes());
   key += static_cast<char>(a.port() >> 8);
@@ -50,8 +52,8 @@ Result<std::unique_ptr<CertStore>> CertStore::build(
     }
     // Remember which X509 each CertInfo describes, to report the certificate chosen.
     for (size_t i = 0; i < entry->certs.size(); ++i)
-      store->infoByCert_.emplace(store->leafs_[store->leafs_.size() - entry->certs.size() + i].get(),
-                                 &entry->certs[i]);
+      store->infoByCert_.emplace(
+          store->leafs_[store->leafs_.size() - entry->certs.size() + i].get(), &entry->certs[i]);
 
     const CertEntry* raw = entry.get();
     // S15: names for SNI come from every certificate's CN and DNS SANs; the first entry

@@ -24,9 +24,9 @@ namespace tlsgate::tls {
 
 struct CertInfo {
   std::string file;
-  std::string subject;    // RFC 2253, e.g. "CN=a.test"
-  std::string sha256;     // lowercase hex of the DER's SHA-256
-  std::string keyType;    // "RSA-2048", "EC-prime256v1", ...
+  std::string subject;             // RFC 2253, e.g. "CN=a.test"
+  std::string sha256;              // lowercase hex of the DER's SHA-256
+  std::string keyType;             // "RSA-2048", "EC-prime256v1", ...
   std::vector<std::string> names;  // CN and DNS SANs, lowercase
   std::time_t notAfter = 0;
 };

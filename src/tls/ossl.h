@@ -24,9 +24,9 @@ namespace tlsgate::ossl {
 template <class T>
 struct Deleter;
 
-#define TLSGATE_OSSL_DELETER(T, fn) \
-  template <>                       \
-  struct Deleter<T> {               \
+#define TLSGATE_OSSL_DELETER(T, fn)        \
+  template <>                              \
+  struct Deleter<T> {                      \
     void operator()(T* p) const { fn(p); } \
   };
 TLSGATE_OSSL_DELETER(SSL, SSL_free)

@@ -34,8 +34,10 @@ Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
                      SSL_OP_SINGLE_ECDH_USE | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
   // S12: OpenSSL 3 refuses client-initiated renegotiation unless told otherwise; the
   // refusal is a no_renegotiation alert, counted by the info callback.
-  if (params.allowClientRenegotiation) options |= SSL_OP_ALLOW_CLIENT_RENEGOTIATION;
-  else options |= SSL_OP_NO_RENEGOTIATION;
+  if (params.allowClientRenegotiation)
+    options |= SSL_OP_ALLOW_CLIENT_RENEGOTIATION;
+  else
+    options |= SSL_OP_NO_RENEGOTIATION;
   SSL_CTX_set_options(c, options);
   // Idle connections give their 34 KiB of record buffers back; writes may be partial and
   // retried from a buffer that moved.

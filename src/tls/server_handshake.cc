@@ -11,25 +11,38 @@ using stats::Counter;
 
 const char* toString(HandshakeState s) {
   switch (s) {
-    case HandshakeState::kStart: return "start";
-    case HandshakeState::kAccept: return "accept";
-    case HandshakeState::kDone: return "done";
-    case HandshakeState::kFailed: return "failed";
+    case HandshakeState::kStart:
+      return "start";
+    case HandshakeState::kAccept:
+      return "accept";
+    case HandshakeState::kDone:
+      return "done";
+    case HandshakeState::kFailed:
+      return "failed";
   }
   return "?";
 }
 
 const char* toString(HandshakeError e) {
   switch (e) {
-    case HandshakeError::kNone: return "none";
-    case HandshakeError::kSessionCreate: return "session_create";
-    case HandshakeError::kSsl: return "ssl";
-    case HandshakeError::kSyscall: return "syscall";
-    case HandshakeError::kZeroReturn: return "zero_return";
-    case HandshakeError::kEof: return "eof";
-    case HandshakeError::kTimeout: return "timeout";
-    case HandshakeError::kNoCertificate: return "no_certificate";
-    case HandshakeError::kTooLarge: return "too_large";
+    case HandshakeError::kNone:
+      return "none";
+    case HandshakeError::kSessionCreate:
+      return "session_create";
+    case HandshakeError::kSsl:
+      return "ssl";
+    case HandshakeError::kSyscall:
+      return "syscall";
+    case HandshakeError::kZeroReturn:
+      return "zero_return";
+    case HandshakeError::kEof:
+      return "eof";
+    case HandshakeError::kTimeout:
+      return "timeout";
+    case HandshakeError::kNoCertificate:
+      return "no_certificate";
+    case HandshakeError::kTooLarge:
+      return "too_large";
   }
   return "?";
 }
@@ -49,15 +62,22 @@ int countersIndex() {
 
 Counter counterFor(HandshakeError e) {
   switch (e) {
-    case HandshakeError::kSessionCreate: return Counter::kSslSessionCreateFailure;
-    case HandshakeError::kSyscall: return Counter::kSslErrorSyscall;
-    case HandshakeError::kZeroReturn: return Counter::kSslErrorZeroReturn;
-    case HandshakeError::kEof: return Counter::kSslHandshakeEof;
-    case HandshakeError::kTimeout: return Counter::kSslHandshakeTimeout;
-    case HandshakeError::kNoCertificate: return Counter::kSslNoCertificate;
+    case HandshakeError::kSessionCreate:
+      return Counter::kSslSessionCreateFailure;
+    case HandshakeError::kSyscall:
+      return Counter::kSslErrorSyscall;
+    case HandshakeError::kZeroReturn:
+      return Counter::kSslErrorZeroReturn;
+    case HandshakeError::kEof:
+      return Counter::kSslHandshakeEof;
+    case HandshakeError::kTimeout:
+      return Counter::kSslHandshakeTimeout;
+    case HandshakeError::kNoCertificate:
+      return Counter::kSslNoCertificate;
     case HandshakeError::kNone:
     case HandshakeError::kSsl:
-    case HandshakeError::kTooLarge: break;
+    case HandshakeError::kTooLarge:
+      break;
   }
   return Counter::kSslErrorSsl;
 }
@@ -112,10 +132,15 @@ HandshakeWait ServerHandshake::advance() {
   for (;;) {
     HandshakeWait wait = HandshakeWait::kNone;
     switch (state_) {
-      case HandshakeState::kStart: wait = doStart(); break;
-      case HandshakeState::kAccept: wait = doAccept(); break;
+      case HandshakeState::kStart:
+        wait = doStart();
+        break;
+      case HandshakeState::kAccept:
+        wait = doAccept();
+        break;
       case HandshakeState::kDone:
-      case HandshakeState::kFailed: return HandshakeWait::kNone;
+      case HandshakeState::kFailed:
+        return HandshakeWait::kNone;
     }
     if (wait != HandshakeWait::kNone) return wait;
   }
@@ -129,8 +154,8 @@ HandshakeWait ServerHandshake::doStart() {
   // callback picks the real one (S11).
   ssl_.reset(SSL_new(store_.trampoline()));
   if (!ssl_) {
-    fail(HandshakeError::kSessionCreate, "failed to create SSL server session: " +
-                                             ossl::drainErrors());
+    fail(HandshakeError::kSessionCreate,
+         "failed to create SSL server session: " + ossl::drainErrors());
     return HandshakeWait::kNone;
   }
   SSL_set_ex_data(ssl_.get(), handshakeIndex(), this);
@@ -181,8 +206,7 @@ HandshakeWait ServerHandshake::doAccept() {
       else if (sysErrno == 0 && queued.empty())
         fail(HandshakeError::kEof, "handshake EOF");  // S8
       else
-        fail(HandshakeError::kSyscall,
-             sysErrno ? std::strerror(sysErrno) : queued.c_str());
+        fail(HandshakeError::kSyscall, sysErrno ? std::strerror(sysErrno) : queued.c_str());
       return HandshakeWait::kNone;
     }
     default: {
@@ -214,9 +238,13 @@ void ServerHandshake::fail(HandshakeError error, std::string reason) {
            toString(error), reason_.c_str());
 }
 
-ossl::UniquePtr<SSL> ServerHandshake::takeSsl() { return std::move(ssl_); }
+ossl::UniquePtr<SSL> ServerHandshake::takeSsl() {
+  return std::move(ssl_);
+}
 
-std::chrono::microseconds ServerHandshake::elapsed() const { return elapsed_; }
+std::chrono::microseconds ServerHandshake::elapsed() const {
+  return elapsed_;
+}
 
 int ServerHandshake::onCertificate() {
   if (selected_) return 1;  // S10: the common selection runs once per connection
@@ -224,11 +252,12 @@ int ServerHandshake::onCertificate() {
   const CertEntry* entry = store_.select(sni ? sni : "", local_);  // S11
   if (!entry) {
     error_ = HandshakeError::kNoCertificate;
-    reason_ = std::string("no certificate for sni='") + (sni ? sni : "") + "' local=" +
-              local_.toString() + " and no default (dest_ip=*)";
+    reason_ = std::string("no certificate for sni='") + (sni ? sni : "") +
+              "' local=" + local_.toString() + " and no default (dest_ip=*)";
     return 0;  // the handshake fails with an alert
   }
-  if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get())) SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
+  if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get()))
+    SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
   selected_ = entry;
   TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
            sni ? sni : "", entry->line);

@@ -28,8 +28,8 @@ struct ServerParams {
   std::string ciphers = kDefaultCiphers;
   std::string ciphersuites = kDefaultCiphersuites;
   std::string groups = kDefaultGroups;
-  std::string alpnWire;  // server preference order, in ALPN wire format (S14)
-  bool allowClientRenegotiation = false;  // S12
+  std::string alpnWire;                       // server preference order, in ALPN wire format (S14)
+  bool allowClientRenegotiation = false;      // S12
   std::chrono::seconds handshakeTimeout{30};  // S1; 0 = none
 };
 

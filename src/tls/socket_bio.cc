@@ -31,7 +31,9 @@ char* HandshakeBuffer::reserve(size_t want, size_t& room) {
 
 namespace {
 
-SocketIo* ioOf(BIO* bio) { return static_cast<SocketIo*>(BIO_get_data(bio)); }
+SocketIo* ioOf(BIO* bio) {
+  return static_cast<SocketIo*>(BIO_get_data(bio));
+}
 
 // recv() with the readiness bookkeeping. Returns >0 bytes, 0 at EOF, -1 to retry/fail.
 int recvInto(BIO* bio, SocketIo& io, char* out, size_t len) {

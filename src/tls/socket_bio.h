@@ -42,11 +42,11 @@ class HandshakeBuffer {
 
 struct SocketIo {
   int fd = -1;
-  bool readable = true;   // no EAGAIN seen since the last EPOLLIN
-  bool writable = true;   // no EAGAIN seen since the last EPOLLOUT
-  bool eof = false;       // the peer closed its write side
-  bool overflow = false;  // the handshake buffer bound was hit
-  int error = 0;          // errno of the last hard failure
+  bool readable = true;                        // no EAGAIN seen since the last EPOLLIN
+  bool writable = true;                        // no EAGAIN seen since the last EPOLLOUT
+  bool eof = false;                            // the peer closed its write side
+  bool overflow = false;                       // the handshake buffer bound was hit
+  int error = 0;                               // errno of the last hard failure
   std::unique_ptr<HandshakeBuffer> handshake;  // present until the handshake completes
   bool keepHandshakeBytes = true;              // false once the handshake completed
   size_t bytesRead = 0;

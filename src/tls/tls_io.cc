@@ -11,9 +11,12 @@ namespace {
 IoResult classify(SSL* ssl, int rc) {
   int err = SSL_get_error(ssl, rc);
   switch (err) {
-    case SSL_ERROR_WANT_READ: return {IoStatus::kWantRead};
-    case SSL_ERROR_WANT_WRITE: return {IoStatus::kWantWrite};
-    case SSL_ERROR_ZERO_RETURN: return {IoStatus::kEof};
+    case SSL_ERROR_WANT_READ:
+      return {IoStatus::kWantRead};
+    case SSL_ERROR_WANT_WRITE:
+      return {IoStatus::kWantWrite};
+    case SSL_ERROR_ZERO_RETURN:
+      return {IoStatus::kEof};
     case SSL_ERROR_SYSCALL:
       if (ERR_peek_error() == 0 && errno == 0) return {IoStatus::kEof};
       break;
@@ -24,7 +27,8 @@ IoResult classify(SSL* ssl, int rc) {
         return {IoStatus::kEof};
       }
       break;
-    default: break;
+    default:
+      break;
   }
   std::string reason = ossl::drainErrors();
   TG_DEBUG(log::kSslError, "TLS I/O error %d: %s", err, reason.c_str());
@@ -54,8 +58,9 @@ IoResult tlsShutdown(SSL* ssl) {
   int rc = SSL_shutdown(ssl);
   if (rc >= 0) return {IoStatus::kOk};
   IoResult r = classify(ssl, rc);
-  return r.status == IoStatus::kWantWrite || r.status == IoStatus::kWantRead ? r
-                                                                              : IoResult{IoStatus::kError};
+  return r.status == IoStatus::kWantWrite || r.status == IoStatus::kWantRead
+             ? r
+             : IoResult{IoStatus::kError};
 }
 
 }  // namespace tlsgate::tls

@@ -9,11 +9,11 @@
 namespace tlsgate::tls {
 
 enum class IoStatus : unsigned char {
-  kOk,          // `bytes` moved
-  kWantRead,    // retry when the socket is readable
-  kWantWrite,   // retry when the socket is writable
-  kEof,         // the peer closed (close_notify, or TCP FIN without it)
-  kError,       // fatal; the error queue was drained into `reason`
+  kOk,         // `bytes` moved
+  kWantRead,   // retry when the socket is readable
+  kWantWrite,  // retry when the socket is writable
+  kEof,        // the peer closed (close_notify, or TCP FIN without it)
+  kError,      // fatal; the error queue was drained into `reason`
 };
 
 struct IoResult {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs what tlsgate needs, builds it, and runs it on the built-in demo configuration:
+# TLS on 127.0.0.1:8443 with certificates generated on first run (a demo CA, an RSA and an
+# ECDSA certificate for localhost), answered by the built-in `inspect` endpoint, which
+# replies to every request with what was negotiated.
+#
+#   scripts/demo.sh             run in the foreground (Ctrl-C stops it)
+#   scripts/demo.sh --self-test run, make one request with curl, stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+demo=$top/demo
+port=${TLSGATE_DEMO_PORT:-8443}
+
+scripts/install-deps.sh
+echo "== building tlsgate (build/)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target tlsgate >/dev/null
+
+mkdir -p "$demo"
+if [[ ! -f $demo/ca.crt ]]; then
+    echo "== generating demo certificates in demo/ (first run)"
+    (
+        cd "$demo"
+        umask 077
+        openssl req -x509 -nodes -days 3650 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+            -subj "/CN=tlsgate demo CA" -keyout ca.key -out ca.crt 2>/dev/null
+        for kind in rsa ec; do
+            if [[ $kind == rsa ]]; then newkey=(-newkey rsa:2048)
+            else newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256); fi
+            openssl req -nodes "${newkey[@]}" -subj "/CN=localhost" \
+                -keyout "localhost-$kind.key" -out "localhost-$kind.csr" 2>/dev/null
+            openssl x509 -req -in "localhost-$kind.csr" -CA ca.crt -CAkey ca.key \
+                -CAcreateserial -days 825 -out "localhost-$kind.crt" \
+                -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') \
+                2>/dev/null
+            rm -f "localhost-$kind.csr"
+        done
+        chmod 644 ca.crt localhost-*.crt
+    )
+fi
+cat >"$demo/ssl_multicert.config" <<CONF
+# One entry, two certificates: ECDSA clients get the ECDSA one, RSA-only clients the RSA one.
+dest_ip=* ssl_cert_name=localhost-rsa.crt,localhost-ec.crt ssl_key_name=localhost-rsa.key,localhost-ec.key
+CONF
+cat >"$demo/tlsgate.yaml" <<CONF
+threads: auto
+listeners:
+  - listen: 127.0.0.1:$port
+ssl:
+  multicert: ssl_multicert.config
+  handshake_timeout_in: 30
+  allow_client_renegotiation: false
+  alpn: [http/1.1]
+routes:
+  default: builtin:inspect
+CONF
+
+try="curl --cacert $demo/ca.crt https://localhost:$port/"
+if [[ ${1:-} == --self-test ]]; then
+    build/tlsgate -c "$demo/tlsgate.yaml" &
+    pid=$!
+    trap 'kill $pid 2>/dev/null || true' EXIT
+    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    echo "\$ $try"
+    $try
+    kill -TERM $pid
+    wait $pid
+    trap - EXIT
+    echo "== demo self-test passed"
+    exit 0
+fi
+echo
+echo "tlsgate demo: try, in another terminal:"
+echo "    $try"
+echo
+exec build/tlsgate -c "$demo/tlsgate.yaml"

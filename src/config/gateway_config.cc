@@ -1,0 +1,351 @@
+#include "config/gateway_config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
+
+namespace tlsgate::config {
+
+namespace {
+
+int lineOf(const YAML::Node& node) {
+  const auto mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "an undefined value";
+  }
+}
+
+std::string joined(std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (auto name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+std::optional<unsigned> parseUnsigned(const YAML::Node& node) {
+  if (!node.IsScalar()) return {};
+  const std::string& s = node.Scalar();
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return {};
+  return v;
+}
+
+// One key of a mapping: its name, the line it is written on, its value, and the dotted name
+// used in messages ("ssl.alpn").
+struct Field {
+  std::string name;
+  int line = 0;
+  YAML::Node value;
+  std::string label;
+
+  // Where a problem with the value is reported: the value's own line when it has one.
+  int valueLine() const {
+    const int l = value.IsNull() ? 0 : lineOf(value);
+    return l != 0 ? l : line;
+  }
+};
+
+class Parser {
+ public:
+  explicit Parser(const std::string& path)
+      : path_(path), dir_(std::filesystem::path(path).parent_path()) {}
+
+  Result<GatewayConfig> parse(const YAML::Node& root);
+
+ private:
+  Error fail(int line, std::string message) const { return Error{path_, line, std::move(message)}; }
+  Result<std::vector<Field>> fields(const YAML::Node& node, int line, const std::string& label,
+                                    std::initializer_list<std::string_view> allowed) const;
+  Result<std::string> string(const Field& f) const;
+
+  Status parseThreads(const Field& f, GatewayConfig& config) const;
+  Status parseListeners(const Field& f, GatewayConfig& config) const;
+  Status parseSsl(const Field& f, SslConfig& ssl) const;
+  Status parseSslField(const Field& f, SslConfig& ssl) const;
+  Status parseAlpn(const Field& f, SslConfig& ssl) const;
+  Status parseProtocols(const Field& f, SslConfig& ssl) const;
+  Status parseRoutes(const Field& f, RouteTarget& route) const;
+
+  const std::string& path_;
+  std::filesystem::path dir_;
+};
+
+// Every mapping goes through here: keys must be strings, known and written once.
+Result<std::vector<Field>> Parser::fields(const YAML::Node& node, int line,
+                                          const std::string& label,
+                                          std::initializer_list<std::string_view> allowed) const {
+  const std::string where = label.empty() ? "" : " in " + label;
+  if (!node.IsMap()) {
+    return fail(line,
+                (label.empty() ? "the file" : label) + " must be a mapping, got " + describe(node));
+  }
+  std::vector<Field> out;
+  std::set<std::string> seen;
+  for (const auto& kv : node) {
+    const int keyLine = lineOf(kv.first);
+    if (!kv.first.IsScalar())
+      return fail(keyLine, "keys" + where + " must be strings, got " + describe(kv.first));
+    const std::string& name = kv.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      return fail(keyLine, "unknown key '" + name + "'" + where +
+                               " (expected one of: " + joined(allowed) + ")");
+    }
+    if (!seen.insert(name).second) return fail(keyLine, "duplicate key '" + name + "'" + where);
+    out.push_back({name, keyLine, kv.second, label.empty() ? name : label + "." + name});
+  }
+  return out;
+}
+
+Result<std::string> Parser::string(const Field& f) const {
+  if (!f.value.IsScalar())
+    return fail(f.valueLine(), f.label + " must be a string, got " + describe(f.value));
+  return f.value.Scalar();
+}
+
+Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
+  if (root.IsNull()) return fail(0, "the file is empty: expected listeners, ssl and routes");
+  auto top = fields(root, lineOf(root), "", {"threads", "listeners", "ssl", "routes"});
+  if (!top) return top.error();
+
+  GatewayConfig config;
+  config.path = path_;
+  config.threads = std::max(1u, std::thread::hardware_concurrency());  // absent means auto
+  std::set<std::string> seen;
+  for (const auto& f : *top) {
+    seen.insert(f.name);
+    Status st = f.name == "threads"     ? parseThreads(f, config)
+                : f.name == "listeners" ? parseListeners(f, config)
+                : f.name == "ssl"       ? parseSsl(f, config.ssl)
+                                        : parseRoutes(f, config.defaultRoute);
+    if (!st) return st.error();
+  }
+  for (const char* required : {"listeners", "ssl", "routes"}) {
+    if (!seen.contains(required))
+      return fail(0, std::string("missing required key '") + required + "'");
+  }
+  return config;
+}
+
+Status Parser::parseThreads(const Field& f, GatewayConfig& config) const {
+  if (f.value.IsScalar() && f.value.Scalar() == "auto") {
+    config.threads = std::max(1u, std::thread::hardware_concurrency());
+    return Ok{};
+  }
+  auto n = parseUnsigned(f.value);
+  if (!n || *n == 0) {
+    return fail(f.valueLine(),
+                "threads must be a positive integer or 'auto', got " + describe(f.value));
+  }
+  config.threads = *n;
+  return Ok{};
+}
+
+Status Parser::parseListeners(const Field& f, GatewayConfig& config) const {
+  if (!f.value.IsSequence() || f.value.size() == 0) {
+    return fail(f.valueLine(),
+                "listeners must be a non-empty sequence of mappings, got " + describe(f.value));
+  }
+  for (const auto& node : f.value) {
+    ListenerConfig listener;
+    listener.line = lineOf(node);
+    if (listener.line == 0) listener.line = f.line;
+    auto keys = fields(node, listener.line, "listener", {"listen"});
+    if (!keys) return keys.error();
+    if (keys->empty()) return fail(listener.line, "listener: missing required key 'listen'");
+    const Field& listen = keys->front();
+    auto text = string(listen);
+    if (!text) return text.error();
+    auto address = net::parseAddress(*text, true);
+    if (!address) {
+      return fail(listen.valueLine(), "bad listen address '" + *text +
+                                          "': expected a literal address with a port, e.g. "
+                                          "127.0.0.1:8443 or \"[::1]:8443\"");
+    }
+    listener.address = *address;
+    config.listeners.push_back(listener);
+  }
+  return Ok{};
+}
+
+Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
+  auto keys = fields(f.value, f.valueLine(), "ssl",
+                     {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn",
+                      "protocols", "ciphers", "ciphersuites", "groups"});
+  if (!keys) return keys.error();
+  bool haveMulticert = false;
+  for (const auto& key : *keys) {
+    if (auto st = parseSslField(key, ssl); !st) return st;
+    haveMulticert = haveMulticert || key.name == "multicert";
+  }
+  if (!haveMulticert) return fail(f.line, "missing required key 'ssl.multicert'");
+  return Ok{};
+}
+
+Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
+  if (f.name == "alpn") return parseAlpn(f, ssl);
+  if (f.name == "protocols") return parseProtocols(f, ssl);
+  if (f.name == "handshake_timeout_in") {  // S1
+    auto seconds = parseUnsigned(f.value);
+    if (!seconds) {
+      return fail(f.valueLine(),
+                  f.label + " must be a non-negative integer (seconds), got " + describe(f.value));
+    }
+    ssl.handshakeTimeoutSec = *seconds;
+    return Ok{};
+  }
+  auto text = string(f);
+  if (!text) return text.error();
+  if (f.name == "multicert") {
+    if (text->empty()) return fail(f.valueLine(), "ssl.multicert must name a file");
+    std::filesystem::path file(*text);
+    ssl.multicertPath = file.is_absolute() ? file.string() : (dir_ / file).string();
+    ssl.multicertLine = f.line;
+  } else if (f.name == "allow_client_renegotiation") {  // S12
+    const std::string& v = *text;
+    if (v == "true" || v == "True" || v == "TRUE")
+      ssl.allowClientRenegotiation = true;
+    else if (v == "false" || v == "False" || v == "FALSE")
+      ssl.allowClientRenegotiation = false;
+    else
+      return fail(f.valueLine(), f.label + " must be true or false, got '" + v + "'");
+  } else if (f.name == "ciphers") {
+    ssl.ciphers = *text;
+  } else if (f.name == "ciphersuites") {
+    ssl.ciphersuites = *text;
+  } else {
+    ssl.groups = *text;
+  }
+  return Ok{};
+}
+
+// S14: the server's ALPN preference order; names are RFC 7301 protocol ids (1..255 bytes).
+Status Parser::parseAlpn(const Field& f, SslConfig& ssl) const {
+  if (!f.value.IsSequence()) {
+    return fail(f.valueLine(),
+                f.label + " must be a sequence of protocol names, got " + describe(f.value));
+  }
+  std::vector<std::string> names;
+  for (const auto& node : f.value) {
+    const int line = lineOf(node) != 0 ? lineOf(node) : f.line;
+    if (!node.IsScalar())
+      return fail(line, f.label + " entries must be strings, got " + describe(node));
+    const std::string& name = node.Scalar();
+    if (name.empty() || name.size() > 255) {
+      return fail(line, f.label + " entry '" + name + "' must be 1 to 255 bytes long");
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      return fail(line, f.label + " lists '" + name + "' twice");
+    names.push_back(name);
+  }
+  ssl.alpn = std::move(names);
+  return Ok{};
+}
+
+Status Parser::parseProtocols(const Field& f, SslConfig& ssl) const {
+  if (!f.value.IsSequence() || f.value.size() == 0) {
+    return fail(
+        f.valueLine(),
+        f.label + " must be a non-empty sequence of TLSv1.2 / TLSv1.3, got " + describe(f.value));
+  }
+  std::optional<TlsVersion> lo, hi;
+  for (const auto& node : f.value) {
+    const int line = lineOf(node) != 0 ? lineOf(node) : f.line;
+    std::optional<TlsVersion> v;
+    if (node.IsScalar() && node.Scalar() == "TLSv1.2") v = TlsVersion::kTls12;
+    if (node.IsScalar() && node.Scalar() == "TLSv1.3") v = TlsVersion::kTls13;
+    if (!v) {
+      return fail(line, "unsupported protocol " + describe(node) + " in " + f.label +
+                            " (supported: TLSv1.2, TLSv1.3)");
+    }
+    if (!lo || *v < *lo) lo = v;
+    if (!hi || *v > *hi) hi = v;
+  }
+  ssl.minVersion = *lo;
+  ssl.maxVersion = *hi;
+  return Ok{};
+}
+
+Status Parser::parseRoutes(const Field& f, RouteTarget& route) const {
+  auto keys = fields(f.value, f.valueLine(), "routes", {"default"});
+  if (!keys) return keys.error();
+  if (keys->empty()) return fail(f.line, "missing required key 'routes.default'");
+  const Field& def = keys->front();
+  auto text = string(def);
+  if (!text) return text.error();
+  if (text->starts_with("builtin:")) {
+    if (*text != "builtin:inspect") {
+      return fail(def.valueLine(),
+                  "unknown built-in endpoint '" + *text + "' (known: builtin:inspect)");
+    }
+    route.inspect = true;
+    return Ok{};
+  }
+  auto upstream = net::resolveHostPort(*text);  // once, at load time
+  if (!upstream) return fail(def.valueLine(), def.label + ": " + upstream.error().message);
+  route.inspect = false;
+  route.upstreamText = *text;
+  route.upstream = *upstream;
+  return Ok{};
+}
+
+}  // namespace
+
+Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& path) {
+  // yaml-cpp reports problems by throwing; none may escape (STYLE rule 6).
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    return Parser(path).parse(root);
+  } catch (const YAML::Exception& e) {
+    return Error{path, e.mark.is_null() ? 0 : e.mark.line + 1, "invalid YAML: " + e.msg};
+  }
+}
+
+Result<GatewayConfig> loadGatewayConfig(const std::string& path) {
+  // POSIX I/O rather than iostreams: errno is reliable, and a directory fails with EISDIR.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{path, 0, std::string("cannot read: ") + std::strerror(errno)};
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Error{path, 0, std::string("cannot read: ") + std::strerror(err)};
+    }
+    if (got == 0) break;
+    text.append(buf, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return parseGatewayConfig(text, path);
+}
+
+}  // namespace tlsgate::config

@@ -1,0 +1,526 @@
+// tlsgate.yaml parsing.
+#include "config/gateway_config.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace tlsgate::config {
+namespace {
+
+const std::string kPath = "/etc/tlsgate/tlsgate.yaml";
+
+// The smallest valid file; tests append to or replace parts of it.
+const std::string kMinimal =
+    "listeners:\n"
+    "  - listen: 127.0.0.1:8443\n"
+    "ssl:\n"
+    "  multicert: ssl_multicert.config\n"
+    "routes:\n"
+    "  default: builtin:inspect\n";
+
+GatewayConfig parseOk(std::string_view text, const std::string& path = kPath) {
+  auto r = parseGatewayConfig(text, path);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().toString());
+  return r.ok() ? r.value() : GatewayConfig{};
+}
+
+Error parseFail(std::string_view text, const std::string& path = kPath) {
+  auto r = parseGatewayConfig(text, path);
+  EXPECT_FALSE(r.ok()) << "expected an error for:\n" << text;
+  return r.ok() ? Error{} : r.error();
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// kMinimal with `lines` added to the ssl mapping: the first added line is line 5.
+std::string withSsl(const std::string& lines) {
+  return "listeners:\n"
+         "  - listen: 127.0.0.1:8443\n"
+         "ssl:\n"
+         "  multicert: ssl_multicert.config\n" +
+         lines +
+         "routes:\n"
+         "  default: builtin:inspect\n";
+}
+
+// kMinimal with another default route, on line 6.
+std::string withRoute(const std::string& route) {
+  return "listeners:\n"
+         "  - listen: 127.0.0.1:8443\n"
+         "ssl:\n"
+         "  multicert: ssl_multicert.config\n"
+         "routes:\n"
+         "  default: " +
+         route + "\n";
+}
+
+// kMinimal with other listeners, starting on line 2.
+std::string withListeners(const std::string& lines) {
+  return "listeners:\n" + lines +
+         "ssl:\n"
+         "  multicert: ssl_multicert.config\n"
+         "routes:\n"
+         "  default: builtin:inspect\n";
+}
+
+unsigned autoThreads() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+TEST(GatewayConfigTest, FullValidExample) {
+  auto c = parseOk(
+      "# tlsgate\n"
+      "threads: 4\n"
+      "listeners:\n"
+      "  - listen: 127.0.0.1:8443\n"
+      "  - listen: \"[::1]:9443\"\n"
+      "ssl:\n"
+      "  multicert: certs/ssl_multicert.config\n"
+      "  handshake_timeout_in: 0\n"
+      "  allow_client_renegotiation: true\n"
+      "  alpn: [h2, http/1.1]\n"
+      "  protocols: [TLSv1.3]\n"
+      "  ciphers: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256\n"
+      "  ciphersuites: TLS_AES_128_GCM_SHA256\n"
+      "  groups: X25519:P-256\n"
+      "routes:\n"
+      "  default: 127.0.0.1:9\n");
+  EXPECT_EQ(c.path, kPath);
+  EXPECT_EQ(c.threads, 4u);
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_EQ(c.listeners[0].line, 4);
+  EXPECT_EQ(c.listeners[0].address.toString(), "127.0.0.1:8443");
+  EXPECT_EQ(c.listeners[1].line, 5);
+  EXPECT_EQ(c.listeners[1].address.family(), AF_INET6);
+  EXPECT_EQ(c.listeners[1].address.toString(), "[::1]:9443");
+  EXPECT_EQ(c.ssl.multicertPath, "/etc/tlsgate/certs/ssl_multicert.config");
+  EXPECT_EQ(c.ssl.multicertLine, 7);
+  EXPECT_EQ(c.ssl.handshakeTimeoutSec, 0u);
+  EXPECT_TRUE(c.ssl.allowClientRenegotiation);
+  EXPECT_EQ(c.ssl.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_EQ(c.ssl.minVersion, TlsVersion::kTls13);
+  EXPECT_EQ(c.ssl.maxVersion, TlsVersion::kTls13);
+  EXPECT_EQ(c.ssl.ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_EQ(c.ssl.ciphersuites, "TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(c.ssl.groups, "X25519:P-256");
+  EXPECT_FALSE(c.defaultRoute.inspect);
+  EXPECT_EQ(c.defaultRoute.upstreamText, "127.0.0.1:9");
+  EXPECT_EQ(c.defaultRoute.upstream.toString(), "127.0.0.1:9");
+}
+
+TEST(GatewayConfigTest, Defaults) {
+  auto c = parseOk(kMinimal);
+  EXPECT_EQ(c.threads, autoThreads());  // threads omitted: auto
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].line, 2);
+  EXPECT_EQ(c.ssl.multicertPath, "/etc/tlsgate/ssl_multicert.config");
+  EXPECT_EQ(c.ssl.multicertLine, 4);
+  EXPECT_EQ(c.ssl.handshakeTimeoutSec, 30u);
+  EXPECT_FALSE(c.ssl.allowClientRenegotiation);
+  EXPECT_EQ(c.ssl.alpn, std::vector<std::string>{"http/1.1"});
+  EXPECT_EQ(c.ssl.minVersion, TlsVersion::kTls12);
+  EXPECT_EQ(c.ssl.maxVersion, TlsVersion::kTls13);
+  EXPECT_EQ(c.ssl.ciphers, "");
+  EXPECT_EQ(c.ssl.ciphersuites, "");
+  EXPECT_EQ(c.ssl.groups, "");
+  EXPECT_TRUE(c.defaultRoute.inspect);
+  EXPECT_EQ(c.defaultRoute.upstreamText, "");
+}
+
+TEST(GatewayConfigTest, ThreadsAuto) {
+  auto c = parseOk("threads: auto\n" + kMinimal);
+  EXPECT_EQ(c.threads, autoThreads());
+  EXPECT_GE(c.threads, 1u);
+}
+
+TEST(GatewayConfigTest, ThreadsBadValues) {
+  for (const char* bad : {"abc", "0", "-1", "1.5", "[1]", "{a: 1}", "\"\"", "Auto"}) {
+    auto err = parseFail(kMinimal + "threads: " + bad + "\n");
+    EXPECT_EQ(err.file, kPath);
+    EXPECT_EQ(err.line, 7) << bad;
+    EXPECT_TRUE(contains(err.message, "threads must be a positive integer or 'auto'"))
+        << err.message;
+  }
+}
+
+TEST(GatewayConfigTest, ThreadsWithoutValueReportsTheKeyLine) {
+  auto err = parseFail("threads:\n" + kMinimal);
+  EXPECT_EQ(err.line, 1);
+  EXPECT_TRUE(contains(err.message, "got nothing")) << err.message;
+}
+
+// --- unknown and duplicate keys, at the key's line ---
+
+TEST(GatewayConfigTest, UnknownTopLevelKey) {
+  auto err = parseFail(kMinimal + "threads: 2\nlisteners_extra: 1\n");
+  EXPECT_EQ(err.line, 8);
+  EXPECT_TRUE(contains(err.message, "unknown key 'listeners_extra'")) << err.message;
+  EXPECT_EQ(err.toString().rfind(kPath + ":8: ", 0), 0u) << err.toString();
+}
+
+TEST(GatewayConfigTest, AdminAndPluginsAreNotSupportedYet) {
+  for (const char* key : {"admin", "plugins"}) {
+    auto err = parseFail("# comment\n" + std::string(key) + ":\n  x: 1\n" + kMinimal);
+    EXPECT_EQ(err.line, 2) << key;
+    EXPECT_TRUE(contains(err.message, "unknown key '" + std::string(key) + "'")) << err.message;
+  }
+}
+
+TEST(GatewayConfigTest, UnknownKeyInsideSsl) {
+  auto err = parseFail(withSsl("  handshake_timeout_in: 5\n  verify_client: true\n"));
+  EXPECT_EQ(err.line, 6);
+  EXPECT_TRUE(contains(err.message, "unknown key 'verify_client'")) << err.message;
+  EXPECT_TRUE(contains(err.message, "ssl")) << err.message;
+}
+
+TEST(GatewayConfigTest, UnknownKeyInsideListener) {
+  auto err =
+      parseFail(withListeners("  - listen: 127.0.0.1:1\n"
+                              "  - listen: 127.0.0.1:2\n"
+                              "    transparent: true\n"));
+  EXPECT_EQ(err.line, 4);
+  EXPECT_TRUE(contains(err.message, "unknown key 'transparent'")) << err.message;
+  EXPECT_TRUE(contains(err.message, "listener")) << err.message;
+}
+
+TEST(GatewayConfigTest, UnknownKeyInsideRoutes) {
+  auto err = parseFail(kMinimal + "  fallback: 127.0.0.1:9\n");
+  EXPECT_EQ(err.line, 7);
+  EXPECT_TRUE(contains(err.message, "unknown key 'fallback'")) << err.message;
+  EXPECT_TRUE(contains(err.message, "routes")) << err.message;
+}
+
+TEST(GatewayConfigTest, DuplicateKey) {
+  auto err = parseFail(withSsl("  alpn: [h2]\n  alpn: [http/1.1]\n"));
+  EXPECT_EQ(err.line, 6);
+  EXPECT_TRUE(contains(err.message, "duplicate key 'alpn'")) << err.message;
+}
+
+TEST(GatewayConfigTest, NonStringKey) {
+  auto err = parseFail(kMinimal + "[a, b]: 1\n");
+  EXPECT_EQ(err.line, 7);
+  EXPECT_TRUE(contains(err.message, "keys must be strings, got a sequence")) << err.message;
+}
+
+// --- required keys ---
+
+TEST(GatewayConfigTest, MissingTopLevelSectionsAreLineZero) {
+  struct Case {
+    std::string text;
+    std::string key;
+  };
+  for (const auto& c :
+       {Case{"ssl:\n  multicert: m\nroutes:\n  default: builtin:inspect\n", "listeners"},
+        Case{"listeners:\n  - listen: 127.0.0.1:1\nroutes:\n  default: "
+             "builtin:inspect\n",
+             "ssl"},
+        Case{"listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: m\n", "routes"}}) {
+    auto err = parseFail(c.text);
+    EXPECT_EQ(err.line, 0) << c.key;
+    EXPECT_EQ(err.message, "missing required key '" + c.key + "'");
+  }
+}
+
+TEST(GatewayConfigTest, MissingMulticertReportsSslLine) {
+  auto err = parseFail(
+      "listeners:\n  - listen: 127.0.0.1:1\nssl:\n  alpn: [h2]\nroutes:\n  default: "
+      "builtin:inspect\n");
+  EXPECT_EQ(err.line, 3);
+  EXPECT_TRUE(contains(err.message, "missing required key 'ssl.multicert'")) << err.message;
+}
+
+TEST(GatewayConfigTest, MissingDefaultRouteReportsRoutesLine) {
+  auto err = parseFail("listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: m\nroutes: {}\n");
+  EXPECT_EQ(err.line, 5);
+  EXPECT_TRUE(contains(err.message, "missing required key 'routes.default'")) << err.message;
+}
+
+TEST(GatewayConfigTest, ListenerWithoutListen) {
+  auto err = parseFail(withListeners("  - listen: 127.0.0.1:1\n  - {}\n"));
+  EXPECT_EQ(err.line, 3);
+  EXPECT_TRUE(contains(err.message, "missing required key 'listen'")) << err.message;
+}
+
+// --- listeners ---
+
+TEST(GatewayConfigTest, ListenersMustBeANonEmptySequenceOfMappings) {
+  auto empty = parseFail(withListeners("  []\n"));
+  EXPECT_EQ(empty.line, 2);
+  EXPECT_TRUE(contains(empty.message, "listeners must be a non-empty sequence")) << empty.message;
+
+  auto scalar = parseFail(
+      "listeners: 127.0.0.1:1\nssl:\n  multicert: m\nroutes:\n  default: "
+      "builtin:inspect\n");
+  EXPECT_EQ(scalar.line, 1);
+  EXPECT_TRUE(contains(scalar.message, "listeners must be a non-empty sequence")) << scalar.message;
+
+  auto notMap = parseFail(withListeners("  - 127.0.0.1:1\n"));
+  EXPECT_EQ(notMap.line, 2);
+  EXPECT_TRUE(contains(notMap.message, "listener must be a mapping")) << notMap.message;
+}
+
+TEST(GatewayConfigTest, BadListenAddress) {
+  for (const char* bad : {"bad", "127.0.0.1", "localhost:8443", "127.0.0.1:70000", "\"::1\""}) {
+    auto err =
+        parseFail(withListeners("  - listen: 127.0.0.1:1\n  - listen: " + std::string(bad) + "\n"));
+    EXPECT_EQ(err.line, 3) << bad;
+    std::string unquoted(bad);
+    unquoted.erase(std::remove(unquoted.begin(), unquoted.end(), '"'), unquoted.end());
+    EXPECT_TRUE(contains(err.message, "bad listen address '" + unquoted + "'")) << err.message;
+  }
+}
+
+TEST(GatewayConfigTest, ListenMustBeAScalar) {
+  auto err = parseFail(withListeners("  - listen: [127.0.0.1, 1]\n"));
+  EXPECT_EQ(err.line, 2);
+  EXPECT_TRUE(contains(err.message, "listener.listen must be a string, got a sequence"))
+      << err.message;
+}
+
+TEST(GatewayConfigTest, ListenPortZeroIsAllowed) {
+  auto c = parseOk(withListeners("  - listen: 127.0.0.1:0\n"));
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].address.port(), 0);
+}
+
+// --- ssl ---
+
+TEST(GatewayConfigTest, SslMustBeAMapping) {
+  auto err = parseFail(
+      "listeners:\n  - listen: 127.0.0.1:1\nssl: ssl_multicert.config\nroutes:\n  default: "
+      "builtin:inspect\n");
+  EXPECT_EQ(err.line, 3);
+  EXPECT_TRUE(contains(err.message, "ssl must be a mapping")) << err.message;
+}
+
+TEST(GatewayConfigTest, ProtocolsMapToMinAndMax) {
+  auto only12 = parseOk(withSsl("  protocols: [TLSv1.2]\n"));
+  EXPECT_EQ(only12.ssl.minVersion, TlsVersion::kTls12);
+  EXPECT_EQ(only12.ssl.maxVersion, TlsVersion::kTls12);
+  auto both = parseOk(withSsl("  protocols:\n    - TLSv1.3\n    - TLSv1.2\n"));
+  EXPECT_EQ(both.ssl.minVersion, TlsVersion::kTls12);
+  EXPECT_EQ(both.ssl.maxVersion, TlsVersion::kTls13);
+}
+
+TEST(GatewayConfigTest, UnsupportedProtocol) {
+  auto err = parseFail(withSsl("  protocols:\n    - TLSv1.2\n    - TLSv1.1\n"));
+  EXPECT_EQ(err.line, 7);
+  EXPECT_TRUE(contains(err.message, "unsupported protocol 'TLSv1.1'")) << err.message;
+}
+
+TEST(GatewayConfigTest, ProtocolsBadShapes) {
+  auto empty = parseFail(withSsl("  protocols: []\n"));
+  EXPECT_EQ(empty.line, 5);
+  EXPECT_TRUE(contains(empty.message, "ssl.protocols must be a non-empty sequence"))
+      << empty.message;
+  auto scalar = parseFail(withSsl("  protocols: TLSv1.3\n"));
+  EXPECT_EQ(scalar.line, 5);
+  EXPECT_TRUE(contains(scalar.message, "ssl.protocols must be a non-empty sequence"))
+      << scalar.message;
+}
+
+TEST(GatewayConfigTest, AlpnValues) {
+  auto c = parseOk(withSsl("  alpn:\n    - h2\n    - http/1.1\n"));
+  EXPECT_EQ(c.ssl.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+  auto none = parseOk(withSsl("  alpn: []\n"));
+  EXPECT_TRUE(none.ssl.alpn.empty());
+  auto max = parseOk(withSsl("  alpn: [" + std::string(255, 'x') + "]\n"));
+  EXPECT_EQ(max.ssl.alpn, std::vector<std::string>{std::string(255, 'x')});
+}
+
+TEST(GatewayConfigTest, AlpnErrors) {
+  auto dup = parseFail(withSsl("  alpn:\n    - h2\n    - http/1.1\n    - h2\n"));
+  EXPECT_EQ(dup.line, 8);
+  EXPECT_TRUE(contains(dup.message, "lists 'h2' twice")) << dup.message;
+
+  auto empty = parseFail(withSsl("  alpn:\n    - \"\"\n"));
+  EXPECT_EQ(empty.line, 6);
+  EXPECT_TRUE(contains(empty.message, "1 to 255 bytes")) << empty.message;
+
+  auto tooLong = parseFail(withSsl("  alpn: [" + std::string(256, 'x') + "]\n"));
+  EXPECT_EQ(tooLong.line, 5);
+  EXPECT_TRUE(contains(tooLong.message, "1 to 255 bytes")) << tooLong.message;
+
+  auto scalar = parseFail(withSsl("  alpn: h2\n"));
+  EXPECT_EQ(scalar.line, 5);
+  EXPECT_TRUE(contains(scalar.message, "ssl.alpn must be a sequence")) << scalar.message;
+
+  auto nested = parseFail(withSsl("  alpn:\n    - [h2]\n"));
+  EXPECT_EQ(nested.line, 6);
+  EXPECT_TRUE(contains(nested.message, "ssl.alpn entries must be strings")) << nested.message;
+}
+
+TEST(GatewayConfigTest, HandshakeTimeout) {
+  EXPECT_EQ(parseOk(withSsl("  handshake_timeout_in: 45\n")).ssl.handshakeTimeoutSec, 45u);
+  for (const char* bad : {"-1", "abc", "1.5", "[1]", "99999999999"}) {
+    auto err = parseFail(withSsl("  handshake_timeout_in: " + std::string(bad) + "\n"));
+    EXPECT_EQ(err.line, 5) << bad;
+    EXPECT_TRUE(contains(err.message, "ssl.handshake_timeout_in must be a non-negative integer"))
+        << err.message;
+  }
+}
+
+TEST(GatewayConfigTest, AllowClientRenegotiation) {
+  EXPECT_TRUE(
+      parseOk(withSsl("  allow_client_renegotiation: true\n")).ssl.allowClientRenegotiation);
+  EXPECT_FALSE(
+      parseOk(withSsl("  allow_client_renegotiation: false\n")).ssl.allowClientRenegotiation);
+  auto err = parseFail(withSsl("  allow_client_renegotiation: maybe\n"));
+  EXPECT_EQ(err.line, 5);
+  EXPECT_TRUE(contains(err.message, "must be true or false, got 'maybe'")) << err.message;
+}
+
+TEST(GatewayConfigTest, CipherStringsMustBeScalars) {
+  for (const char* key : {"ciphers", "ciphersuites", "groups"}) {
+    auto err = parseFail(withSsl("  " + std::string(key) + ": [a, b]\n"));
+    EXPECT_EQ(err.line, 5) << key;
+    EXPECT_TRUE(contains(err.message, "ssl." + std::string(key) + " must be a string"))
+        << err.message;
+  }
+}
+
+TEST(GatewayConfigTest, MulticertPathResolution) {
+  auto absolute = parseOk(
+      "listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: /abs/multicert.config\nroutes:\n"
+      "  default: builtin:inspect\n");
+  EXPECT_EQ(absolute.ssl.multicertPath, "/abs/multicert.config");
+
+  auto relativeYaml = parseOk(kMinimal, "conf/tlsgate.yaml");
+  EXPECT_EQ(relativeYaml.ssl.multicertPath, "conf/ssl_multicert.config");
+  EXPECT_EQ(relativeYaml.path, "conf/tlsgate.yaml");
+
+  auto bareYaml = parseOk(kMinimal, "tlsgate.yaml");
+  EXPECT_EQ(bareYaml.ssl.multicertPath, "ssl_multicert.config");
+}
+
+TEST(GatewayConfigTest, EmptyMulticert) {
+  auto err = parseFail(
+      "listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: \"\"\nroutes:\n  default: "
+      "builtin:inspect\n");
+  EXPECT_EQ(err.line, 4);
+  EXPECT_TRUE(contains(err.message, "ssl.multicert must name a file")) << err.message;
+}
+
+// --- routes ---
+
+TEST(GatewayConfigTest, RouteBuiltinInspect) {
+  auto c = parseOk(withRoute("builtin:inspect"));
+  EXPECT_TRUE(c.defaultRoute.inspect);
+  EXPECT_EQ(c.defaultRoute.upstreamText, "");
+  EXPECT_FALSE(c.defaultRoute.upstream.isSet());
+}
+
+TEST(GatewayConfigTest, RouteHostPortIsResolvedAtLoad) {
+  auto v4 = parseOk(withRoute("127.0.0.1:9"));
+  EXPECT_FALSE(v4.defaultRoute.inspect);
+  EXPECT_EQ(v4.defaultRoute.upstreamText, "127.0.0.1:9");
+  EXPECT_EQ(v4.defaultRoute.upstream.toString(), "127.0.0.1:9");
+
+  auto v6 = parseOk(withRoute("\"[::1]:9\""));
+  EXPECT_FALSE(v6.defaultRoute.inspect);
+  EXPECT_EQ(v6.defaultRoute.upstreamText, "[::1]:9");
+  EXPECT_EQ(v6.defaultRoute.upstream.toString(), "[::1]:9");
+}
+
+TEST(GatewayConfigTest, UnknownBuiltinEndpoint) {
+  auto err = parseFail(withRoute("builtin:echo"));
+  EXPECT_EQ(err.line, 6);
+  EXPECT_TRUE(contains(err.message, "unknown built-in endpoint 'builtin:echo'")) << err.message;
+}
+
+TEST(GatewayConfigTest, RouteThatIsNotHostPort) {
+  for (const char* bad : {"127.0.0.1", "upstream", "127.0.0.1:99999"}) {
+    auto err = parseFail(withRoute(bad));
+    EXPECT_EQ(err.line, 6) << bad;
+    EXPECT_TRUE(contains(err.message, "routes.default")) << err.message;
+    EXPECT_TRUE(contains(err.message, "'" + std::string(bad) + "' is not host:port"))
+        << err.message;
+  }
+}
+
+TEST(GatewayConfigTest, RouteMustBeAString) {
+  auto err = parseFail(withRoute("[127.0.0.1, 9]"));
+  EXPECT_EQ(err.line, 6);
+  EXPECT_TRUE(contains(err.message, "routes.default must be a string, got a sequence"))
+      << err.message;
+}
+
+// --- the document as a whole ---
+
+TEST(GatewayConfigTest, EmptyDocument) {
+  for (const char* text : {"", "# only a comment\n"}) {
+    auto err = parseFail(text);
+    EXPECT_EQ(err.line, 0);
+    EXPECT_TRUE(contains(err.message, "empty")) << err.message;
+  }
+}
+
+TEST(GatewayConfigTest, TopLevelMustBeAMapping) {
+  auto err = parseFail("- a\n- b\n");
+  EXPECT_EQ(err.line, 1);
+  EXPECT_TRUE(contains(err.message, "the file must be a mapping, got a sequence")) << err.message;
+}
+
+TEST(GatewayConfigTest, YamlSyntaxErrorHasItsLine) {
+  auto err = parseFail(withSsl("  alpn: [h2, http/1.1\n"));
+  EXPECT_EQ(err.file, kPath);
+  EXPECT_EQ(err.line, 6);  // yaml-cpp notices the unclosed '[' on the next line
+  EXPECT_TRUE(contains(err.message, "invalid YAML")) << err.message;
+
+  auto tab = parseFail("listeners:\n  - listen: 127.0.0.1:1\n\tssl: x\n");
+  EXPECT_EQ(tab.line, 3);
+  EXPECT_TRUE(contains(tab.message, "invalid YAML")) << tab.message;
+}
+
+// --- loadGatewayConfig ---
+
+class GatewayConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/gateway_config_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(GatewayConfigFileTest, LoadResolvesMulticertNextToTheFile) {
+  const auto path = (dir_ / "tlsgate.yaml").string();
+  std::ofstream(path) << kMinimal;
+  auto r = loadGatewayConfig(path);
+  ASSERT_TRUE(r.ok()) << r.error().toString();
+  EXPECT_EQ(r->path, path);
+  EXPECT_EQ(r->ssl.multicertPath, (dir_ / "ssl_multicert.config").string());
+}
+
+TEST_F(GatewayConfigFileTest, LoadErrorNamesTheFileAndLine) {
+  const auto path = (dir_ / "tlsgate.yaml").string();
+  std::ofstream(path) << kMinimal << "bogus: 1\n";
+  auto r = loadGatewayConfig(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().toString().rfind(path + ":7: unknown key 'bogus'", 0), 0u)
+      << r.error().toString();
+}
+
+TEST_F(GatewayConfigFileTest, MissingFileIsLineZero) {
+  const auto path = (dir_ / "nope.yaml").string();
+  auto r = loadGatewayConfig(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().file, path);
+  EXPECT_EQ(r.error().line, 0);
+  EXPECT_EQ(r.error().message, "cannot read: No such file or directory");
+}
+
+}  // namespace
+}  // namespace tlsgate::config
