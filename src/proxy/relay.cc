@@ -29,6 +29,7 @@ Relay::~Relay() {
 
 void Relay::upstreamReady(uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstreamReadable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstreamHangup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) upstreamWritable_ = true;
 }
 
@@ -101,6 +102,8 @@ bool Relay::pumpUpstreamToClient(bool& failed) {
     ssize_t n = ::recv(upstream_.get(), dst, room, 0);
     if (n > 0) {
       toClient_.filled(n);
+      // Short read: drained (see SocketIo::readable); a pending EOF is read regardless.
+      if (static_cast<size_t>(n) < room && !upstreamHangup_) upstreamReadable_ = false;
       moved = true;
     } else if (n == 0) {
       upstreamFlow_ = Flow::kDraining;

@@ -48,6 +48,7 @@ class Relay {
   Flow clientFlow_ = Flow::kOpen;    // client → upstream
   Flow upstreamFlow_ = Flow::kOpen;  // upstream → client
   bool upstreamReadable_ = true;
+  bool upstreamHangup_ = false;  // EPOLLRDHUP seen: read until EOF
   bool upstreamWritable_ = true;
   bool readWantsWrite_ = false;  // SSL_read asked for write readiness (key update, reneg)
   bool writeWantsRead_ = false;  // SSL_write asked for read readiness

@@ -20,7 +20,7 @@ char* HandshakeBuffer::reserve(size_t want, size_t& room) {
     size_t cap = std::max<size_t>(capacity_ * 2, 4096);
     while (cap - size_ < want && cap < kMaxBytes) cap *= 2;
     cap = std::min(cap, kMaxBytes);
-    auto grown = std::make_unique<char[]>(cap);
+    auto grown = std::make_unique_for_overwrite<char[]>(cap);
     if (size_) std::memcpy(grown.get(), data_.get(), size_);
     data_ = std::move(grown);
     capacity_ = cap;
@@ -43,6 +43,10 @@ int recvInto(BIO* bio, SocketIo& io, char* out, size_t len) {
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
     io.bytesRead += n;
+    // A short read drained the socket: with edge-triggered epoll the next byte brings a new
+    // event, so skip the recv() that would only say EAGAIN. Not after a hang-up, whose EOF
+    // must still be read.
+    if (static_cast<size_t>(n) < len && !io.hangup) io.readable = false;
     return static_cast<int>(n);
   }
   if (n == 0) {
@@ -67,7 +71,7 @@ int bioRead(BIO* bio, char* out, int len) {
     if (hb.unread() == 0 && io.keepHandshakeBytes) {
       // S8: receive into the handshake buffer, keeping every byte for a possible replay.
       size_t room = 0;
-      char* dst = hb.reserve(16 * 1024, room);
+      char* dst = hb.reserve(4096, room);  // a ClientHello fits; grows for more
       if (room == 0) {
         io.overflow = true;
         errno = EMSGSIZE;  // the driver reports it as kTooLarge
