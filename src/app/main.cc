@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
-  log::info("ready (%u threads, %s)", cfg.threads, OpenSSL_version(OPENSSL_VERSION));
+  log::info("%u worker threads, %s", cfg.threads, OpenSSL_version(OPENSSL_VERSION));
+  log::info("ready");
 
   for (;;) {
     int sig = 0;
