@@ -27,9 +27,9 @@ Result<std::unique_ptr<CertStore>> CertStore::build(
     const std::vector<config::MulticertEntry>& entries, const std::string& multicertPath,
     const ServerParams& params) {
   std::unique_ptr<CertStore> store(new CertStore());
-  auto trampoline = newServerContext(params);
-  if (!trampoline) return trampoline.error();
-  store->trampoline_ = std::move(trampoline.value());
+  auto certless = newServerContext(params);
+  if (!certless) return certless.error();
+  store->certless_ = std::move(certless.value());
 
   for (const auto& e : entries) {
     auto fail = [&](const Error& err) { return Error{multicertPath, e.line, err.message}; };

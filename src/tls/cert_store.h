@@ -53,8 +53,10 @@ class CertStore {
   const CertEntry* findByAddress(const net::Address& local) const;
   const CertEntry* defaultEntry() const { return default_; }
 
-  // S6: the certificate-less context every connection starts on.
-  SSL_CTX* trampoline() const { return trampoline_.get(); }
+  // S6: the context every connection starts on: the default entry's when there is one (as
+  // in ATS, so a connection that ends up on the default needs no switch), else one without
+  // a certificate. Either way the certificate callback then selects (S11).
+  SSL_CTX* trampoline() const { return default_ ? default_->ctx.get() : certless_.get(); }
 
   // What we know about a certificate this store serves (nullptr if not ours).
   const CertInfo* info(const X509* cert) const;
@@ -64,7 +66,7 @@ class CertStore {
  private:
   CertStore() = default;
 
-  ossl::UniquePtr<SSL_CTX> trampoline_;
+  ossl::UniquePtr<SSL_CTX> certless_;
   std::vector<std::unique_ptr<CertEntry>> entries_;
   std::unordered_map<std::string, const CertEntry*> exact_;
   std::unordered_map<std::string, const CertEntry*> wildcard_;  // key: suffix after "*."
