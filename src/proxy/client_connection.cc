@@ -66,7 +66,7 @@ void ClientConnection::onEvents(uint32_t events) {
 
 void ClientConnection::onUpstreamEvents(uint32_t events) {
   if (auto* c = std::get_if<Connecting>(&phase_)) {
-    finishConnect(*c);
+    finishConnect(*c, events);
     return;
   }
   if (auto* r = std::get_if<Relaying>(&phase_)) r->relay.upstreamReady(events);
@@ -154,7 +154,7 @@ void ClientConnection::startUpstream() {
   worker_.reactor().add(ufd, kAllEvents, &upstreamEvents_);
 }
 
-void ClientConnection::finishConnect(Connecting& c) {
+void ClientConnection::finishConnect(Connecting& c, uint32_t events) {
   int err = net::connectResult(c.upstream.get());
   if (err != 0) {
     worker_.counters().add(Counter::kUpstreamConnectFailure);
@@ -166,8 +166,11 @@ void ClientConnection::finishConnect(Connecting& c) {
     return;
   }
   Fd upstream = std::move(c.upstream);
-  phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(),
-                           worker_.counters());
+  auto& relaying = phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(),
+                                            worker_.counters());
+  // The event that completed the connect may also carry the upstream's data and FIN: the
+  // relay must know about the hang-up, or it would wait for an edge that never comes.
+  relaying.relay.upstreamReady(events);
   drive();
 }
 

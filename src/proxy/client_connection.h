@@ -76,7 +76,7 @@ class ClientConnection final : public EventHandler, public TimerHandler, public 
   void onHandshakeDone(tls::ServerHandshake& driver);
   void startUpstream();
   void onUpstreamEvents(uint32_t events);
-  void finishConnect(Connecting& c);
+  void finishConnect(Connecting& c, uint32_t events);
   std::string inspectBody(std::chrono::microseconds handshakeTime) const;
 
   Worker& worker_;

@@ -1,5 +1,7 @@
 """Fixtures for the end-to-end tests: the test PKI and the `Gateway` helper.
 
+Run: /usr/bin/python3 -m pytest -q tests/e2e
+
 The binary comes from $TLSGATE_BIN, else the first executable `tlsgate` under
 /work/main/build/ then /work/main/build*/. $TLSGATE_SANITIZE ("address", "thread" or empty)
 multiplies every timeout by 3.

@@ -177,6 +177,10 @@ def test_dual_certificate_ecdsa_client_gets_ec(inspect_gw, pki):
     r = s_client(inspect_gw.port, "-CAfile", str(pki.ca), sni="dual.test", timeout=scaled(20))
     assert r.handshake_ok, r.out
     assert _server_cert_fingerprint(r) == pki.fingerprint("dual-ec"), r.out
+    # Python's client too, and inspect reports the certificate actually used.
+    res = inspect(inspect_gw.port, client_context(pki.ca), "dual.test")
+    assert hashlib.sha256(res.peer_der).hexdigest() == pki.fingerprint("dual-ec")
+    assert res.json["certificate"]["sha256"] == pki.fingerprint("dual-ec")
 
 
 def test_dual_certificate_rsa_only_client_gets_rsa(inspect_gw, pki):

@@ -26,7 +26,7 @@ def _gw(tlsgate_bin, pki, tmp_path, **kw) -> Gateway:
 def test_check_valid_config(tlsgate_bin, pki, tmp_path):
     """S15: --check on a valid configuration (all certificate kinds) exits 0 with
     'configuration OK' and does not start serving."""
-    p = _check(tlsgate_bin, _gw(tlsgate_bin, pki, tmp_path))
+    p = _check(tlsgate_bin, _gw(tlsgate_bin, pki, tmp_path, threads="auto"))
     assert p.returncode == 0, p.stderr
     assert "configuration OK" in p.stdout + p.stderr
     assert "tlsgate: ready" not in p.stderr
@@ -142,3 +142,26 @@ def test_signal_stops_cleanly(gateway, pki, sig):
         assert gw.proc.returncode == 0, gw.stderr_text()
     finally:
         idle.close()
+
+
+STAT_NAMES = (
+    "ssl_total_handshake_time_us ssl_total_success_handshake_count_in "
+    "ssl_handshake_attempts_in ssl_error_want_read ssl_error_want_write "
+    "ssl_error_want_x509_lookup ssl_error_syscall ssl_error_ssl ssl_error_zero_return "
+    "ssl_handshake_timeout ssl_handshake_eof ssl_no_certificate ssl_renegotiation_refused "
+    "connections_accepted connections_active upstream_connect_failure "
+    "relay_bytes_client_to_upstream relay_bytes_upstream_to_client inspect_requests"
+).split()
+
+
+def test_stats_line_has_every_counter(inspect_gw):
+    """S20: SIGUSR1 writes exactly one `tlsgate: stats {json}` line holding every counter
+    as a non-negative integer, all zero on a fresh gateway."""
+    s = inspect_gw.stats()
+    missing = [n for n in STAT_NAMES if n not in s]
+    assert not missing, (missing, s)
+    for n in STAT_NAMES:
+        assert isinstance(s[n], int) and not isinstance(s[n], bool), (n, s[n])
+        assert s[n] == 0, (n, s)
+    s2 = inspect_gw.stats()
+    assert len(inspect_gw.stats_lines) == 2 and s2 == s

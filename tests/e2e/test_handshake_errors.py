@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
+import threading
 import time
+
+import pytest
 
 from conftest import free_port, scaled
 from tlsclient import (HOST, client_context, client_hello_bytes, inspect, is_tls_alert,
@@ -62,6 +66,20 @@ def test_handshake_timeout_not_extended_by_traffic(gateway, pki):
     assert s["ssl_handshake_timeout"] == 1, s
 
 
+def test_handshake_timeout_zero_means_none(gateway, pki):
+    """S1: handshake_timeout_in: 0 = no timeout: an idle client is still connected after
+    2.5 s, and can then complete its handshake."""
+    gw = gateway(handshake_timeout=0)
+    with socket.create_connection((HOST, gw.port), timeout=10) as raw:
+        how, elapsed, _ = wait_closed(raw, timeout=2.5)
+        assert how == "timeout", f"closed ({how}) after {elapsed:.2f}s"
+        raw.setblocking(True)
+        ctx = client_context(pki.ca)
+        with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+            assert s.version() in ("TLSv1.2", "TLSv1.3")
+    assert gw.stats()["ssl_handshake_timeout"] == 0
+
+
 def test_half_client_hello_then_close_counts_eof(gateway, pki):
     """S8/S4: half of a real ClientHello, then the client closes: handshake EOF is counted
     (ssl_handshake_eof), not a timeout."""
@@ -97,11 +115,23 @@ _RENEG_STDIN_DELAY = 1.5
 
 def _renegotiate_with_s_client(port: int, ca) -> tuple[str, int]:
     """openssl s_client -tls1_2: 'R' (renegotiate), then an HTTP request. Returns the
-    output and the number of ServerHello messages received (2 = renegotiated)."""
+    output and the number of ServerHello messages received (2 = renegotiated).
+
+    stdin stays open until the answer came or s_client ended: s_client quits at stdin EOF
+    (and -ign_eof would disable the 'R' command)."""
     cmd = ["openssl", "s_client", "-connect", f"{HOST}:{port}", "-servername", "a.test",
            "-tls1_2", "-crlf", "-msg", "-CAfile", str(ca)]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
+    chunks: list[bytes] = []
+
+    def reader():
+        assert p.stdout is not None
+        for line in p.stdout:
+            chunks.append(line)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
     try:
         assert p.stdin is not None
         p.stdin.write(b"R\n")
@@ -112,12 +142,22 @@ def _renegotiate_with_s_client(port: int, ca) -> tuple[str, int]:
             p.stdin.flush()
         except BrokenPipeError:
             pass  # s_client already gave up: the renegotiation failed
-        out, _ = p.communicate(timeout=scaled(10))
+        deadline = time.monotonic() + scaled(10)
+        while p.poll() is None and time.monotonic() < deadline:
+            if b'"sni"' in b"".join(chunks):
+                break
+            time.sleep(0.05)
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        p.wait(scaled(10))
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    text = out.decode(errors="replace")
+        t.join(5)
+    text = b"".join(chunks).decode(errors="replace")
     hellos = sum(1 for line in text.splitlines()
                  if line.startswith("<<<") and line.rstrip().endswith("ServerHello"))
     return text, hellos
@@ -145,6 +185,18 @@ def test_client_renegotiation_allowed_when_configured(gateway, pki):
     assert hellos == 2, f"renegotiation did not happen ({hellos} ServerHello):\n{out}"
     assert "HTTP/1.1 200" in out, out
     assert gw.stats()["ssl_renegotiation_refused"] == 0
+
+
+def test_protocols_tls13_only(gateway, pki):
+    """protocols: [TLSv1.3]: a TLS 1.2-only client is refused, a TLS 1.3 client served."""
+    gw = gateway(protocols=["TLSv1.3"])
+    ctx12 = client_context(pki.ca, max_version=ssl.TLSVersion.TLSv1_2)
+    with pytest.raises(ssl.SSLError):
+        inspect(gw.port, ctx12, "a.test")
+    r = inspect(gw.port, client_context(pki.ca), "a.test")
+    assert r.version == "TLSv1.3" and r.json["version"] == "TLSv1.3"
+    s = gw.wait_stats(lambda s: s["ssl_error_ssl"] >= 1)
+    assert s["ssl_error_ssl"] == 1 and s["ssl_total_success_handshake_count_in"] == 1, s
 
 
 def test_old_tls_versions_refused(inspect_gw, pki):

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from conftest import scaled
-from tlsclient import BioTls, HOST, client_context, tls_connect
+from tlsclient import BioTls, client_context, tls_connect
 from upstreams import (HttpUpstream, TcpServer, closed_port, echo_handler,
                        greet_and_close_handler, half_close_handler)
 
@@ -91,20 +91,33 @@ def test_relay_half_close_client_side(gateway, pki):
 
 
 def test_relay_upstream_closes_first(gateway, pki):
-    """S14: the upstream sends a greeting and closes: the client gets the greeting and then
-    the end of the stream (close_notify or EOF), without sending anything."""
+    """S14: the upstream sends a greeting and closes at once: the client gets the greeting
+    and then the end of the stream (close_notify or EOF), without sending anything.
+
+    Repeated 50 times: data and EOF arriving together is racy on the gateway side."""
     greeting = b"220 upstream says hi and leaves\r\n"
+    rounds = 50
     with TcpServer(greet_and_close_handler(greeting)) as up:
         gw = gateway(route=up.address)
         ctx = client_context(pki.ca)
-        c = BioTls(gw.port, ctx, "a.test", timeout=scaled(10))
-        try:
-            c.handshake()
-            got = c.read_until_end(scaled(5))
-        finally:
-            c.close()
-        assert got == greeting
-        assert c.end in ("close_notify", "eof"), c.end
+        for i in range(rounds):
+            c = BioTls(gw.port, ctx, "a.test", timeout=scaled(10))
+            try:
+                c.handshake()
+                try:
+                    got = c.read_until_end(scaled(5))
+                except TimeoutError as e:
+                    raise AssertionError(
+                        f"round {i}: {e} (client {c.sock.getsockname()}); the gateway "
+                        f"neither closed nor sent close_notify after the upstream closed"
+                    ) from None
+            finally:
+                c.close()
+            assert got == greeting, f"round {i}"
+            assert c.end in ("close_notify", "eof"), (i, c.end)
+        st = gw.wait_stats(lambda s: s["connections_active"] == 0)
+        assert st["relay_bytes_upstream_to_client"] == rounds * len(greeting), st
+        assert st["connections_active"] == 0, st
 
 
 def test_relay_upstream_down(gateway, pki):
