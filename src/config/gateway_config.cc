@@ -1,7 +1,4 @@
 #include "config/gateway_config.h"
-
-#include <fcntl.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +11,8 @@
 #include <set>
 #include <thread>
 #include <utility>
+
+#include "core/read_file.h"
 
 namespace tlsgate::config {
 
@@ -328,24 +327,9 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
 }
 
 Result<GatewayConfig> loadGatewayConfig(const std::string& path) {
-  // POSIX I/O rather than iostreams: errno is reliable, and a directory fails with EISDIR.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{path, 0, std::string("cannot read: ") + std::strerror(errno)};
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    const ssize_t got = ::read(fd, buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Error{path, 0, std::string("cannot read: ") + std::strerror(err)};
-    }
-    if (got == 0) break;
-    text.append(buf, static_cast<size_t>(got));
-  }
-  ::close(fd);
-  return parseGatewayConfig(text, path);
+  auto text = readFile(path);
+  if (!text) return text.error();
+  return parseGatewayConfig(*text, path);
 }
 
 }  // namespace tlsgate::config

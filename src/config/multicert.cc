@@ -1,14 +1,13 @@
 #include "config/multicert.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <set>
 #include <utility>
+
+#include "core/read_file.h"
 
 namespace tlsgate::config {
 
@@ -212,24 +211,9 @@ Result<std::vector<MulticertEntry>> parseMulticert(std::string_view text, const 
 }
 
 Result<std::vector<MulticertEntry>> loadMulticert(const std::string& path) {
-  // POSIX I/O rather than iostreams: errno is reliable, and a directory fails with EISDIR.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{path, 0, std::string("cannot read: ") + std::strerror(errno)};
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    const ssize_t got = ::read(fd, buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Error{path, 0, std::string("cannot read: ") + std::strerror(err)};
-    }
-    if (got == 0) break;
-    text.append(buf, static_cast<size_t>(got));
-  }
-  ::close(fd);
-  return parseMulticert(text, path);
+  auto text = readFile(path);
+  if (!text) return text.error();
+  return parseMulticert(*text, path);
 }
 
 }  // namespace tlsgate::config
