@@ -1,4 +1,5 @@
 #include "config/gateway_config.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
