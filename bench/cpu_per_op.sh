@@ -46,16 +46,17 @@ GW=$!
 for _ in $(seq 50); do grep -q 'tlsgate: ready' gw.log 2>/dev/null && break; sleep 0.1; done
 
 cpu() { awk '{print $14 + $15}' "/proc/$GW/stat"; }  # clock ticks
+faults() { awk '{print $10}' "/proc/$GW/stat"; }     # minor page faults
 hz=$(getconf CLK_TCK)
 measure() {  # measure LABEL OPS UNIT CMD...
     local label=$1 ops=$2; shift 2
-    local before after
-    before=$(cpu)
+    local before after f0 f1
+    before=$(cpu) f0=$(faults)
     taskset -c 1 "$@" >"$TMP/out" 2>&1 || { cat "$TMP/out"; exit 1; }
-    after=$(cpu)
+    after=$(cpu) f1=$(faults)
     grep -q "$ops succeeded" "$TMP/out" || { echo "$label: not all succeeded"; grep requests: "$TMP/out"; exit 1; }
-    awk -v l="$label" -v t=$((after - before)) -v hz="$hz" -v n="$ops" \
-        'BEGIN { printf "%-28s %8.1f us CPU/op  (%d ops)\n", l, t / hz * 1e6 / n, n }'
+    awk -v l="$label" -v t=$((after - before)) -v hz="$hz" -v n="$ops" -v f=$((f1 - f0)) \
+        'BEGIN { printf "%-28s %8.1f us CPU/op  %6.2f page faults/op  (%d ops)\n", l, t / hz * 1e6 / n, f / n, n }'
 }
 h2="h2load --h1"
 $h2 -c 100 -n 1000 "https://127.0.0.1:$RSA_PORT/" >/dev/null 2>&1  # warm-up

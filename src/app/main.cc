@@ -51,8 +51,9 @@ Status openListeners(const config::GatewayConfig& cfg,
 // Keep freed memory in the process instead of trimming the heap after every burst: a heap
 // that shrinks and regrows pays an mprotect() and fresh zeroed pages per handshake.
 void tuneAllocator() {
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  mallopt(M_TOP_PAD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 16 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
 }  // namespace
