@@ -59,8 +59,9 @@ measure() {  # measure LABEL OPS UNIT CMD...
         'BEGIN { printf "%-28s %8.1f us CPU/op  %6.2f page faults/op  (%d ops)\n", l, t / hz * 1e6 / n, f / n, n }'
 }
 h2="h2load --h1"
-$h2 -c 100 -n 1000 "https://127.0.0.1:$RSA_PORT/" >/dev/null 2>&1  # warm-up
-$h2 -c 100 -n 1000 "https://127.0.0.1:$ECDSA_PORT/" >/dev/null 2>&1
+# Warm-up at full concurrency, as the shared harness does: the heap grows once, here.
+$h2 -c "$N" -n "$N" "https://127.0.0.1:$RSA_PORT/" >/dev/null 2>&1
+$h2 -c "$N" -n "$N" "https://127.0.0.1:$ECDSA_PORT/" >/dev/null 2>&1
 measure "handshake RSA TLS1.3" "$N" $h2 -c "$N" -n "$N" "https://127.0.0.1:$RSA_PORT/"
 measure "handshake ECDSA TLS1.3" "$N" $h2 -c "$N" -n "$N" "https://127.0.0.1:$ECDSA_PORT/"
 measure "keep-alive request c=50" "$KA" $h2 -c 50 -n "$KA" "https://127.0.0.1:$RSA_PORT/"

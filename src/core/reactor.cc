@@ -61,9 +61,9 @@ Reactor::~Reactor() {
   for (Timer* t : heap_) t->index_ = Timer::kNotArmed;
 }
 
-void Reactor::add(int fd, uint32_t events, EventHandler* handler) {
+void Reactor::add(int fd, uint32_t events, EventHandler* handler, bool levelTriggered) {
   epoll_event ev{};
-  ev.events = events | EPOLLET;
+  ev.events = levelTriggered ? events : events | EPOLLET;
   ev.data.ptr = handler;
   checkCtl(::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "add");
 }

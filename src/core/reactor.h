@@ -67,8 +67,8 @@ class Reactor {
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
 
-  // fd registration (edge-triggered; EPOLLET is added).
-  void add(int fd, uint32_t events, EventHandler* handler);
+  // fd registration, edge-triggered (EPOLLET is added) unless `levelTriggered`.
+  void add(int fd, uint32_t events, EventHandler* handler, bool levelTriggered = false);
   void modify(int fd, uint32_t events, EventHandler* handler);
   void remove(int fd);
 
