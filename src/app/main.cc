@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "app/command_line.h"
+#include "app/plugin_loader.h"
 #include "config/snapshot.h"
 #include "core/log.h"
+#include "hooks/certificate_params.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
 #include "stats/counters.h"
@@ -79,6 +81,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", snapshot.error().toString().c_str());
     return 1;
   }
+  const auto& cfg = (*snapshot)->config;
+  // Certificates that plugins load get the TLS settings of the configuration.
+  hooks::setCertificateParams(
+      std::shared_ptr<const tls::ServerParams>(*snapshot, &(*snapshot)->serverParams));
+  if (Status s = app::loadPlugins(cfg, /*initialise=*/!options->check); !s) {
+    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
+    return 1;
+  }
   if (options->check) {
     std::printf("configuration OK\n");
     return 0;
@@ -87,7 +97,6 @@ int main(int argc, char** argv) {
   tuneAllocator();
   sigset_t signals = blockSignals();
   stats::CounterRegistry counters;
-  const auto& cfg = (*snapshot)->config;
   std::vector<std::unique_ptr<proxy::Worker>> workers;
   for (unsigned i = 0; i < cfg.threads; ++i)
     workers.push_back(std::make_unique<proxy::Worker>(i, counters.newBlock(), *snapshot));

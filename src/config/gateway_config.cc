@@ -92,6 +92,7 @@ class Parser {
   Status parseAlpn(const Field& f, SslConfig& ssl) const;
   Status parseProtocols(const Field& f, SslConfig& ssl) const;
   Status parseRoutes(const Field& f, RouteTarget& route) const;
+  Status parsePlugins(const Field& f, GatewayConfig& config) const;
 
   const std::string& path_;
   std::filesystem::path dir_;
@@ -131,7 +132,7 @@ Result<std::string> Parser::string(const Field& f) const {
 
 Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(0, "the file is empty: expected listeners, ssl and routes");
-  auto top = fields(root, lineOf(root), "", {"threads", "listeners", "ssl", "routes"});
+  auto top = fields(root, lineOf(root), "", {"threads", "listeners", "ssl", "routes", "plugins"});
   if (!top) return top.error();
 
   GatewayConfig config;
@@ -143,6 +144,7 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
     Status st = f.name == "threads"     ? parseThreads(f, config)
                 : f.name == "listeners" ? parseListeners(f, config)
                 : f.name == "ssl"       ? parseSsl(f, config.ssl)
+                : f.name == "plugins"   ? parsePlugins(f, config)
                                         : parseRoutes(f, config.defaultRoute);
     if (!st) return st.error();
   }
@@ -190,6 +192,42 @@ Status Parser::parseListeners(const Field& f, GatewayConfig& config) const {
     }
     listener.address = *address;
     config.listeners.push_back(listener);
+  }
+  return Ok{};
+}
+
+Status Parser::parsePlugins(const Field& f, GatewayConfig& config) const {
+  if (!f.value.IsSequence())
+    return fail(f.valueLine(), "plugins must be a sequence of mappings, got " + describe(f.value));
+  for (const auto& node : f.value) {
+    PluginConfig plugin;
+    plugin.line = lineOf(node);
+    if (plugin.line == 0) plugin.line = f.line;
+    auto keys = fields(node, plugin.line, "plugin", {"path", "args"});
+    if (!keys) return keys.error();
+    bool hasPath = false;
+    for (const Field& k : *keys) {
+      if (k.name == "path") {
+        auto text = string(k);
+        if (!text) return text.error();
+        if (text->empty()) return fail(k.valueLine(), "plugin.path must not be empty");
+        std::filesystem::path p(*text);
+        plugin.path = p.is_absolute() || dir_.empty() ? *text : (dir_ / p).string();
+        hasPath = true;
+      } else {
+        if (!k.value.IsSequence())
+          return fail(k.valueLine(),
+                      "plugin.args must be a sequence of strings, got " + describe(k.value));
+        for (const auto& arg : k.value) {
+          if (!arg.IsScalar())
+            return fail(lineOf(arg) ? lineOf(arg) : k.line,
+                        "plugin.args must be strings, got " + describe(arg));
+          plugin.args.push_back(arg.Scalar());
+        }
+      }
+    }
+    if (!hasPath) return fail(plugin.line, "plugin: missing required key 'path'");
+    config.plugins.push_back(std::move(plugin));
   }
   return Ok{};
 }

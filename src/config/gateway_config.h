@@ -14,6 +14,9 @@
 //     groups: X25519:P-256:P-384        # key exchange groups
 //   routes:
 //     default: builtin:inspect          # or host:port of a plaintext upstream
+//   plugins:                            # optional, loaded in order (include/tlsgate/plugin.h)
+//     - path: plugins/hook_test.so      # relative to this file
+//       args: [--hook, cert]
 //
 // Every mapping key is checked: an unknown key, a wrong type or a bad value is an error that
 // names the file and line.
@@ -54,12 +57,20 @@ struct RouteTarget {
   net::Address upstream;     // resolved at load time, when !inspect
 };
 
+// plugins: [{path: hook_test.so, args: [...]}] — loaded in this order.
+struct PluginConfig {
+  int line = 0;
+  std::string path;  // resolved against the folder of tlsgate.yaml
+  std::vector<std::string> args;
+};
+
 struct GatewayConfig {
   std::string path;  // of tlsgate.yaml, as given
   unsigned threads = 0;
   std::vector<ListenerConfig> listeners;
   SslConfig ssl;
   RouteTarget defaultRoute;
+  std::vector<PluginConfig> plugins;
 };
 
 // Pure parser over the file's text (`path` is used for messages and relative names).

@@ -6,6 +6,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "hooks/hook_registry.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
 #include "tls/session_info.h"
@@ -42,19 +43,49 @@ void ClientConnection::start() {
   // S1: the handshake clock; traffic does not extend it.
   auto timeout = snapshot_->serverParams.handshakeTimeout;
   if (timeout.count() > 0) worker_.reactor().arm(timer_, timeout);
+  if (!hooks::HookRegistry::instance().empty())
+    hooks_ = std::make_unique<hooks::HookRunner>(worker_.link(), *this, *snapshot_->certs, peer_,
+                                                 local_);
   phase_.emplace<Handshaking>(*snapshot_->certs, snapshot_->serverParams, tls::newSocketBio(&io_),
-                              local_, peer_, worker_.counters());
+                              local_, peer_, worker_.counters(), hooks_.get());
   drive();
 }
 
 void ClientConnection::close(const char* why) {
-  if (std::holds_alternative<std::monostate>(phase_) && !fd_.valid()) return;
+  if (std::holds_alternative<Closing>(phase_) || !fd_.valid()) return;
   TG_DEBUG(log::kNet, "close %s: %s", peer_.toString().c_str(), why);
   worker_.reactor().cancel(timer_);
-  phase_.emplace<std::monostate>();
+  phase_.emplace<Closing>();  // ends the handshake, relay or tunnel and their sockets
+  if (hooks_) hooks_->sessionCreated(nullptr);
   ssl_.reset();
   fd_.reset();  // closing removes it from epoll
+  finishClose();
+}
+
+void ClientConnection::finishClose() {
+  if (hooks_) {
+    // S13: never freed under a hook; its completion comes back here.
+    if (hooks_->holding()) return;
+    // VCONN_CLOSE: once per connection, whatever ended it.
+    if (hooks_->run(tls::HookPoint::kVconnClose) == tls::HookVerdict::kPending) return;
+  }
+  phase_.emplace<std::monostate>();
   worker_.release(this);
+}
+
+void ClientConnection::abandon() {
+  close("shutdown");
+  if (std::holds_alternative<Closing>(phase_)) {  // still held by a hook
+    phase_.emplace<std::monostate>();
+    worker_.release(this);
+  }
+}
+
+void ClientConnection::onHookCompleted() {
+  if (std::holds_alternative<Closing>(phase_))
+    finishClose();
+  else
+    drive();
 }
 
 void ClientConnection::onEvents(uint32_t events) {
@@ -69,7 +100,12 @@ void ClientConnection::onUpstreamEvents(uint32_t events) {
     finishConnect(*c, events);
     return;
   }
+  if (auto* t = std::get_if<TunnelConnecting>(&phase_)) {
+    finishTunnelConnect(*t, events);
+    return;
+  }
   if (auto* r = std::get_if<Relaying>(&phase_)) r->relay.upstreamReady(events);
+  if (auto* t = std::get_if<Tunneling>(&phase_)) t->tunnel.destinationReady(events);
   drive();
 }
 
@@ -92,6 +128,17 @@ void ClientConnection::drive() {
         break;
       case Relay::Progress::kFailed:
         close("relay failed");
+        break;
+    }
+  } else if (auto* t = std::get_if<Tunneling>(&phase_)) {
+    switch (t->tunnel.pump()) {
+      case BlindTunnel::Progress::kWaiting:
+        break;
+      case BlindTunnel::Progress::kFinished:
+        close("tunnel finished");
+        break;
+      case BlindTunnel::Progress::kFailed:
+        close("tunnel failed");
         break;
     }
   } else if (auto* in = std::get_if<Inspecting>(&phase_)) {
@@ -118,9 +165,59 @@ void ClientConnection::driveHandshake(Handshaking& hs) {
     case tls::HandshakeState::kFailed:
       close(tls::toString(hs.driver.error()));
       break;
+    case tls::HandshakeState::kTerminated:
+      close("terminated by a hook");
+      break;
+    case tls::HandshakeState::kTunnel:
+      startTunnel(hooks_->tunnelDestination());
+      break;
     default:
       break;
   }
+}
+
+void ClientConnection::startTunnel(const std::string& destination) {
+  // S10: a tunnel decided after bytes were read replays them, so the destination sees the
+  // ClientHello exactly as the client sent it.
+  worker_.reactor().cancel(timer_);  // the handshake is over
+  std::string replay(io_.handshake ? io_.handshake->received() : std::string_view{});
+  auto address = net::parseAddress(destination, /*requirePort=*/true);
+  if (!address) {
+    // The original destination is ourselves until transparent listeners exist.
+    log::warning(
+        "tunnel for %s: destination '%s' is not an ip:port (a transparent listener "
+        "is needed to tunnel to the original destination)",
+        peer_.toString().c_str(), destination.c_str());
+    close("tunnel without destination");
+    return;
+  }
+  auto fd = net::connectNonBlocking(*address);
+  if (!fd) {
+    worker_.counters().add(Counter::kUpstreamConnectFailure);
+    close("tunnel connect failed");
+    return;
+  }
+  TG_DEBUG(log::kNet, "tunnel %s -> %s, replaying %zu bytes", peer_.toString().c_str(),
+           address->toString().c_str(), replay.size());
+  int ufd = fd->get();
+  phase_.emplace<TunnelConnecting>(std::move(fd.value()), std::move(replay));
+  io_.handshake.reset();
+  worker_.reactor().add(ufd, kAllEvents, &upstreamEvents_);
+}
+
+void ClientConnection::finishTunnelConnect(TunnelConnecting& c, uint32_t events) {
+  if (int err = net::connectResult(c.destination.get()); err != 0) {
+    worker_.counters().add(Counter::kUpstreamConnectFailure);
+    TG_DEBUG(log::kNet, "tunnel for %s: %s", peer_.toString().c_str(), std::strerror(err));
+    close("tunnel connect failed");
+    return;
+  }
+  Fd destination = std::move(c.destination);
+  std::string replay = std::move(c.replay);
+  auto& t =
+      phase_.emplace<Tunneling>(io_, std::move(destination), std::move(replay), worker_.buffers());
+  t.tunnel.destinationReady(events);
+  drive();
 }
 
 void ClientConnection::onHandshakeDone(tls::ServerHandshake& driver) {

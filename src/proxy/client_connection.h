@@ -12,7 +12,9 @@
 #include "config/snapshot.h"
 #include "core/fd.h"
 #include "core/reactor.h"
+#include "hooks/hook_runner.h"
 #include "net/address.h"
+#include "proxy/blind_tunnel.h"
 #include "proxy/inspect.h"
 #include "proxy/relay.h"
 #include "tls/ossl.h"
@@ -23,7 +25,10 @@ namespace tlsgate::proxy {
 
 class Worker;
 
-class ClientConnection final : public EventHandler, public TimerHandler, public Disposable {
+class ClientConnection final : public EventHandler,
+                               public TimerHandler,
+                               public Disposable,
+                               public hooks::HookHost {
  public:
   ClientConnection(Worker& worker, Fd fd, const net::Address& peer, const net::Address& local,
                    std::shared_ptr<const config::Snapshot> snapshot);
@@ -31,11 +36,16 @@ class ClientConnection final : public EventHandler, public TimerHandler, public 
 
   // Registers with the reactor, arms the handshake clock (S1) and starts the handshake.
   void start();
-  // Ends the connection now (worker shutdown, fatal error).
+  // Ends the connection: the socket closes now; the object goes once no hook holds it
+  // (S13) and the VCONN_CLOSE hooks have run.
   void close(const char* why);
+  // Worker shutdown: close and go now, even if a hook still holds the connection (its
+  // later completing call is dropped).
+  void abandon();
 
   void onEvents(uint32_t events) override;
   void onTimer() override;
+  void onHookCompleted() override;
 
   // Intrusive list of the worker's live connections.
   ClientConnection* prev = nullptr;
@@ -62,7 +72,23 @@ class ClientConnection final : public EventHandler, public TimerHandler, public 
     explicit Inspecting(Args&&... args) : responder(std::forward<Args>(args)...) {}
     InspectResponder responder;
   };
-  using Phase = std::variant<std::monostate, Handshaking, Connecting, Relaying, Inspecting>;
+  // A hook asked for a blind tunnel: connecting to its destination, then tunnelling.
+  struct TunnelConnecting {
+    TunnelConnecting(Fd fd, std::string bytes)
+        : destination(std::move(fd)), replay(std::move(bytes)) {}
+    Fd destination;
+    std::string replay;  // what the client sent so far (S8, S10)
+  };
+  struct Tunneling {
+    template <class... Args>
+    explicit Tunneling(Args&&... args) : tunnel(std::forward<Args>(args)...) {}
+    BlindTunnel tunnel;
+  };
+  // The socket is closed; waiting for a hook that holds the connection (S13) or for the
+  // VCONN_CLOSE hooks to finish.
+  struct Closing {};
+  using Phase = std::variant<std::monostate, Handshaking, Connecting, Relaying, Inspecting,
+                             TunnelConnecting, Tunneling, Closing>;
 
   // Forwards the upstream socket's events to the connection.
   struct UpstreamEvents final : EventHandler {
@@ -77,6 +103,10 @@ class ClientConnection final : public EventHandler, public TimerHandler, public 
   void startUpstream();
   void onUpstreamEvents(uint32_t events);
   void finishConnect(Connecting& c, uint32_t events);
+  void startTunnel(const std::string& destination);
+  void finishTunnelConnect(TunnelConnecting& c, uint32_t events);
+  // After close(): VCONN_CLOSE hooks, then the object goes.
+  void finishClose();
   std::string inspectBody(std::chrono::microseconds handshakeTime) const;
 
   Worker& worker_;
@@ -88,6 +118,7 @@ class ClientConnection final : public EventHandler, public TimerHandler, public 
   ossl::UniquePtr<SSL> ssl_;  // the established session, after the handshake
   Timer timer_;               // S1: handshake timeout
   UpstreamEvents upstreamEvents_;
+  std::unique_ptr<hooks::HookRunner> hooks_;  // only when plugins registered hooks
   Phase phase_;
 };
 

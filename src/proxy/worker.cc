@@ -60,9 +60,13 @@ class Worker::Listener final : public EventHandler {
 
 Worker::Worker(int id, stats::CounterBlock& counters,
                std::shared_ptr<const config::Snapshot> snapshot)
-    : id_(id), counters_(counters), snapshot_(std::move(snapshot)) {}
+    : id_(id),
+      counters_(counters),
+      snapshot_(std::move(snapshot)),
+      link_(std::make_shared<hooks::ReactorLink>(reactor_)) {}
 
 Worker::~Worker() {
+  link_->cut();
   shutdownNow();
 }
 
@@ -73,6 +77,7 @@ void Worker::addListener(Fd fd, const net::Address& bound) {
 
 void Worker::run() {
   reactor_.run();
+  link_->cut();  // hooks that complete from now on find no reactor (their calls are dropped)
 }
 
 void Worker::stop() {
@@ -84,7 +89,7 @@ void Worker::stop() {
 
 void Worker::shutdownNow() {
   listeners_.clear();  // closing the fds removes them from epoll
-  while (connections_) connections_->close("shutdown");
+  while (connections_) connections_->abandon();
 }
 
 void Worker::accepted(Fd fd, const net::Address& peer, const Listener& from) {

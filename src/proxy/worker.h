@@ -10,6 +10,7 @@
 #include "core/buffer_pool.h"
 #include "core/fd.h"
 #include "core/reactor.h"
+#include "hooks/reactor_link.h"
 #include "net/address.h"
 #include "stats/counters.h"
 
@@ -36,6 +37,8 @@ class Worker {
   Reactor& reactor() { return reactor_; }
   stats::CounterBlock& counters() { return counters_; }
   BufferPool& buffers() { return buffers_; }
+  // How plugin threads reach this worker (cut when it stops).
+  const std::shared_ptr<hooks::ReactorLink>& link() const { return link_; }
 
   // Called by a connection that has ended: unlinks it and destroys it after the event batch.
   void release(ClientConnection* conn);
@@ -49,6 +52,7 @@ class Worker {
   stats::CounterBlock& counters_;
   std::shared_ptr<const config::Snapshot> snapshot_;
   Reactor reactor_;
+  std::shared_ptr<hooks::ReactorLink> link_;
   BufferPool buffers_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   ClientConnection* connections_ = nullptr;  // intrusive list head

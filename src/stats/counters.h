@@ -33,6 +33,9 @@ namespace tlsgate::stats {
   X(kSslRenegotiationRefused, "ssl_renegotiation_refused")          \
   X(kSslSessionCreateFailure, "ssl_session_create_failure")         \
   X(kSslSniNameSetFailure, "ssl_sni_name_set_failure")              \
+  X(kSslHookError, "ssl_hook_error")                                \
+  X(kHookTunnels, "hook_tunnels")                                   \
+  X(kHookTerminations, "hook_terminations")                         \
   X(kConnectionsAccepted, "connections_accepted")                   \
   X(kConnectionsActive, "connections_active")                       \
   X(kUpstreamConnectFailure, "upstream_connect_failure")            \

@@ -17,33 +17,42 @@ std::string lower(std::string s) {
   return s;
 }
 
-Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(const std::string& file) {
+ossl::UniquePtr<BIO> openFile(const std::string& file) {
   ossl::UniquePtr<BIO> bio(BIO_new_file(file.c_str(), "r"));
-  if (!bio) {
-    ERR_clear_error();
-    return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
-  }
+  if (!bio) ERR_clear_error();
+  return bio;
+}
+
+// `what` names the source in messages: "'file'" or "the PEM given".
+Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(BIO* bio, const std::string& what) {
   std::vector<ossl::UniquePtr<X509>> certs;
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(x);
+  while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) certs.emplace_back(x);
   ERR_clear_error();  // the loop ends on "no start line"
-  if (certs.empty()) return Error{"", 0, "no PEM certificate in '" + file + "'"};
+  if (certs.empty()) return Error{"", 0, "no PEM certificate in " + what};
   return certs;
 }
 
-Result<ossl::UniquePtr<EVP_PKEY>> readKey(const std::string& file) {
-  ossl::UniquePtr<BIO> bio(BIO_new_file(file.c_str(), "r"));
-  if (!bio) {
-    ERR_clear_error();
-    return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
-  }
+Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(const std::string& file) {
+  auto bio = openFile(file);
+  if (!bio) return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
+  return readCertificates(bio.get(), "'" + file + "'");
+}
+
+Result<ossl::UniquePtr<EVP_PKEY>> readKey(BIO* bio, const std::string& what) {
   // A null password callback: encrypted keys fail instead of prompting on the terminal.
   ossl::UniquePtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(
-      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+      bio, nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
   if (!key) {
     ossl::drainErrors();
-    return Error{"", 0, "no usable private key in '" + file + "' (missing or encrypted)"};
+    return Error{"", 0, "no usable private key in " + what + " (missing or encrypted)"};
   }
   return key;
+}
+
+Result<ossl::UniquePtr<EVP_PKEY>> readKey(const std::string& file) {
+  auto bio = openFile(file);
+  if (!bio) return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
+  return readKey(bio.get(), "'" + file + "'");
 }
 
 std::string subjectOf(X509* cert) {
@@ -111,6 +120,37 @@ std::vector<std::string> certificateNames(X509* cert) {
   return names;
 }
 
+namespace {
+
+// Serves `certs` (leaf first, then its chain) with `key` from `ctx`, plus the chain files.
+Result<LoadedCert> useCertificate(SSL_CTX* ctx, std::vector<ossl::UniquePtr<X509>> certs,
+                                  EVP_PKEY* key, const std::string& what,
+                                  const std::vector<std::string>& chainFiles) {
+  X509* leaf = certs.front().get();
+  if (SSL_CTX_use_certificate(ctx, leaf) != 1)
+    return Error{"", 0, "cannot use certificate " + what + ": " + ossl::drainErrors()};
+  if (SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+    ossl::drainErrors();
+    return Error{"", 0, "private key does not match certificate " + what};
+  }
+  // The chain belongs to the certificate just set (one chain per key type).
+  for (size_t i = 1; i < certs.size(); ++i) SSL_CTX_add1_chain_cert(ctx, certs[i].get());
+  for (const auto& chainFile : chainFiles) {
+    auto chain = readCertificates(chainFile);
+    if (!chain) return chain.error();
+    for (auto& c : *chain) SSL_CTX_add1_chain_cert(ctx, c.get());
+  }
+  CertInfo info;
+  info.subject = subjectOf(leaf);
+  info.sha256 = sha256Of(leaf);
+  info.keyType = keyTypeOf(key);
+  info.names = certificateNames(leaf);
+  info.notAfter = notAfterOf(leaf);
+  return LoadedCert{std::move(info), std::move(certs.front())};
+}
+
+}  // namespace
+
 Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
                                    const std::string& keyFile,
                                    const std::vector<std::string>& chainFiles) {
@@ -118,27 +158,22 @@ Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
   if (!certs) return certs.error();
   auto key = readKey(keyFile.empty() ? certFile : keyFile);
   if (!key) return key.error();
-  X509* leaf = certs->front().get();
-  if (SSL_CTX_use_certificate(ctx, leaf) != 1)
-    return Error{"", 0, "cannot use certificate '" + certFile + "': " + ossl::drainErrors()};
-  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1)
-    return Error{"", 0, "private key does not match certificate '" + certFile + "'"};
-  ossl::drainErrors();
-  // The chain belongs to the certificate just set (one chain per key type).
-  for (size_t i = 1; i < certs->size(); ++i) SSL_CTX_add1_chain_cert(ctx, (*certs)[i].get());
-  for (const auto& chainFile : chainFiles) {
-    auto chain = readCertificates(chainFile);
-    if (!chain) return chain.error();
-    for (auto& c : *chain) SSL_CTX_add1_chain_cert(ctx, c.get());
-  }
-  CertInfo info;
-  info.file = certFile;
-  info.subject = subjectOf(leaf);
-  info.sha256 = sha256Of(leaf);
-  info.keyType = keyTypeOf(key->get());
-  info.names = certificateNames(leaf);
-  info.notAfter = notAfterOf(leaf);
-  return LoadedCert{std::move(info), std::move(certs->front())};
+  auto loaded =
+      useCertificate(ctx, std::move(certs.value()), key->get(), "'" + certFile + "'", chainFiles);
+  if (loaded) loaded->info.file = certFile;
+  return loaded;
+}
+
+Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
+                                      std::string_view keyPem) {
+  ossl::UniquePtr<BIO> certBio(BIO_new_mem_buf(certPem.data(), static_cast<int>(certPem.size())));
+  ossl::UniquePtr<BIO> keyBio(BIO_new_mem_buf(keyPem.data(), static_cast<int>(keyPem.size())));
+  if (!certBio || !keyBio) return Error{"", 0, "out of memory"};
+  auto certs = readCertificates(certBio.get(), "the certificate PEM");
+  if (!certs) return certs.error();
+  auto key = readKey(keyBio.get(), "the key PEM");
+  if (!key) return key.error();
+  return useCertificate(ctx, std::move(certs.value()), key->get(), "from PEM", {});
 }
 
 }  // namespace tlsgate::tls

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -22,6 +23,10 @@ struct LoadedCert {
 Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
                                    const std::string& keyFile,
                                    const std::vector<std::string>& chainFiles);
+
+// The same from memory: a certificate PEM (chain after the leaf) and a key PEM.
+Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
+                                      std::string_view keyPem);
 
 // Names a certificate answers to: subject CN and DNS SANs, lowercase.
 std::vector<std::string> certificateNames(X509* cert);

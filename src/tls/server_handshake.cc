@@ -13,10 +13,18 @@ const char* toString(HandshakeState s) {
   switch (s) {
     case HandshakeState::kStart:
       return "start";
+    case HandshakeState::kPreAccept:
+      return "pre_accept";
+    case HandshakeState::kCreateSession:
+      return "create_session";
     case HandshakeState::kAccept:
       return "accept";
     case HandshakeState::kDone:
       return "done";
+    case HandshakeState::kTunnel:
+      return "tunnel";
+    case HandshakeState::kTerminated:
+      return "terminated";
     case HandshakeState::kFailed:
       return "failed";
   }
@@ -43,6 +51,8 @@ const char* toString(HandshakeError e) {
       return "no_certificate";
     case HandshakeError::kTooLarge:
       return "too_large";
+    case HandshakeError::kHookError:
+      return "hook_error";
   }
   return "?";
 }
@@ -74,6 +84,8 @@ Counter counterFor(HandshakeError e) {
       return Counter::kSslHandshakeTimeout;
     case HandshakeError::kNoCertificate:
       return Counter::kSslNoCertificate;
+    case HandshakeError::kHookError:
+      return Counter::kSslHookError;
     case HandshakeError::kNone:
     case HandshakeError::kSsl:
     case HandshakeError::kTooLarge:
@@ -88,6 +100,10 @@ Counter counterFor(HandshakeError e) {
 struct ServerCallbacks {
   static ServerHandshake* of(SSL* ssl) {
     return static_cast<ServerHandshake*>(SSL_get_ex_data(ssl, handshakeIndex()));
+  }
+  static int clientHello(SSL* ssl, int* alert, void*) {
+    ServerHandshake* hs = of(ssl);
+    return hs ? hs->onClientHello(alert) : SSL_CLIENT_HELLO_SUCCESS;
   }
   static int certificate(SSL* ssl, void*) {
     ServerHandshake* hs = of(ssl);
@@ -109,6 +125,7 @@ struct ServerCallbacks {
 };
 
 void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
+  SSL_CTX_set_client_hello_cb(ctx, ServerCallbacks::clientHello, nullptr);
   SSL_CTX_set_cert_cb(ctx, ServerCallbacks::certificate, nullptr);
   SSL_CTX_set_alpn_select_cb(ctx, ServerCallbacks::alpn, nullptr);
   SSL_CTX_set_info_callback(ctx, ServerCallbacks::info);
@@ -116,13 +133,15 @@ void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
 
 ServerHandshake::ServerHandshake(const CertStore& store, const ServerParams& params,
                                  ossl::UniquePtr<BIO> bio, const net::Address& local,
-                                 const net::Address& peer, stats::CounterBlock& counters)
+                                 const net::Address& peer, stats::CounterBlock& counters,
+                                 HandshakeHooks* hooks)
     : store_(store),
       params_(params),
       pendingBio_(std::move(bio)),
       local_(local),
       peer_(peer),
-      counters_(counters) {}
+      counters_(counters),
+      hooks_(hooks) {}
 
 ServerHandshake::~ServerHandshake() {
   if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
@@ -135,10 +154,18 @@ HandshakeWait ServerHandshake::advance() {
       case HandshakeState::kStart:
         wait = doStart();
         break;
+      case HandshakeState::kPreAccept:
+        wait = doPreAccept();
+        break;
+      case HandshakeState::kCreateSession:
+        wait = doCreateSession();
+        break;
       case HandshakeState::kAccept:
         wait = doAccept();
         break;
       case HandshakeState::kDone:
+      case HandshakeState::kTunnel:
+      case HandshakeState::kTerminated:
       case HandshakeState::kFailed:
         return HandshakeWait::kNone;
     }
@@ -150,8 +177,26 @@ HandshakeWait ServerHandshake::doStart() {
   // S1: the clock starts the first time the connection enters the handshake.
   start_ = std::chrono::steady_clock::now();
   counters_.add(Counter::kSslHandshakeAttemptsIn);
-  // S2, S6: the SSL starts on the certificate-less trampoline context; the certificate
-  // callback picks the real one (S11).
+  state_ = HandshakeState::kPreAccept;
+  return HandshakeWait::kNone;
+}
+
+HandshakeWait ServerHandshake::doPreAccept() {
+  // S7: every VCONN_START hook, in order, before TLS processing; while one holds the
+  // connection, readiness does not advance the handshake.
+  HookVerdict v = hooks_ ? hooks_->run(HookPoint::kVconnStart) : HookVerdict::kContinue;
+  if (v == HookVerdict::kPending) return HandshakeWait::kHook;
+  if (v != HookVerdict::kContinue) {
+    endByHook(v);
+    return HandshakeWait::kNone;
+  }
+  state_ = HandshakeState::kCreateSession;
+  return HandshakeWait::kNone;
+}
+
+HandshakeWait ServerHandshake::doCreateSession() {
+  // S2, S6: the SSL starts on the trampoline context; the certificate callback picks the
+  // real one (S11).
   ssl_.reset(SSL_new(store_.trampoline()));
   if (!ssl_) {
     fail(HandshakeError::kSessionCreate,
@@ -163,14 +208,37 @@ HandshakeWait ServerHandshake::doStart() {
   BIO* bio = pendingBio_.release();
   SSL_set_bio(ssl_.get(), bio, bio);
   SSL_set_accept_state(ssl_.get());
+  if (hooks_) hooks_->sessionCreated(ssl_.get());
   state_ = HandshakeState::kAccept;
   return HandshakeWait::kNone;
+}
+
+void ServerHandshake::endByHook(HookVerdict verdict) {
+  switch (verdict) {
+    case HookVerdict::kTunnel:
+      counters_.add(Counter::kHookTunnels);
+      state_ = HandshakeState::kTunnel;
+      break;
+    case HookVerdict::kTerminate:
+      counters_.add(Counter::kHookTerminations);
+      state_ = HandshakeState::kTerminated;
+      break;
+    default:
+      fail(HandshakeError::kHookError, "a hook re-enabled the connection with an error");
+      break;
+  }
+  TG_DEBUG(log::kSsl, "%s: hook ended the handshake: %s", peer_.toString().c_str(),
+           toString(state_));
 }
 
 HandshakeWait ServerHandshake::doAccept() {
   ERR_clear_error();
   errno = 0;
   int rc = SSL_do_handshake(ssl_.get());
+  if (state_ != HandshakeState::kAccept) {
+    ERR_clear_error();  // a hook ended the handshake from inside a callback
+    return HandshakeWait::kNone;
+  }
   if (rc == 1) {
     // S14: stop the clock, count the success and its time.
     elapsed_ = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -195,7 +263,9 @@ HandshakeWait ServerHandshake::doAccept() {
       return HandshakeWait::kWrite;
     case SSL_ERROR_WANT_X509_LOOKUP:
       counters_.add(Counter::kSslErrorWantX509Lookup);
-      return HandshakeWait::kHook;
+      return HandshakeWait::kHook;  // S10: a CERT hook holds the connection
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+      return HandshakeWait::kHook;  // a CLIENT_HELLO hook holds the connection
     case SSL_ERROR_ZERO_RETURN:
       fail(HandshakeError::kZeroReturn, "peer sent close_notify");
       return HandshakeWait::kNone;
@@ -212,8 +282,8 @@ HandshakeWait ServerHandshake::doAccept() {
     default: {
       unsigned long code = ERR_peek_error();
       std::string queued = ossl::drainErrors();
-      if (error_ == HandshakeError::kNoCertificate)
-        fail(HandshakeError::kNoCertificate, reason_);
+      if (error_ == HandshakeError::kNoCertificate || error_ == HandshakeError::kHookError)
+        fail(error_, reason_);
       else if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
         fail(HandshakeError::kEof, "handshake EOF");  // S8
       else
@@ -224,7 +294,9 @@ HandshakeWait ServerHandshake::doAccept() {
 }
 
 void ServerHandshake::timeout() {
-  if (state_ == HandshakeState::kDone || state_ == HandshakeState::kFailed) return;
+  if (state_ != HandshakeState::kStart && state_ != HandshakeState::kPreAccept &&
+      state_ != HandshakeState::kCreateSession && state_ != HandshakeState::kAccept)
+    return;                                             // already over
   fail(HandshakeError::kTimeout, "handshake timeout");  // S1
 }
 
@@ -246,22 +318,64 @@ std::chrono::microseconds ServerHandshake::elapsed() const {
   return elapsed_;
 }
 
-int ServerHandshake::onCertificate() {
-  if (selected_) return 1;  // S10: the common selection runs once per connection
-  const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
-  const CertEntry* entry = store_.select(sni ? sni : "", local_);  // S11
-  if (!entry) {
-    error_ = HandshakeError::kNoCertificate;
-    reason_ = std::string("no certificate for sni='") + (sni ? sni : "") +
-              "' local=" + local_.toString() + " and no default (dest_ip=*)";
-    return 0;  // the handshake fails with an alert
+int ServerHandshake::onClientHello(int* alert) {
+  if (!hooks_) return SSL_CLIENT_HELLO_SUCCESS;
+  HookVerdict v = hooks_->run(HookPoint::kClientHello);
+  switch (v) {
+    case HookVerdict::kContinue:
+      return SSL_CLIENT_HELLO_SUCCESS;
+    case HookVerdict::kPending:
+      return SSL_CLIENT_HELLO_RETRY;
+    case HookVerdict::kError:
+      error_ = HandshakeError::kHookError;
+      reason_ = "a CLIENT_HELLO hook re-enabled with an error";
+      *alert = SSL_AD_HANDSHAKE_FAILURE;
+      return SSL_CLIENT_HELLO_ERROR;
+    case HookVerdict::kTerminate:
+    case HookVerdict::kTunnel:
+      endByHook(v);
+      return SSL_CLIENT_HELLO_RETRY;  // stop here; the driver sees the new state
   }
-  if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get()))
-    SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
-  selected_ = entry;
-  TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
-           sni ? sni : "", entry->line);
-  return 1;
+  return SSL_CLIENT_HELLO_ERROR;
+}
+
+int ServerHandshake::onCertificate() {
+  if (!selected_) {  // S10: the common selection runs once per connection
+    const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+    const CertEntry* entry = store_.select(sni ? sni : "", local_);  // S11
+    if (!entry) {
+      error_ = HandshakeError::kNoCertificate;
+      reason_ = std::string("no certificate for sni='") + (sni ? sni : "") +
+                "' local=" + local_.toString() + " and no default (dest_ip=*)";
+      return 0;  // the handshake fails with an alert
+    }
+    if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get()))
+      SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
+    selected_ = entry;
+    TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
+             sni ? sni : "", entry->line);
+  }
+  if (!hooks_) return 1;
+  // S10: then the SNI/CERT hooks, in order; a hook that holds the connection pauses the
+  // handshake (-1) and OpenSSL calls back here when it is driven again.
+  HookVerdict v = hooks_->run(HookPoint::kCert);
+  switch (v) {
+    case HookVerdict::kContinue:
+      if (SSL_CTX* replacement = hooks_->certificateOverride())
+        SSL_set_SSL_CTX(ssl_.get(), replacement);
+      return 1;
+    case HookVerdict::kPending:
+      return -1;
+    case HookVerdict::kError:
+      error_ = HandshakeError::kHookError;
+      reason_ = "a CERT hook re-enabled with an error";
+      return 0;
+    case HookVerdict::kTerminate:
+    case HookVerdict::kTunnel:
+      endByHook(v);
+      return -1;
+  }
+  return 0;
 }
 
 int ServerHandshake::onAlpnSelect(const unsigned char** out, unsigned char* outlen,

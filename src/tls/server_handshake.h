@@ -15,15 +15,21 @@
 #include "net/address.h"
 #include "stats/counters.h"
 #include "tls/cert_store.h"
+#include "tls/handshake_hooks.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
 
 namespace tlsgate::tls {
 
 enum class HandshakeState : uint8_t {
-  kStart,   // S1/S2: start the clock, create the SSL from the trampoline context (S6)
-  kAccept,  // SSL_do_handshake; certificate selection runs inside it (S11)
-  kDone,    // S14: the SSL is ready for application data
+  kStart,          // S1: start the clock
+  kPreAccept,      // S7: VCONN_START hooks, before any byte is read
+  kCreateSession,  // S2, S6: the SSL, on the trampoline context
+  kAccept,         // SSL_do_handshake; CLIENT_HELLO and CERT hooks and the certificate
+                   // selection (S10, S11) run inside it
+  kDone,           // S14: the SSL is ready for application data
+  kTunnel,         // a hook asked for a blind tunnel (the owner replays what was read)
+  kTerminated,     // a hook asked to close the connection
   kFailed,
 };
 
@@ -46,6 +52,7 @@ enum class HandshakeError : uint8_t {
   kTimeout,        // S1
   kNoCertificate,  // S11: nothing matched and there is no default certificate
   kTooLarge,       // the client sent more than HandshakeBuffer::kMaxBytes
+  kHookError,      // a hook re-enabled with error
 };
 
 const char* toString(HandshakeState s);
@@ -53,10 +60,11 @@ const char* toString(HandshakeError e);
 
 class ServerHandshake {
  public:
-  // `peer` is used in log lines only. `bio` becomes the SSL's.
+  // `peer` is used in log lines only. `bio` becomes the SSL's. `hooks` may be null (no
+  // plugin registered any hook).
   ServerHandshake(const CertStore& store, const ServerParams& params, ossl::UniquePtr<BIO> bio,
                   const net::Address& local, const net::Address& peer,
-                  stats::CounterBlock& counters);
+                  stats::CounterBlock& counters, HandshakeHooks* hooks = nullptr);
   ~ServerHandshake();
   ServerHandshake(const ServerHandshake&) = delete;
   ServerHandshake& operator=(const ServerHandshake&) = delete;
@@ -83,10 +91,15 @@ class ServerHandshake {
 
  private:
   HandshakeWait doStart();
+  HandshakeWait doPreAccept();
+  HandshakeWait doCreateSession();
   HandshakeWait doAccept();
+  // Applies a hook's verdict that ends the handshake (tunnel, terminate, error).
+  void endByHook(HookVerdict verdict);
   void fail(HandshakeError error, std::string reason);
 
   friend struct ServerCallbacks;
+  int onClientHello(int* alert);
   int onCertificate();
   int onAlpnSelect(const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                    unsigned inlen);
@@ -98,6 +111,7 @@ class ServerHandshake {
   const net::Address& local_;
   const net::Address& peer_;
   stats::CounterBlock& counters_;
+  HandshakeHooks* hooks_;
   HandshakeState state_ = HandshakeState::kStart;
   HandshakeError error_ = HandshakeError::kNone;
   std::string reason_;

@@ -44,7 +44,7 @@ struct SocketIo {
   int fd = -1;
   bool readable = true;                        // no EAGAIN seen since the last EPOLLIN
   bool writable = true;                        // no EAGAIN seen since the last EPOLLOUT
-  bool hangup = false;    // epoll reported EPOLLRDHUP/EPOLLHUP: read until EOF
+  bool hangup = false;                         // epoll reported EPOLLRDHUP/EPOLLHUP: read until EOF
   bool eof = false;                            // the peer closed its write side
   bool overflow = false;                       // the handshake buffer bound was hit
   int error = 0;                               // errno of the last hard failure

@@ -1,0 +1,144 @@
+/* tlsgate plugin ABI.
+ *
+ * A plugin is a shared object loaded with dlopen() from tlsgate.yaml:
+ *
+ *     plugins:
+ *       - path: /usr/lib/tlsgate/plugins/hook_test.so
+ *         args: [--hook, cert, --mode, delay, --ms, "200"]
+ *
+ * It exports one function, tlsgate_plugin_init(), called once at startup on the main thread
+ * before any connection is accepted. There it registers hooks with tlsgate_hook_add(). The
+ * functions declared here are exported by the tlsgate executable; a plugin links against
+ * nothing and resolves them when it is loaded.
+ *
+ * Hooks. Each hook point runs its callbacks in registration order (a chain). A callback
+ * receives the connection's handle and must finish its turn with exactly one completing
+ * call — tlsgate_vconn_reenable(), _reenable_error(), _tunnel() or _terminate() — either
+ * before it returns or later, from any thread. Until then the connection is held: the
+ * handshake does not advance (it is bounded by ssl.handshake_timeout_in). A completing call
+ * made from another thread is posted to the connection's own thread and takes effect there.
+ *
+ * Lifetime (SPEC S13). A held connection is never freed under its hook: if the client goes
+ * away or the handshake times out while a hook holds it, the connection is closed but kept
+ * until the hook's completing call, which then does nothing but release it. VCONN_CLOSE runs
+ * exactly once per connection, whatever happened. The accessors (tlsgate_vconn_sni() & co.)
+ * may only be called inside a callback, on the connection's thread; completing calls and
+ * tlsgate_vconn_use_cert*() may be made from anywhere while the hook holds the connection.
+ */
+#ifndef TLSGATE_PLUGIN_H
+#define TLSGATE_PLUGIN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* TLSGATE_PLUGIN_API_VERSION: bumped on every incompatible change of this header.
+ * tlsgate_plugin_init() receives the version tlsgate implements and should refuse to start
+ * (return non-zero) when it differs from the one it was built with. */
+#define TLSGATE_PLUGIN_API_VERSION 1
+
+typedef struct tlsgate_vconn tlsgate_vconn;  /* one client connection (opaque) */
+typedef struct ssl_st SSL;                    /* OpenSSL's, for advanced use */
+
+/* tlsgate_hook_point: where a chain runs. */
+typedef enum tlsgate_hook_point {
+  /* PRE_ACCEPT (S7): after accept, before any byte is read. */
+  TLSGATE_HOOK_VCONN_START = 0,
+  /* From OpenSSL's ClientHello callback: SNI, ALPN, versions and ciphers are readable. */
+  TLSGATE_HOOK_CLIENT_HELLO = 1,
+  /* SNI/CERT (S10): from the certificate callback, after tlsgate selected the certificate
+   * from ssl_multicert.config; a hook may replace it. */
+  TLSGATE_HOOK_CERT = 2,
+  /* When a client certificate was presented and verified by OpenSSL (reserved: client
+   * certificates are requested by a later release). */
+  TLSGATE_HOOK_VERIFY_CLIENT = 3,
+  /* Once per connection, when it ends, whatever the reason. Completing calls made here only
+   * release the connection. */
+  TLSGATE_HOOK_VCONN_CLOSE = 4,
+  TLSGATE_HOOK_COUNT = 5
+} tlsgate_hook_point;
+
+/* tlsgate_hook_fn: a hook callback. `data` is what was given to tlsgate_hook_add(). */
+typedef void (*tlsgate_hook_fn)(tlsgate_vconn *vc, tlsgate_hook_point point, void *data);
+
+/* tlsgate_plugin_init: the one symbol a plugin must export. `argv` holds the `args` of its
+ * tlsgate.yaml entry (argv[0] is the plugin's path). Returns 0 on success; anything else
+ * stops tlsgate with an error naming the plugin. */
+int tlsgate_plugin_init(int api_version, int argc, const char *const *argv);
+
+/* tlsgate_hook_add: appends `fn` to the chain of `point`. Only during tlsgate_plugin_init().
+ * Returns 0, or -1 for a bad point or when called later. */
+int tlsgate_hook_add(tlsgate_hook_point point, tlsgate_hook_fn fn, void *data);
+
+/* ---- completing calls: exactly one per callback invocation, from any thread ---------- */
+
+/* tlsgate_vconn_reenable: continue with the next hook of the chain, then the handshake. */
+void tlsgate_vconn_reenable(tlsgate_vconn *vc);
+
+/* tlsgate_vconn_reenable_error: fail the handshake (the client gets a handshake_failure
+ * alert when one can still be sent) and close. */
+void tlsgate_vconn_reenable_error(tlsgate_vconn *vc);
+
+/* tlsgate_vconn_terminate: close the connection now, without an alert. */
+void tlsgate_vconn_terminate(tlsgate_vconn *vc);
+
+/* tlsgate_vconn_tunnel: turn the connection into a blind tunnel to `destination`
+ * ("host:port", resolved by tlsgate), or to the connection's original destination when
+ * NULL. Bytes already received (the ClientHello) are replayed to the destination first
+ * (S10). Not allowed at VCONN_CLOSE (acts as reenable). */
+void tlsgate_vconn_tunnel(tlsgate_vconn *vc, const char *destination);
+
+/* ---- inside a callback, on the connection's thread --------------------------------- */
+
+/* tlsgate_vconn_sni: the server name the client asked for, or NULL. At VCONN_START: NULL. */
+const char *tlsgate_vconn_sni(tlsgate_vconn *vc);
+
+/* tlsgate_vconn_alpn_offered: the client's ALPN list in wire format (length-prefixed
+ * names), or NULL (*len = 0) when it offered none or the ClientHello is not read yet. */
+const unsigned char *tlsgate_vconn_alpn_offered(tlsgate_vconn *vc, size_t *len);
+
+/* tlsgate_vconn_client_addr / _local_addr: the peer's and our address. */
+const struct sockaddr *tlsgate_vconn_client_addr(tlsgate_vconn *vc);
+const struct sockaddr *tlsgate_vconn_local_addr(tlsgate_vconn *vc);
+
+/* tlsgate_vconn_ssl: the connection's SSL (NULL at VCONN_START). Do not free it, do not
+ * change its BIOs; reading the ClientHello (SSL_client_hello_get0_*) at CLIENT_HELLO is the
+ * intended use. */
+SSL *tlsgate_vconn_ssl(tlsgate_vconn *vc);
+
+/* ---- certificates: from any thread ------------------------------------------------ */
+
+typedef struct tlsgate_cert tlsgate_cert;  /* a server certificate ready to serve (opaque) */
+
+/* tlsgate_cert_from_pem: parses a certificate (PEM; its chain may follow the leaf) and its
+ * private key (PEM) into a context with tlsgate's TLS settings. Safe and meant to be called
+ * on a plugin's own thread: parsing keys is the expensive part of loading a certificate.
+ * Returns NULL on failure, with the reason in err (if given). The caller owns one reference. */
+tlsgate_cert *tlsgate_cert_from_pem(const char *cert_pem, size_t cert_len, const char *key_pem,
+                                    size_t key_len, char *err, size_t err_len);
+
+/* tlsgate_cert_ref / tlsgate_cert_release: reference counting; a connection that serves a
+ * certificate holds its own reference. */
+tlsgate_cert *tlsgate_cert_ref(tlsgate_cert *cert);
+void tlsgate_cert_release(tlsgate_cert *cert);
+
+/* tlsgate_vconn_use_cert: at CERT, serve `cert` instead of the selected one. May be called
+ * from any thread while the hook holds the connection, before its completing call.
+ * Returns 0, or -1 when the connection is not held at CERT. */
+int tlsgate_vconn_use_cert(tlsgate_vconn *vc, tlsgate_cert *cert);
+
+/* tlsgate_vconn_use_cert_name: like tlsgate_vconn_use_cert() with the ssl_multicert.config
+ * entry that would be chosen for `name` (exact, then wildcard). Returns 0, or -1 if none. */
+int tlsgate_vconn_use_cert_name(tlsgate_vconn *vc, const char *name);
+
+/* tlsgate_vconn_id: a number unique to the connection within this process, for logs. */
+unsigned long long tlsgate_vconn_id(tlsgate_vconn *vc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLSGATE_PLUGIN_H */

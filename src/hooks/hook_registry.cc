@@ -1,0 +1,26 @@
+#include "hooks/hook_registry.h"
+
+namespace tlsgate::hooks {
+
+HookRegistry& HookRegistry::instance() {
+  static HookRegistry registry;
+  return registry;
+}
+
+bool HookRegistry::add(tlsgate_hook_point point, tlsgate_hook_fn fn, void* data) {
+  if (frozen_ || fn == nullptr || point < 0 || point >= TLSGATE_HOOK_COUNT) return false;
+  chains_[point].push_back(HookEntry{fn, data});
+  return true;
+}
+
+bool HookRegistry::empty() const {
+  for (const auto& chain : chains_)
+    if (!chain.empty()) return false;
+  return true;
+}
+
+}  // namespace tlsgate::hooks
+
+extern "C" int tlsgate_hook_add(tlsgate_hook_point point, tlsgate_hook_fn fn, void* data) {
+  return tlsgate::hooks::HookRegistry::instance().add(point, fn, data) ? 0 : -1;
+}

@@ -1,0 +1,145 @@
+#include "hooks/hook_runner.h"
+
+#include <atomic>
+
+#include "core/log.h"
+#include "hooks/hook_registry.h"
+#include "hooks/vconn.h"
+
+namespace tlsgate::hooks {
+
+namespace {
+
+std::atomic<uint64_t> nextId{1};
+
+tlsgate_hook_point abiPoint(tls::HookPoint p) {
+  return static_cast<tlsgate_hook_point>(p);
+}
+
+tls::HookVerdict verdictOf(Completion c) {
+  switch (c) {
+    case Completion::kReenable:
+      return tls::HookVerdict::kContinue;
+    case Completion::kError:
+      return tls::HookVerdict::kError;
+    case Completion::kTerminate:
+      return tls::HookVerdict::kTerminate;
+    case Completion::kTunnel:
+      return tls::HookVerdict::kTunnel;
+  }
+  return tls::HookVerdict::kError;
+}
+
+// The SNI of a ClientHello, read from the raw extension (SSL_get_servername is not set yet
+// inside the ClientHello callback).
+std::string sniFromClientHello(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5) return {};
+  size_t listLen = (size_t{p[0]} << 8) | p[1];
+  if (listLen + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
+  size_t nameLen = (size_t{p[3]} << 8) | p[4];
+  if (nameLen + 5 > len) return {};
+  return std::string(reinterpret_cast<const char*>(p + 5), nameLen);
+}
+
+}  // namespace
+
+HookRunner::HookRunner(std::shared_ptr<ReactorLink> link, HookHost& host,
+                       const tls::CertStore& store, const net::Address& client,
+                       const net::Address& local)
+    : host_(host),
+      store_(store),
+      client_(client),
+      local_(local),
+      vc_(new tlsgate_vconn(std::move(link), nextId.fetch_add(1, std::memory_order_relaxed))) {
+  vc_->runner = this;
+}
+
+HookRunner::~HookRunner() {
+  vc_->runner = nullptr;  // calls still in flight find the connection gone (S13)
+  {
+    std::lock_guard lock(vc_->certMutex);
+    if (vc_->pendingCert) releaseCert(vc_->pendingCert);
+    vc_->pendingCert = nullptr;
+    vc_->pendingCtx = nullptr;
+  }
+  if (overrideCert_) releaseCert(overrideCert_);
+  vc_->unref();
+}
+
+tls::HookVerdict HookRunner::run(tls::HookPoint point) {
+  const size_t p = static_cast<size_t>(point);
+  if (done_[p]) return *done_[p];
+  if (held_) return tls::HookVerdict::kPending;  // a hook still holds the connection
+  if (point == tls::HookPoint::kClientHello && next_[p] == 0) captureClientHello();
+  const auto& chain = HookRegistry::instance().chain(abiPoint(point));
+  while (next_[p] < chain.size()) {
+    const HookEntry& hook = chain[next_[p]];
+    held_ = point;
+    completedInCallback_.reset();
+    inCallback_ = true;
+    hook.fn(vc_, abiPoint(point), hook.data);
+    inCallback_ = false;
+    if (!completedInCallback_) return tls::HookVerdict::kPending;  // S7/S10: paused
+    tls::HookVerdict v = finish(point, *completedInCallback_);
+    if (v != tls::HookVerdict::kContinue) return v;
+  }
+  done_[p] = tls::HookVerdict::kContinue;
+  return tls::HookVerdict::kContinue;
+}
+
+tls::HookVerdict HookRunner::finish(tls::HookPoint point, Completion c) {
+  const size_t p = static_cast<size_t>(point);
+  ++next_[p];
+  tls::HookVerdict v = verdictOf(c);
+  if (point == tls::HookPoint::kVconnClose) v = tls::HookVerdict::kContinue;  // only release
+  if (v != tls::HookVerdict::kContinue) done_[p] = v;
+  return v;
+}
+
+void HookRunner::complete(Completion c, std::string tunnelDestination) {
+  if (!held_) return;  // a second completing call for the same turn: ignored
+  if (c == Completion::kTunnel) tunnelDestination_ = std::move(tunnelDestination);
+  if (inCallback_) {
+    completedInCallback_ = c;
+    held_.reset();
+    return;
+  }
+  tls::HookPoint point = *held_;
+  held_.reset();
+  finish(point, c);
+  host_.onHookCompleted();  // the owner drives again; run() continues the chain
+}
+
+SSL_CTX* HookRunner::certificateOverride() {
+  std::lock_guard lock(vc_->certMutex);
+  SSL_CTX* ctx = vc_->pendingCtx;
+  if (vc_->pendingCert) {
+    if (overrideCert_) releaseCert(overrideCert_);
+    overrideCert_ = vc_->pendingCert;  // alive as long as the connection
+  }
+  vc_->pendingCtx = nullptr;
+  vc_->pendingCert = nullptr;
+  return ctx;
+}
+
+void HookRunner::captureClientHello() {
+  if (!ssl_) return;
+  clientHelloSni_ = sniFromClientHello(ssl_);
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  // The extension body is a 2-byte length and then the wire-format list.
+  if (SSL_client_hello_get0_ext(ssl_, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+                                &len) &&
+      len > 2)
+    alpnOffered_.assign(reinterpret_cast<const char*>(p + 2), len - 2);
+}
+
+const char* HookRunner::sni() const {
+  if (ssl_)
+    if (const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) return name;
+  return clientHelloSni_.empty() ? nullptr : clientHelloSni_.c_str();
+}
+
+}  // namespace tlsgate::hooks

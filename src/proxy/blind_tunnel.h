@@ -1,0 +1,56 @@
+// BlindTunnel: bytes between the client socket and a destination, untouched (S10's tunnel).
+//
+// What the client already sent (the buffered ClientHello, S8) is replayed to the
+// destination first. Both sides are plain sockets: each direction has one borrowed chunk,
+// half-close passes through (EOF on one side becomes shutdown(SHUT_WR) on the other), and
+// the tunnel ends when both directions have. The zero-copy splice() relay of the routing
+// issue replaces the copy through user space.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/buffer_pool.h"
+#include "core/fd.h"
+#include "stats/counters.h"
+#include "tls/socket_bio.h"
+
+namespace tlsgate::proxy {
+
+class BlindTunnel {
+ public:
+  enum class Progress { kWaiting, kFinished, kFailed };
+
+  BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay, BufferPool& pool);
+  ~BlindTunnel();
+
+  void destinationReady(uint32_t events);
+  Progress pump();
+
+ private:
+  struct Side {
+    int fd;
+    bool readable = true;
+    bool writable = true;
+    bool hangup = false;
+  };
+  enum class Flow : uint8_t { kOpen, kDraining, kEnded };
+
+  // Moves one direction; false when nothing moved. `failed` on a socket error.
+  bool pumpDirection(Side& from, Side& to, Chunk& chunk, Flow& flow, bool& failed);
+  bool flushReplay(bool& failed);
+
+  tls::SocketIo& client_;
+  Fd destinationFd_;
+  Side clientSide_;
+  Side destination_;
+  std::string replay_;  // ClientHello bytes still to send to the destination
+  size_t replayed_ = 0;
+  BufferPool& pool_;
+  Chunk toDestination_;
+  Chunk toClient_;
+  Flow clientFlow_ = Flow::kOpen;
+  Flow destinationFlow_ = Flow::kOpen;
+};
+
+}  // namespace tlsgate::proxy
