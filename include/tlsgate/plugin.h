@@ -78,8 +78,10 @@ int tlsgate_hook_add(tlsgate_hook_point point, tlsgate_hook_fn fn, void *data);
 /* tlsgate_vconn_reenable: continue with the next hook of the chain, then the handshake. */
 void tlsgate_vconn_reenable(tlsgate_vconn *vc);
 
-/* tlsgate_vconn_reenable_error: fail the handshake (the client gets a handshake_failure
- * alert when one can still be sent) and close. */
+/* tlsgate_vconn_reenable_error: fail the handshake and close. At CLIENT_HELLO the client
+ * gets a handshake_failure alert; at CERT an internal_error alert (OpenSSL's certificate
+ * callback cannot choose its alert; ATS behaves the same); at VCONN_START, when nothing has
+ * been read yet, the connection is closed without an alert. */
 void tlsgate_vconn_reenable_error(tlsgate_vconn *vc);
 
 /* tlsgate_vconn_terminate: close the connection now, without an alert. */

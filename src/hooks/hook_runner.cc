@@ -71,12 +71,15 @@ HookRunner::~HookRunner() {
 tls::HookVerdict HookRunner::run(tls::HookPoint point) {
   const size_t p = static_cast<size_t>(point);
   if (done_[p]) return *done_[p];
-  if (held_) return tls::HookVerdict::kPending;  // a hook still holds the connection
+  // A hook still holds the connection: wait for it. VCONN_CLOSE does not wait for a hook of
+  // another point, so that plugins learn that a connection they hold has ended.
+  for (tls::HookPoint held : holds_)
+    if (held == point || point != tls::HookPoint::kVconnClose) return tls::HookVerdict::kPending;
   if (point == tls::HookPoint::kClientHello && next_[p] == 0) captureClientHello();
   const auto& chain = HookRegistry::instance().chain(abiPoint(point));
   while (next_[p] < chain.size()) {
     const HookEntry& hook = chain[next_[p]];
-    held_ = point;
+    holds_.push_back(point);
     completedInCallback_.reset();
     inCallback_ = true;
     hook.fn(vc_, abiPoint(point), hook.data);
@@ -99,15 +102,15 @@ tls::HookVerdict HookRunner::finish(tls::HookPoint point, Completion c) {
 }
 
 void HookRunner::complete(Completion c, std::string tunnelDestination) {
-  if (!held_) return;  // a second completing call for the same turn: ignored
+  if (holds_.empty()) return;  // more completing calls than turns: ignored
   if (c == Completion::kTunnel) tunnelDestination_ = std::move(tunnelDestination);
-  if (inCallback_) {
+  if (inCallback_) {  // the turn of the callback running now (the newest hold)
     completedInCallback_ = c;
-    held_.reset();
+    holds_.pop_back();
     return;
   }
-  tls::HookPoint point = *held_;
-  held_.reset();
+  tls::HookPoint point = holds_.front();  // from elsewhere: the oldest hold
+  holds_.pop_front();
   finish(point, c);
   host_.onHookCompleted();  // the owner drives again; run() continues the chain
 }

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,7 +50,7 @@ class HookRunner final : public tls::HandshakeHooks {
   void sessionCreated(SSL* ssl) override { ssl_ = ssl; }
 
   // True while a hook holds the connection (S13: it must not be freed then).
-  bool holding() const { return held_.has_value(); }
+  bool holding() const { return !holds_.empty(); }
   // Where a hook asked to tunnel to ("" = the original destination).
   const std::string& tunnelDestination() const { return tunnelDestination_; }
 
@@ -63,7 +64,7 @@ class HookRunner final : public tls::HandshakeHooks {
   const net::Address& local() const { return local_; }
   SSL* ssl() const { return ssl_; }
   const tls::CertStore& store() const { return store_; }
-  std::optional<tls::HookPoint> heldAt() const { return held_; }
+
 
  private:
   tls::HookVerdict finish(tls::HookPoint point, Completion c);
@@ -78,7 +79,9 @@ class HookRunner final : public tls::HandshakeHooks {
   SSL* ssl_ = nullptr;
   std::array<size_t, TLSGATE_HOOK_COUNT> next_{};                           // per point
   std::array<std::optional<tls::HookVerdict>, TLSGATE_HOOK_COUNT> done_{};  // per point
-  std::optional<tls::HookPoint> held_;  // the point whose current hook holds the connection
+  // Points whose current hook holds the connection, oldest first. Normally one at most;
+  // VCONN_CLOSE may run while an earlier hook still holds a closed connection (S13).
+  std::deque<tls::HookPoint> holds_;
   std::optional<Completion> completedInCallback_;
   bool inCallback_ = false;
   std::string tunnelDestination_;

@@ -64,10 +64,11 @@ void ClientConnection::close(const char* why) {
 
 void ClientConnection::finishClose() {
   if (hooks_) {
+    // VCONN_CLOSE: once per connection, whatever ended it, even while an earlier hook still
+    // holds the connection (so that its plugin learns it can let go).
+    if (hooks_->run(tls::HookPoint::kVconnClose) == tls::HookVerdict::kPending) return;
     // S13: never freed under a hook; its completion comes back here.
     if (hooks_->holding()) return;
-    // VCONN_CLOSE: once per connection, whatever ended it.
-    if (hooks_->run(tls::HookPoint::kVconnClose) == tls::HookVerdict::kPending) return;
   }
   phase_.emplace<std::monostate>();
   worker_.release(this);
