@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "handshake_fixture.h"
 #include "test_pki.h"
 #include "tls/session_info.h"
 
@@ -15,84 +16,7 @@ using stats::Counter;
 using testing::KeyKind;
 using testing::TestPki;
 
-class ServerHandshakeTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    pki_ = new TestPki();
-    a_ = pki_->issue("a", "a.test", {"a.test"});
-    def_ = pki_->issue("default", "default.test", {});
-  }
-  static void TearDownTestSuite() { delete pki_; }
-
-  void buildStore(bool withDefault) {
-    std::vector<config::MulticertEntry> entries(1);
-    entries[0].line = 1;
-    entries[0].certFiles = {a_.certFile};
-    entries[0].keyFiles = {a_.keyFile};
-    if (withDefault) {
-      config::MulticertEntry d;
-      d.line = 2;
-      d.certFiles = {def_.certFile};
-      d.keyFiles = {def_.keyFile};
-      d.destIp = config::DestIp{true, {}, false};
-      entries.push_back(d);
-    }
-    params_.alpnWire = alpnToWire({"h2", "http/1.1"});
-    auto store = CertStore::build(entries, "ssl_multicert.config", params_);
-    ASSERT_TRUE(store.ok()) << store.error().toString();
-    store_ = std::move(store.value());
-  }
-
-  // Wires a client SSL and a ServerHandshake through a BIO pair with `bufSize`-byte
-  // buffers (1 = every suspension point is hit, one byte at a time).
-  void connect(const char* sni, size_t bufSize = 0, const char* clientAlpn = nullptr) {
-    BIO* serverBio = nullptr;
-    BIO* clientBio = nullptr;
-    ASSERT_EQ(BIO_new_bio_pair(&serverBio, bufSize, &clientBio, bufSize), 1);
-    clientCtx_.reset(SSL_CTX_new(TLS_client_method()));
-    client_.reset(SSL_new(clientCtx_.get()));
-    if (sni) SSL_set_tlsext_host_name(client_.get(), sni);
-    if (clientAlpn) {
-      std::string wire = alpnToWire({clientAlpn});
-      SSL_set_alpn_protos(client_.get(), reinterpret_cast<const unsigned char*>(wire.data()),
-                          wire.size());
-    }
-    SSL_set_bio(client_.get(), clientBio, clientBio);
-    SSL_set_connect_state(client_.get());
-    server_ = std::make_unique<ServerHandshake>(*store_, params_, ossl::UniquePtr<BIO>(serverBio),
-                                                local_, peer_, counters_);
-  }
-
-  // Runs both sides until the server is done or failed (or no progress is possible).
-  void run(std::set<HandshakeWait>* waits = nullptr) {
-    for (int i = 0; i < 100000; ++i) {
-      if (SSL_is_init_finished(client_.get())) {
-        char byte;  // drain the TLS 1.3 session tickets the server sends at the end
-        SSL_read(client_.get(), &byte, 1);
-      } else {
-        SSL_do_handshake(client_.get());
-      }
-      HandshakeWait w = server_->advance();
-      if (waits) waits->insert(w);
-      if (server_->state() == HandshakeState::kDone || server_->state() == HandshakeState::kFailed)
-        return;
-    }
-    FAIL() << "handshake made no progress";
-  }
-
-  static TestPki* pki_;
-  static testing::TestCert a_, def_;
-  ServerParams params_;
-  std::unique_ptr<CertStore> store_;
-  net::Address local_ = *net::parseAddress("127.0.0.1:8443", true);
-  net::Address peer_ = *net::parseAddress("127.0.0.1:50000", true);
-  stats::CounterBlock counters_;
-  ossl::UniquePtr<SSL_CTX> clientCtx_;
-  ossl::UniquePtr<SSL> client_;
-  std::unique_ptr<ServerHandshake> server_;
-};
-TestPki* ServerHandshakeTest::pki_ = nullptr;
-testing::TestCert ServerHandshakeTest::a_, ServerHandshakeTest::def_;
+using ServerHandshakeTest = HandshakeFixture;
 
 TEST_F(ServerHandshakeTest, S11SniSelectsItsCertificate) {
   buildStore(true);
