@@ -167,12 +167,38 @@ TEST(GatewayConfigTest, UnknownTopLevelKey) {
   EXPECT_EQ(err.toString().rfind(kPath + ":8: ", 0), 0u) << err.toString();
 }
 
-TEST(GatewayConfigTest, AdminAndPluginsAreNotSupportedYet) {
-  for (const char* key : {"admin", "plugins"}) {
-    auto err = parseFail("# comment\n" + std::string(key) + ":\n  x: 1\n" + kMinimal);
-    EXPECT_EQ(err.line, 2) << key;
-    EXPECT_TRUE(contains(err.message, "unknown key '" + std::string(key) + "'")) << err.message;
-  }
+TEST(GatewayConfigTest, AdminIsNotSupportedYet) {
+  auto err = parseFail("# comment\nadmin:\n  x: 1\n" + kMinimal);
+  EXPECT_EQ(err.line, 2);
+  EXPECT_TRUE(contains(err.message, "unknown key 'admin'")) << err.message;
+}
+
+TEST(GatewayConfigTest, PluginsInOrderWithArgsAndPathsResolved) {
+  auto c = parseOk(kMinimal +
+                   "plugins:\n"
+                   "  - path: plugins/hook_test.so\n"
+                   "    args: [--hook, cert, --ms, \"200\"]\n"
+                   "  - path: /opt/x.so\n");
+  ASSERT_EQ(c.plugins.size(), 2u);
+  EXPECT_EQ(c.plugins[0].path, "/etc/tlsgate/plugins/hook_test.so");
+  EXPECT_EQ(c.plugins[0].args, (std::vector<std::string>{"--hook", "cert", "--ms", "200"}));
+  EXPECT_EQ(c.plugins[0].line, 8);
+  EXPECT_EQ(c.plugins[1].path, "/opt/x.so");
+  EXPECT_TRUE(c.plugins[1].args.empty());
+}
+
+TEST(GatewayConfigTest, PluginErrorsHaveTheirLine) {
+  auto noPath = parseFail(kMinimal + "plugins:\n  - args: [x]\n");
+  EXPECT_EQ(noPath.line, 8);
+  EXPECT_TRUE(contains(noPath.message, "missing required key 'path'")) << noPath.message;
+  auto notList = parseFail(kMinimal + "plugins:\n  path: x.so\n");
+  EXPECT_TRUE(contains(notList.message, "plugins must be a sequence")) << notList.message;
+  auto badArgs = parseFail(kMinimal + "plugins:\n  - path: x.so\n    args: {a: 1}\n");
+  EXPECT_EQ(badArgs.line, 9);
+  EXPECT_TRUE(contains(badArgs.message, "plugin.args")) << badArgs.message;
+  auto unknown = parseFail(kMinimal + "plugins:\n  - path: x.so\n    init: y\n");
+  EXPECT_EQ(unknown.line, 9);
+  EXPECT_TRUE(contains(unknown.message, "unknown key 'init'")) << unknown.message;
 }
 
 TEST(GatewayConfigTest, UnknownKeyInsideSsl) {
