@@ -11,10 +11,10 @@ BlindTunnel::BlindTunnel(tls::SocketIo& client, Fd destination, std::string repl
                          BufferPool& pool)
     : client_(client),
       destinationFd_(std::move(destination)),
-      clientSide_{client.fd, client.readable, client.writable, client.hangup},
-      destination_{destinationFd_.get()},
       replay_(std::move(replay)),
-      pool_(pool) {}
+      pool_(pool) {
+  destination_.fd = destinationFd_.get();
+}
 
 BlindTunnel::~BlindTunnel() {
   toDestination_.release(pool_);
@@ -42,11 +42,15 @@ bool BlindTunnel::flushReplay(bool& failed) {
       return false;
     }
   }
-  if (replayed_ == replay_.size() && !replay_.empty()) std::string().swap(replay_), replayed_ = 0;
+  if (replayed_ == replay_.size() && !replay_.empty()) {
+    std::string().swap(replay_);  // all replayed: give the memory back
+    replayed_ = 0;
+  }
   return moved;
 }
 
-bool BlindTunnel::pumpDirection(Side& from, Side& to, Chunk& chunk, Flow& flow, bool& failed) {
+bool BlindTunnel::pumpDirection(tls::SocketIo& from, tls::SocketIo& to, Chunk& chunk, Flow& flow,
+                                bool& failed) {
   bool moved = false;
   if (chunk.empty() && flow == Flow::kOpen && from.readable) {
     size_t room = 0;
@@ -88,19 +92,14 @@ bool BlindTunnel::pumpDirection(Side& from, Side& to, Chunk& chunk, Flow& flow, 
 }
 
 BlindTunnel::Progress BlindTunnel::pump() {
-  // The connection tracks the client socket's readiness in its SocketIo; mirror it.
-  clientSide_.readable |= client_.readable;
-  clientSide_.writable |= client_.writable;
-  clientSide_.hangup |= client_.hangup;
-  client_.readable = client_.writable = false;
   bool failed = false;
   for (;;) {
     bool moved = flushReplay(failed);
     if (failed) return Progress::kFailed;
     if (replay_.empty())
-      moved |= pumpDirection(clientSide_, destination_, toDestination_, clientFlow_, failed);
+      moved |= pumpDirection(client_, destination_, toDestination_, clientFlow_, failed);
     if (failed) return Progress::kFailed;
-    moved |= pumpDirection(destination_, clientSide_, toClient_, destinationFlow_, failed);
+    moved |= pumpDirection(destination_, client_, toClient_, destinationFlow_, failed);
     if (failed) return Progress::kFailed;
     if (!moved) break;
   }

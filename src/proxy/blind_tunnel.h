@@ -28,23 +28,17 @@ class BlindTunnel {
   Progress pump();
 
  private:
-  struct Side {
-    int fd;
-    bool readable = true;
-    bool writable = true;
-    bool hangup = false;
-  };
   enum class Flow : uint8_t { kOpen, kDraining, kEnded };
 
   // Moves one direction; false when nothing moved. `failed` on a socket error.
-  bool pumpDirection(Side& from, Side& to, Chunk& chunk, Flow& flow, bool& failed);
+  bool pumpDirection(tls::SocketIo& from, tls::SocketIo& to, Chunk& chunk, Flow& flow,
+                     bool& failed);
   bool flushReplay(bool& failed);
 
-  tls::SocketIo& client_;
+  tls::SocketIo& client_;  // the connection's, readiness kept up to date by its events
   Fd destinationFd_;
-  Side clientSide_;
-  Side destination_;
-  std::string replay_;  // ClientHello bytes still to send to the destination
+  tls::SocketIo destination_;  // readiness of the destination socket (no TLS on it)
+  std::string replay_;         // ClientHello bytes still to send to the destination
   size_t replayed_ = 0;
   BufferPool& pool_;
   Chunk toDestination_;
