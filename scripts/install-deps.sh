@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libgtest-dev)
-TEST=(openssl curl python3 python3-pytest nghttp2-client procps iproute2 ca-certificates)
+TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client procps iproute2 ca-certificates)
 
 want=("${BUILD[@]}" "${TEST[@]}")
 if [[ ${1:-} == --bench ]]; then

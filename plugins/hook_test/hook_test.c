@@ -56,15 +56,21 @@ static const char *const kPointNames[TLSGATE_HOOK_COUNT] = {
     [TLSGATE_HOOK_VCONN_CLOSE] = "vconn_close",
 };
 
-/* One per plugin entry of tlsgate.yaml. Lives as long as the process (tlsgate keeps the
- * pointer in its hook chains). */
+/* One per plugin entry of tlsgate.yaml; lives as long as the process. */
 struct config {
+  struct config *next; /* in `configs` */
   char *name;
   enum mode mode;
   long ms;
   char *tunnel; /* NULL = original destination */
   atomic_ulong count[TLSGATE_HOOK_COUNT];
 };
+
+/* Every config whose arguments were valid. Only a list of pointers: it keeps them
+ * reachable until exit (tlsgate may drop its hook chains first; a leak checker would then
+ * report them) and each instance still has its own struct. Written only by
+ * tlsgate_plugin_init(), which runs on tlsgate's main thread. */
+static struct config *configs;
 
 /* A re-enable to be made later by a thread of ours. */
 struct delayed {
@@ -222,6 +228,8 @@ int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
   }
   if (npoints == 0) return fail(self, cfg, "give at least one --hook POINT", NULL);
 
+  cfg->next = configs;
+  configs = cfg;
   for (int p = 0; p < TLSGATE_HOOK_COUNT; p++) {
     if (points[p] && tlsgate_hook_add((tlsgate_hook_point)p, on_hook, cfg) != 0) {
       /* cfg may already be in a chain: keep it, tlsgate stops anyway. */

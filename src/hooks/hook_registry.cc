@@ -3,8 +3,10 @@
 namespace tlsgate::hooks {
 
 HookRegistry& HookRegistry::instance() {
-  static HookRegistry registry;
-  return registry;
+  // Never destroyed: plugins, their hook data and their threads live until the process
+  // ends, and a hook may still run while static destructors do.
+  static HookRegistry* registry = new HookRegistry;
+  return *registry;
 }
 
 bool HookRegistry::add(tlsgate_hook_point point, tlsgate_hook_fn fn, void* data) {

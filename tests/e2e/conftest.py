@@ -3,8 +3,9 @@
 Run: /usr/bin/python3 -m pytest -q tests/e2e
 
 The binary comes from $TLSGATE_BIN, else the first executable `tlsgate` under
-/work/main/build/ then /work/main/build*/. $TLSGATE_SANITIZE ("address", "thread" or empty)
-multiplies every timeout by 3.
+/work/main/build/ then /work/main/build*/. Plugins (hook_test.so) come from
+$TLSGATE_PLUGIN_DIR, else the binary's folder's plugins/. $TLSGATE_SANITIZE ("address",
+"thread" or empty) multiplies every timeout by 3.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def find_binary() -> str | None:
     return None
 
 
+def find_plugin_dir(binary: str | None = None) -> Path | None:
+    """$TLSGATE_PLUGIN_DIR, else <folder of the tlsgate binary>/plugins."""
+    env = os.environ.get("TLSGATE_PLUGIN_DIR")
+    if env:
+        return Path(env)
+    binary = binary or find_binary()
+    return Path(binary).resolve().parent / "plugins" if binary else None
+
+
 def free_port() -> int:
     """A port that was free a moment ago (racy by nature: callers retry)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -73,6 +83,16 @@ def tlsgate_bin() -> str:
         pytest.fail(f"tlsgate binary not found (TLSGATE_BIN={os.environ.get('TLSGATE_BIN')!r}, "
                     f"no executable build*/tlsgate under {REPO})", pytrace=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def plugin_dir(tlsgate_bin) -> Path:
+    """The folder holding the plugins built with tlsgate (hook_test.so)."""
+    d = find_plugin_dir(tlsgate_bin)
+    if d is None or not (d / "hook_test.so").is_file():
+        pytest.fail(f"hook_test.so not found in {d} (TLSGATE_PLUGIN_DIR="
+                    f"{os.environ.get('TLSGATE_PLUGIN_DIR')!r})", pytrace=False)
+    return d
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +132,8 @@ class Gateway:
                  allow_client_renegotiation: bool | None = None,
                  threads: int | str = 2,
                  extra_ssl_yaml: str = "",
-                 debug_tags: str | None = None):
+                 debug_tags: str | None = None,
+                 plugins: list[dict] | None = None):
         self.binary = binary
         self.dir = Path(workdir)
         self.pki = pki
@@ -126,6 +147,8 @@ class Gateway:
         self.threads = threads
         self.extra_ssl_yaml = extra_ssl_yaml
         self.debug_tags = debug_tags
+        # [{"path": str|Path, "args": [str, ...]}, ...] -> the top-level `plugins:` list.
+        self.plugins = plugins
         self.proc: subprocess.Popen | None = None
         self.lines: list[str] = []
         self.stats_lines: list[str] = []
@@ -159,6 +182,13 @@ class Gateway:
         if self.extra_ssl_yaml:
             out += ["  " + l for l in self.extra_ssl_yaml.strip("\n").splitlines()]
         out += ["routes:", f"  default: {self.route}"]
+        if self.plugins is not None:
+            # JSON strings are valid YAML double-quoted scalars.
+            out.append("plugins:" if self.plugins else "plugins: []")
+            for p in self.plugins:
+                out.append(f"  - path: {json.dumps(str(p['path']))}")
+                if "args" in p:
+                    out.append(f"    args: [{', '.join(json.dumps(str(a)) for a in p['args'])}]")
         return "\n".join(out) + "\n"
 
     def write_files(self) -> None:
