@@ -13,7 +13,6 @@
 #include "app/plugin_loader.h"
 #include "config/snapshot.h"
 #include "core/log.h"
-#include "hooks/certificate_params.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
 #include "stats/counters.h"
@@ -82,9 +81,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& cfg = (*snapshot)->config;
-  // Certificates that plugins load get the TLS settings of the configuration.
-  hooks::setCertificateParams(
-      std::shared_ptr<const tls::ServerParams>(*snapshot, &(*snapshot)->serverParams));
   if (Status s = app::loadPlugins(cfg, /*initialise=*/!options->check); !s) {
     std::fprintf(stderr, "%s\n", s.error().toString().c_str());
     return 1;

@@ -64,7 +64,6 @@ HookRunner::~HookRunner() {
     vc_->pendingCert = nullptr;
     vc_->pendingCtx = nullptr;
   }
-  if (overrideCert_) releaseCert(overrideCert_);
   vc_->unref();
 }
 
@@ -80,6 +79,7 @@ tls::HookVerdict HookRunner::run(tls::HookPoint point) {
   while (next_[p] < chain.size()) {
     const HookEntry& hook = chain[next_[p]];
     holds_.push_back(point);
+    if (point == tls::HookPoint::kCert) vc_->heldAtCert.store(true);
     completedInCallback_.reset();
     inCallback_ = true;
     hook.fn(vc_, abiPoint(point), hook.data);
@@ -106,25 +106,31 @@ void HookRunner::complete(Completion c, std::string tunnelDestination) {
   if (c == Completion::kTunnel) tunnelDestination_ = std::move(tunnelDestination);
   if (inCallback_) {  // the turn of the callback running now (the newest hold)
     completedInCallback_ = c;
+    if (holds_.back() == tls::HookPoint::kCert) vc_->heldAtCert.store(false);
     holds_.pop_back();
     return;
   }
   tls::HookPoint point = holds_.front();  // from elsewhere: the oldest hold
+  if (point == tls::HookPoint::kCert) vc_->heldAtCert.store(false);
   holds_.pop_front();
   finish(point, c);
   host_.onHookCompleted();  // the owner drives again; run() continues the chain
 }
 
-SSL_CTX* HookRunner::certificateOverride() {
+void HookRunner::applyCertificateOverride(SSL* ssl) {
   std::lock_guard lock(vc_->certMutex);
-  SSL_CTX* ctx = vc_->pendingCtx;
   if (vc_->pendingCert) {
-    if (overrideCert_) releaseCert(overrideCert_);
-    overrideCert_ = vc_->pendingCert;  // alive as long as the connection
+    tlsgate_cert* cert = vc_->pendingCert;
+    // The SSL takes its own references to certificate, key and chain.
+    if (SSL_use_cert_and_key(ssl, cert->leaf.get(), cert->key.get(), cert->chain.get(), 1) != 1)
+      TG_DEBUG(log::kSslError, "vconn %llu: the hook's certificate was refused: %s",
+               static_cast<unsigned long long>(vc_->id), ossl::drainErrors().c_str());
+    releaseCert(cert);
+  } else if (vc_->pendingCtx) {
+    SSL_set_SSL_CTX(ssl, vc_->pendingCtx);
   }
-  vc_->pendingCtx = nullptr;
   vc_->pendingCert = nullptr;
-  return ctx;
+  vc_->pendingCtx = nullptr;
 }
 
 void HookRunner::captureClientHello() {

@@ -46,7 +46,7 @@ class HookRunner final : public tls::HandshakeHooks {
   HookRunner& operator=(const HookRunner&) = delete;
 
   tls::HookVerdict run(tls::HookPoint point) override;
-  SSL_CTX* certificateOverride() override;
+  void applyCertificateOverride(SSL* ssl) override;
   void sessionCreated(SSL* ssl) override { ssl_ = ssl; }
 
   // True while a hook holds the connection (S13: it must not be freed then).
@@ -87,7 +87,6 @@ class HookRunner final : public tls::HandshakeHooks {
   std::string tunnelDestination_;
   std::string alpnOffered_;
   std::string clientHelloSni_;
-  tlsgate_cert* overrideCert_ = nullptr;  // keeps a plugin's certificate alive
 };
 
 }  // namespace tlsgate::hooks

@@ -7,11 +7,9 @@
 #include <utility>
 
 #include "core/log.h"
-#include "hooks/certificate_params.h"
 #include "hooks/hook_runner.h"
 #include "hooks/vconn.h"
 #include "tls/cert_loader.h"
-#include "tls/server_context.h"
 
 using tlsgate::hooks::Completion;
 using tlsgate::hooks::HookRunner;
@@ -123,19 +121,16 @@ unsigned long long tlsgate_vconn_id(tlsgate_vconn* vc) {
 
 tlsgate_cert* tlsgate_cert_from_pem(const char* cert_pem, size_t cert_len, const char* key_pem,
                                     size_t key_len, char* err, size_t err_len) {
-  auto fail = [&](const std::string& why) -> tlsgate_cert* {
-    if (err && err_len) std::snprintf(err, err_len, "%s", why.c_str());
+  auto parsed = tls::parseCertificatePem(std::string_view(cert_pem, cert_len),
+                                         std::string_view(key_pem, key_len));
+  if (!parsed) {
+    if (err && err_len) std::snprintf(err, err_len, "%s", parsed.error().message.c_str());
     return nullptr;
-  };
-  auto params = hooks::certificateParams();
-  if (!params) return fail("no configuration loaded");
-  auto ctx = tls::newServerContext(*params);
-  if (!ctx) return fail(ctx.error().message);
-  auto loaded = tls::loadCertificatePem(ctx->get(), std::string_view(cert_pem, cert_len),
-                                        std::string_view(key_pem, key_len));
-  if (!loaded) return fail(loaded.error().message);
+  }
   auto* cert = new tlsgate_cert;
-  cert->ctx = std::move(ctx.value());
+  cert->leaf = std::move(parsed->leaf);
+  cert->key = std::move(parsed->key);
+  cert->chain = std::move(parsed->chain);
   return cert;
 }
 
@@ -151,16 +146,16 @@ void tlsgate_cert_release(tlsgate_cert* cert) {
 // Any thread, while the hook holds the connection at CERT. The runner reads the slot on
 // the connection's thread when the CERT chain is done.
 int tlsgate_vconn_use_cert(tlsgate_vconn* vc, tlsgate_cert* cert) {
-  if (!vc || !cert) return -1;
+  if (!vc || !cert || !vc->heldAtCert.load()) return -1;
   std::lock_guard lock(vc->certMutex);
   if (vc->pendingCert) hooks::releaseCert(vc->pendingCert);
   vc->pendingCert = tlsgate_cert_ref(cert);
-  vc->pendingCtx = cert->ctx.get();
+  vc->pendingCtx = nullptr;
   return 0;
 }
 
 int tlsgate_vconn_use_cert_name(tlsgate_vconn* vc, const char* name) {
-  if (!vc || !name) return -1;
+  if (!vc || !name || !vc->heldAtCert.load()) return -1;
   // The store is immutable and pinned by the held connection, so any thread may read it;
   // the runner pointer itself is only read to reach it while the connection is held.
   HookRunner* r = vc->runner;
@@ -168,6 +163,8 @@ int tlsgate_vconn_use_cert_name(tlsgate_vconn* vc, const char* name) {
   const tls::CertEntry* entry = r->store().findByName(name);
   if (!entry) return -1;
   std::lock_guard lock(vc->certMutex);
+  if (vc->pendingCert) hooks::releaseCert(vc->pendingCert);  // the last choice wins
+  vc->pendingCert = nullptr;
   vc->pendingCtx = entry->ctx.get();
   return 0;
 }

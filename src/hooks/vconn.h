@@ -27,7 +27,10 @@ struct tlsgate_vconn {
   std::atomic<int> refs{1};
   tlsgate::hooks::HookRunner* runner = nullptr;  // touched on the reactor's thread only
 
-  // A certificate chosen by a hook at CERT, possibly from another thread.
+  // True while a CERT hook holds the connection: the window for tlsgate_vconn_use_cert*.
+  std::atomic<bool> heldAtCert{false};
+  // A certificate chosen by a hook at CERT, possibly from another thread: an entry of the
+  // store (its context) or a plugin's certificate.
   std::mutex certMutex;
   SSL_CTX* pendingCtx = nullptr;               // guarded by certMutex
   struct tlsgate_cert* pendingCert = nullptr;  // guarded by certMutex; owns a reference
@@ -36,10 +39,14 @@ struct tlsgate_vconn {
   void unref();
 };
 
-// A certificate a plugin loaded (tlsgate_cert_from_pem).
+// A certificate a plugin loaded (tlsgate_cert_from_pem): parsed once, installed on each
+// connection's SSL that serves it (no SSL_CTX per certificate: creating one costs OpenSSL 3
+// a millisecond).
 struct tlsgate_cert {
   std::atomic<int> refs{1};
-  tlsgate::ossl::UniquePtr<SSL_CTX> ctx;
+  tlsgate::ossl::UniquePtr<X509> leaf;
+  tlsgate::ossl::UniquePtr<EVP_PKEY> key;
+  tlsgate::ossl::UniquePtr<STACK_OF(X509)> chain;
 };
 
 namespace tlsgate::hooks {

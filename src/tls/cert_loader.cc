@@ -164,8 +164,7 @@ Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
   return loaded;
 }
 
-Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
-                                      std::string_view keyPem) {
+Result<ParsedCert> parseCertificatePem(std::string_view certPem, std::string_view keyPem) {
   ossl::UniquePtr<BIO> certBio(BIO_new_mem_buf(certPem.data(), static_cast<int>(certPem.size())));
   ossl::UniquePtr<BIO> keyBio(BIO_new_mem_buf(keyPem.data(), static_cast<int>(keyPem.size())));
   if (!certBio || !keyBio) return Error{"", 0, "out of memory"};
@@ -173,7 +172,19 @@ Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
   if (!certs) return certs.error();
   auto key = readKey(keyBio.get(), "the key PEM");
   if (!key) return key.error();
-  return useCertificate(ctx, std::move(certs.value()), key->get(), "from PEM", {});
+  if (X509_check_private_key(certs->front().get(), key->get()) != 1) {
+    ossl::drainErrors();
+    return Error{"", 0, "private key does not match the certificate"};
+  }
+  ParsedCert parsed;
+  parsed.chain.reset(sk_X509_new_null());
+  for (size_t i = 1; i < certs->size(); ++i) sk_X509_push(parsed.chain.get(), (*certs)[i].release());
+  parsed.leaf = std::move(certs->front());
+  parsed.key = std::move(key.value());
+  return parsed;
 }
+
+std::string certificateSubject(X509* cert) { return subjectOf(cert); }
+std::string certificateSha256(X509* cert) { return sha256Of(cert); }
 
 }  // namespace tlsgate::tls

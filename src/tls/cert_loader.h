@@ -24,9 +24,20 @@ Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
                                    const std::string& keyFile,
                                    const std::vector<std::string>& chainFiles);
 
-// The same from memory: a certificate PEM (chain after the leaf) and a key PEM.
-Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
-                                      std::string_view keyPem);
+// A certificate parsed from memory, not yet served by any context.
+struct ParsedCert {
+  ossl::UniquePtr<X509> leaf;
+  ossl::UniquePtr<EVP_PKEY> key;
+  ossl::UniquePtr<STACK_OF(X509)> chain;  // the certificates after the leaf (maybe empty)
+};
+
+// Parses a certificate PEM (its chain may follow the leaf) and a key PEM, and checks that
+// they match. Safe on any thread.
+Result<ParsedCert> parseCertificatePem(std::string_view certPem, std::string_view keyPem);
+
+// Subject (RFC 2253) and SHA-256 fingerprint (lowercase hex) of a certificate.
+std::string certificateSubject(X509* cert);
+std::string certificateSha256(X509* cert);
 
 // Names a certificate answers to: subject CN and DNS SANs, lowercase.
 std::vector<std::string> certificateNames(X509* cert);

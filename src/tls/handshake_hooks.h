@@ -30,8 +30,9 @@ class HandshakeHooks {
   virtual HookVerdict run(HookPoint point) = 0;
   // The SSL exists (after VCONN_START): the hooks of later points may look at it.
   virtual void sessionCreated(SSL* ssl) = 0;
-  // After the CERT chain: a context a hook asked to serve instead of the selected one.
-  virtual SSL_CTX* certificateOverride() = 0;
+  // After the CERT chain: serves on `ssl` the certificate a hook chose instead of the
+  // selected one, if any.
+  virtual void applyCertificateOverride(SSL* ssl) = 0;
 };
 
 }  // namespace tlsgate::tls

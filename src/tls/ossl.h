@@ -37,6 +37,10 @@ TLSGATE_OSSL_DELETER(BIO, BIO_free_all)
 TLSGATE_OSSL_DELETER(BIO_METHOD, BIO_meth_free)
 TLSGATE_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free)
 TLSGATE_OSSL_DELETER(SSL_SESSION, SSL_SESSION_free)
+template <>
+struct Deleter<STACK_OF(X509)> {
+  void operator()(STACK_OF(X509)* s) const { sk_X509_pop_free(s, X509_free); }
+};
 #undef TLSGATE_OSSL_DELETER
 
 template <class T>

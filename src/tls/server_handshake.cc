@@ -361,8 +361,7 @@ int ServerHandshake::onCertificate() {
   HookVerdict v = hooks_->run(HookPoint::kCert);
   switch (v) {
     case HookVerdict::kContinue:
-      if (SSL_CTX* replacement = hooks_->certificateOverride())
-        SSL_set_SSL_CTX(ssl_.get(), replacement);
+      hooks_->applyCertificateOverride(ssl_.get());
       return 1;
     case HookVerdict::kPending:
       return -1;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "tls/cert_loader.h"
+
 namespace tlsgate::tls {
 
 SessionInfo describeSession(SSL* ssl, const CertStore& store) {
@@ -20,9 +22,13 @@ SessionInfo describeSession(SSL* ssl, const CertStore& store) {
     std::transform(s.group.begin(), s.group.end(), s.group.begin(),
                    [](unsigned char c) { return std::tolower(c); });
   }
-  if (const CertInfo* info = store.info(SSL_get_certificate(ssl))) {
+  X509* served = SSL_get_certificate(ssl);
+  if (const CertInfo* info = store.info(served)) {
     s.certSubject = info->subject;
     s.certSha256 = info->sha256;
+  } else if (served) {  // not from ssl_multicert.config: a plugin's (tlsgate_vconn_use_cert)
+    s.certSubject = certificateSubject(served);
+    s.certSha256 = certificateSha256(served);
   }
   s.resumed = SSL_session_reused(ssl) == 1;
   return s;

@@ -25,7 +25,9 @@ class ScriptedHooks final : public HandshakeHooks {
     return it->second;
   }
   void sessionCreated(SSL* s) override { ssl = s; }
-  SSL_CTX* certificateOverride() override { return override; }
+  void applyCertificateOverride(SSL* s) override {
+    if (override) SSL_set_SSL_CTX(s, override);
+  }
 
   std::map<HookPoint, HookVerdict> script;
   std::map<HookPoint, int> calls;
