@@ -24,7 +24,7 @@ import pytest
 from conftest import Gateway, GatewayStartError, scaled
 from tlsclient import (HOST, client_context, client_hello_bytes, http_get, inspect,
                        is_tls_alert, tls_connect, wait_closed)
-from upstreams import TcpServer, closed_port
+from upstreams import TcpServer, TlsServer, closed_port
 
 POINTS = ("vconn_start", "client_hello", "cert", "vconn_close")
 HANDSHAKE_POINTS = ("vconn_start", "client_hello", "cert")
@@ -401,32 +401,6 @@ def tunnel_cert(tmp_path_factory) -> tuple[Path, Path]:
                     "-days", "30", "-subj", f"/CN={TUNNEL_CN}", "-keyout", str(key),
                     "-out", str(crt)], check=True, capture_output=True, timeout=60)
     return crt, key
-
-
-class TlsServer(TcpServer):
-    """A TLS server (Python ssl) in threads: per connection, completes the handshake, sends
-    `tunnel-server sni=<SNI it saw>\\n`, then reads until EOF."""
-
-    def __init__(self, crt: Path, key: Path):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(crt), str(key))
-        seen = threading.local()
-
-        def on_sni(sslsock, name, _ctx):
-            seen.sni = name
-
-        ctx.sni_callback = on_sni
-
-        def handler(conn: socket.socket, record: dict) -> None:
-            seen.sni = None
-            with ctx.wrap_socket(conn, server_side=True) as tls:
-                record["sni"] = seen.sni
-                record["handshake"] = True
-                tls.sendall(f"tunnel-server sni={seen.sni}\n".encode())
-                while tls.recv(65536):
-                    pass
-
-        super().__init__(handler)
 
 
 def _der_of(crt: Path) -> bytes:

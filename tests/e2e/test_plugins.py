@@ -31,7 +31,7 @@ import pytest
 from conftest import Gateway, GatewayStartError, scaled
 from tlsclient import (HOST, client_context, client_hello_bytes, inspect,
                        s_client, tls_connect, wait_closed)
-from upstreams import TcpServer
+from upstreams import TlsServer
 
 N_CERTS = 10_000
 LOAD_DOMAIN = "load.test"
@@ -358,30 +358,6 @@ def tunnel_cert(tmp_path_factory) -> tuple[Path, Path]:
              "-days", "30", "-subj", f"/CN={TUNNEL_CN}", "-keyout", "t.key", "-out", "t.crt",
              cwd=d)
     return d / "t.crt", d / "t.key"
-
-
-class TlsServer(TcpServer):
-    """Per connection: TLS handshake, then `tunnel-server sni=<SNI>\\n`, then reads to EOF."""
-
-    def __init__(self, crt: Path, key: Path):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(crt), str(key))
-        seen = threading.local()
-
-        def on_sni(_sock, name, _ctx):
-            seen.sni = name
-
-        ctx.sni_callback = on_sni
-
-        def handler(conn: socket.socket, record: dict) -> None:
-            seen.sni = None
-            with ctx.wrap_socket(conn, server_side=True) as tls:
-                record["sni"] = seen.sni
-                tls.sendall(f"tunnel-server sni={seen.sni}\n".encode())
-                while tls.recv(65536):
-                    pass
-
-        super().__init__(handler)
 
 
 def through_tunnel(port: int, sni: str) -> tuple[bytes, bytes]:

@@ -6,8 +6,10 @@ import hashlib
 import http.server
 import json
 import socket
+import ssl
 import threading
 import time
+from pathlib import Path
 
 
 def closed_port() -> int:
@@ -183,3 +185,29 @@ class HttpUpstream:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+
+
+class TlsServer(TcpServer):
+    """A TLS server (Python ssl) in threads: per connection, completes the handshake, sends
+    `tunnel-server sni=<SNI it saw>\\n`, then reads until EOF."""
+
+    def __init__(self, crt: Path, key: Path):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(crt), str(key))
+        seen = threading.local()
+
+        def on_sni(sslsock, name, _ctx):
+            seen.sni = name
+
+        ctx.sni_callback = on_sni
+
+        def handler(conn: socket.socket, record: dict) -> None:
+            seen.sni = None
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                record["sni"] = seen.sni
+                record["handshake"] = True
+                tls.sendall(f"tunnel-server sni={seen.sni}\n".encode())
+                while tls.recv(65536):
+                    pass
+
+        super().__init__(handler)
