@@ -52,8 +52,11 @@ typedef enum tlsgate_hook_point {
   /* SNI/CERT (S10): from the certificate callback, after tlsgate selected the certificate
    * from ssl_multicert.config; a hook may replace it. */
   TLSGATE_HOOK_CERT = 2,
-  /* When a client certificate was presented and verified by OpenSSL (reserved: client
-   * certificates are requested by a later release). */
+  /* With ssl.verify_client MODERATE or STRICT: the client presented a certificate and it
+   * verified. Runs inside OpenSSL's verify callback, which OpenSSL 3.0 cannot suspend on a
+   * server: the callback must complete its turn before it returns — reenable accepts,
+   * reenable_error or terminate rejects (the client gets an alert); a hook that still holds
+   * the connection when its callback returns fails the handshake. */
   TLSGATE_HOOK_VERIFY_CLIENT = 3,
   /* Once per connection, when it ends, whatever the reason. Completing calls made here only
    * release the connection. */

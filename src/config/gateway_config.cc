@@ -235,7 +235,8 @@ Status Parser::parsePlugins(const Field& f, GatewayConfig& config) const {
 Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
   auto keys = fields(f.value, f.valueLine(), "ssl",
                      {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn",
-                      "protocols", "ciphers", "ciphersuites", "groups"});
+                      "protocols", "ciphers", "ciphersuites", "groups", "verify_client",
+                      "verify_client_ca_certs"});
   if (!keys) return keys.error();
   bool haveMulticert = false;
   for (const auto& key : *keys) {
@@ -243,6 +244,9 @@ Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
     haveMulticert = haveMulticert || key.name == "multicert";
   }
   if (!haveMulticert) return fail(f.line, "missing required key 'ssl.multicert'");
+  if (ssl.verifyClient != VerifyClient::kNone && ssl.verifyClientCaCerts.empty())
+    return fail(f.line, "ssl.verify_client needs ssl.verify_client_ca_certs (the CAs that "
+                        "sign client certificates)");
   return Ok{};
 }
 
@@ -273,6 +277,16 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
       ssl.allowClientRenegotiation = false;
     else
       return fail(f.valueLine(), f.label + " must be true or false, got '" + v + "'");
+  } else if (f.name == "verify_client") {
+    const std::string& v = *text;
+    if (v == "NONE") ssl.verifyClient = VerifyClient::kNone;
+    else if (v == "MODERATE") ssl.verifyClient = VerifyClient::kModerate;
+    else if (v == "STRICT") ssl.verifyClient = VerifyClient::kStrict;
+    else return fail(f.valueLine(), f.label + " must be NONE, MODERATE or STRICT, got '" + v + "'");
+  } else if (f.name == "verify_client_ca_certs") {
+    if (text->empty()) return fail(f.valueLine(), f.label + " must name a file");
+    std::filesystem::path file(*text);
+    ssl.verifyClientCaCerts = file.is_absolute() ? file.string() : (dir_ / file).string();
   } else if (f.name == "ciphers") {
     ssl.ciphers = *text;
   } else if (f.name == "ciphersuites") {

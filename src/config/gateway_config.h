@@ -12,6 +12,8 @@
 //     ciphers: ...                      # TLS 1.2 cipher list (OpenSSL syntax)
 //     ciphersuites: ...                 # TLS 1.3 suites
 //     groups: X25519:P-256:P-384        # key exchange groups
+//     verify_client: NONE               # NONE | MODERATE | STRICT (client certificates)
+//     verify_client_ca_certs: ca.pem    # CAs that sign client certificates (not NONE)
 //   routes:
 //     default: builtin:inspect          # or host:port of a plaintext upstream
 //   plugins:                            # optional, loaded in order (include/tlsgate/plugin.h)
@@ -38,6 +40,10 @@ struct ListenerConfig {
 
 enum class TlsVersion { kTls12, kTls13 };
 
+// ATS's verify_client levels: NONE requests no client certificate; MODERATE verifies one
+// that is presented but lets a client without one in; STRICT requires one.
+enum class VerifyClient { kNone, kModerate, kStrict };
+
 struct SslConfig {
   std::string multicertPath;  // resolved against the folder of tlsgate.yaml
   int multicertLine = 0;      // where it was named, for errors about the file as a whole
@@ -49,6 +55,8 @@ struct SslConfig {
   std::string ciphers;       // empty: the built-in default
   std::string ciphersuites;  // empty: the built-in default
   std::string groups;        // empty: the built-in default
+  VerifyClient verifyClient = VerifyClient::kNone;
+  std::string verifyClientCaCerts;  // CA file, resolved against the folder of tlsgate.yaml
 };
 
 struct RouteTarget {

@@ -16,6 +16,11 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
   p.alpnWire = tls::alpnToWire(ssl.alpn);
   p.allowClientRenegotiation = ssl.allowClientRenegotiation;
   p.handshakeTimeout = std::chrono::seconds(ssl.handshakeTimeoutSec);
+  if (ssl.verifyClient != VerifyClient::kNone) {
+    p.verifyClientMode = SSL_VERIFY_PEER;
+    if (ssl.verifyClient == VerifyClient::kStrict) p.verifyClientMode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    p.clientCaFile = ssl.verifyClientCaCerts;
+  }
   return p;
 }
 

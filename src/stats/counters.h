@@ -34,6 +34,7 @@ namespace tlsgate::stats {
   X(kSslSessionCreateFailure, "ssl_session_create_failure")         \
   X(kSslSniNameSetFailure, "ssl_sni_name_set_failure")              \
   X(kSslHookError, "ssl_hook_error")                                \
+  X(kSslClientCertificateFailure, "ssl_client_certificate_failure")  \
   X(kHookTunnels, "hook_tunnels")                                   \
   X(kHookTerminations, "hook_terminations")                         \
   X(kConnectionsAccepted, "connections_accepted")                   \

@@ -48,6 +48,17 @@ Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
   // No session-ID cache by default (as ATS): TLS 1.3 and ticket resumption are stateless.
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
   ServerHandshake::installCallbacks(c);
+  if (params.verifyClientMode != SSL_VERIFY_NONE) {
+    // Client certificates: signed by these CAs, whose names are sent in the request.
+    if (SSL_CTX_load_verify_locations(c, params.clientCaFile.c_str(), nullptr) != 1)
+      return fail(("cannot load verify_client_ca_certs '" + params.clientCaFile + "'").c_str());
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(params.clientCaFile.c_str());
+    if (!names) return fail(("no CA certificate in '" + params.clientCaFile + "'").c_str());
+    SSL_CTX_set_client_CA_list(c, names);  // the context owns the list
+    ServerHandshake::installClientVerification(c, params.verifyClientMode);
+    static const unsigned char kSessionContext[] = "tlsgate";
+    SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
+  }
   return ctx;
 }
 

@@ -53,6 +53,8 @@ const char* toString(HandshakeError e) {
       return "too_large";
     case HandshakeError::kHookError:
       return "hook_error";
+    case HandshakeError::kClientCertificate:
+      return "client_certificate";
   }
   return "?";
 }
@@ -86,6 +88,8 @@ Counter counterFor(HandshakeError e) {
       return Counter::kSslNoCertificate;
     case HandshakeError::kHookError:
       return Counter::kSslHookError;
+    case HandshakeError::kClientCertificate:
+      return Counter::kSslClientCertificateFailure;
     case HandshakeError::kNone:
     case HandshakeError::kSsl:
     case HandshakeError::kTooLarge:
@@ -114,6 +118,12 @@ struct ServerCallbacks {
     ServerHandshake* hs = of(ssl);
     return hs ? hs->onAlpnSelect(out, outlen, in, inlen) : SSL_TLSEXT_ERR_NOACK;
   }
+  static int verify(int ok, X509_STORE_CTX* store) {
+    auto* ssl = static_cast<SSL*>(
+        X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    ServerHandshake* hs = ssl ? of(ssl) : nullptr;
+    return hs ? hs->onVerifyClient(ok, store) : ok;
+  }
   static void info(const SSL* ssl, int where, int ret) {
     // S12: OpenSSL answers a refused client renegotiation with a no_renegotiation alert.
     if ((where & SSL_CB_WRITE_ALERT) && (ret & 0xff) == SSL_AD_NO_RENEGOTIATION) {
@@ -123,6 +133,10 @@ struct ServerCallbacks {
     }
   }
 };
+
+void ServerHandshake::installClientVerification(SSL_CTX* ctx, int mode) {
+  SSL_CTX_set_verify(ctx, mode, ServerCallbacks::verify);
+}
 
 void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
   SSL_CTX_set_client_hello_cb(ctx, ServerCallbacks::clientHello, nullptr);
@@ -282,7 +296,8 @@ HandshakeWait ServerHandshake::doAccept() {
     default: {
       unsigned long code = ERR_peek_error();
       std::string queued = ossl::drainErrors();
-      if (error_ == HandshakeError::kNoCertificate || error_ == HandshakeError::kHookError)
+      if (error_ == HandshakeError::kNoCertificate || error_ == HandshakeError::kHookError ||
+          error_ == HandshakeError::kClientCertificate)
         fail(error_, reason_);
       else if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
         fail(HandshakeError::kEof, "handshake EOF");  // S8
@@ -374,6 +389,32 @@ int ServerHandshake::onCertificate() {
       endByHook(v);
       return -1;
   }
+  return 0;
+}
+
+int ServerHandshake::onVerifyClient(int preverifyOk, X509_STORE_CTX* store) {
+  if (!preverifyOk) {
+    error_ = HandshakeError::kClientCertificate;
+    reason_ = std::string("client certificate: ") +
+              X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)) + " at depth " +
+              std::to_string(X509_STORE_CTX_get_error_depth(store));
+    return 0;  // OpenSSL sends the matching alert
+  }
+  // Intermediates pass on the chain result; the hooks see the verified leaf.
+  if (X509_STORE_CTX_get_error_depth(store) != 0 || !hooks_) return 1;
+  // OpenSSL 3.0 cannot suspend a server's certificate verification, so VERIFY_CLIENT hooks
+  // run synchronously: a hook must complete its turn inside its callback.
+  switch (hooks_->run(HookPoint::kVerifyClient)) {
+    case HookVerdict::kContinue:
+      return 1;
+    case HookVerdict::kPending:
+      reason_ = "a VERIFY_CLIENT hook did not complete in its callback";
+      break;
+    default:
+      reason_ = "a VERIFY_CLIENT hook rejected the client certificate";
+      break;
+  }
+  error_ = HandshakeError::kHookError;
   return 0;
 }
 

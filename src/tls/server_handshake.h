@@ -53,6 +53,7 @@ enum class HandshakeError : uint8_t {
   kNoCertificate,  // S11: nothing matched and there is no default certificate
   kTooLarge,       // the client sent more than HandshakeBuffer::kMaxBytes
   kHookError,      // a hook re-enabled with error
+  kClientCertificate,  // the client's certificate did not verify
 };
 
 const char* toString(HandshakeState s);
@@ -88,6 +89,9 @@ class ServerHandshake {
   // Sets the callbacks every server context needs (certificate, ALPN, info). The
   // functions are trampolines to the ServerHandshake found in the SSL's ex_data.
   static void installCallbacks(SSL_CTX* ctx);
+  // Requests client certificates (`mode`: SSL_VERIFY_PEER, optionally with
+  // SSL_VERIFY_FAIL_IF_NO_PEER_CERT) and runs VERIFY_CLIENT hooks on the verified leaf.
+  static void installClientVerification(SSL_CTX* ctx, int mode);
 
  private:
   HandshakeWait doStart();
@@ -101,6 +105,7 @@ class ServerHandshake {
   friend struct ServerCallbacks;
   int onClientHello(int* alert);
   int onCertificate();
+  int onVerifyClient(int preverifyOk, X509_STORE_CTX* store);
   int onAlpnSelect(const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                    unsigned inlen);
 

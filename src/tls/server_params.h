@@ -31,6 +31,8 @@ struct ServerParams {
   std::string alpnWire;                       // server preference order, in ALPN wire format (S14)
   bool allowClientRenegotiation = false;      // S12
   std::chrono::seconds handshakeTimeout{30};  // S1; 0 = none
+  int verifyClientMode = SSL_VERIFY_NONE;  // SSL_VERIFY_PEER [| SSL_VERIFY_FAIL_IF_NO_PEER_CERT]
+  std::string clientCaFile;                // CAs for client certificates
 };
 
 // "http/1.1", "h2" → "\x08http/1.1\x02h2". Names must be 1..255 bytes.

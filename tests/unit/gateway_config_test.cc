@@ -202,10 +202,22 @@ TEST(GatewayConfigTest, PluginErrorsHaveTheirLine) {
 }
 
 TEST(GatewayConfigTest, UnknownKeyInsideSsl) {
-  auto err = parseFail(withSsl("  handshake_timeout_in: 5\n  verify_client: true\n"));
+  auto err = parseFail(withSsl("  handshake_timeout_in: 5\n  verify_peer: true\n"));
   EXPECT_EQ(err.line, 6);
-  EXPECT_TRUE(contains(err.message, "unknown key 'verify_client'")) << err.message;
+  EXPECT_TRUE(contains(err.message, "unknown key 'verify_peer'")) << err.message;
   EXPECT_TRUE(contains(err.message, "ssl")) << err.message;
+}
+
+TEST(GatewayConfigTest, VerifyClientLevelsAndCaFile) {
+  auto c = parseOk(withSsl("  verify_client: STRICT\n  verify_client_ca_certs: clients.pem\n"));
+  EXPECT_EQ(c.ssl.verifyClient, VerifyClient::kStrict);
+  EXPECT_EQ(c.ssl.verifyClientCaCerts, "/etc/tlsgate/clients.pem");
+  EXPECT_EQ(parseOk(kMinimal).ssl.verifyClient, VerifyClient::kNone);
+  auto bad = parseFail(withSsl("  verify_client: true\n  verify_client_ca_certs: c.pem\n"));
+  EXPECT_EQ(bad.line, 5);
+  EXPECT_TRUE(contains(bad.message, "NONE, MODERATE or STRICT")) << bad.message;
+  auto noCa = parseFail(withSsl("  verify_client: MODERATE\n"));
+  EXPECT_TRUE(contains(noCa.message, "verify_client_ca_certs")) << noCa.message;
 }
 
 TEST(GatewayConfigTest, UnknownKeyInsideListener) {
