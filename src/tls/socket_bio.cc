@@ -42,7 +42,6 @@ int recvInto(BIO* bio, SocketIo& io, char* out, size_t len) {
     n = ::recv(io.fd, out, len, 0);
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
-    io.bytesRead += n;
     // A short read drained the socket: with edge-triggered epoll the next byte brings a new
     // event, so skip the recv() that would only say EAGAIN. Not after a hang-up, whose EOF
     // must still be read.
@@ -56,10 +55,8 @@ int recvInto(BIO* bio, SocketIo& io, char* out, size_t len) {
   if (errno == EAGAIN || errno == EWOULDBLOCK) {
     io.readable = false;
     BIO_set_retry_read(bio);
-  } else {
-    io.error = errno;
   }
-  return -1;
+  return -1;  // errno tells the driver what failed
 }
 
 int bioRead(BIO* bio, char* out, int len) {
@@ -73,7 +70,6 @@ int bioRead(BIO* bio, char* out, int len) {
       size_t room = 0;
       char* dst = hb.reserve(4096, room);  // a ClientHello fits; grows for more
       if (room == 0) {
-        io.overflow = true;
         errno = EMSGSIZE;  // the driver reports it as kTooLarge
         return -1;
       }
@@ -98,17 +94,12 @@ int bioWrite(BIO* bio, const char* in, int len) {
   do {
     n = ::send(io.fd, in, len, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
-  if (n >= 0) {
-    io.bytesWritten += n;
-    return static_cast<int>(n);
-  }
+  if (n >= 0) return static_cast<int>(n);
   if (errno == EAGAIN || errno == EWOULDBLOCK) {
     io.writable = false;
     BIO_set_retry_write(bio);
-  } else {
-    io.error = errno;
   }
-  return -1;
+  return -1;  // errno tells the driver what failed
 }
 
 long bioCtrl(BIO* bio, int cmd, long, void*) {

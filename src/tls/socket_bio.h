@@ -46,12 +46,8 @@ struct SocketIo {
   bool writable = true;                        // no EAGAIN seen since the last EPOLLOUT
   bool hangup = false;                         // epoll reported EPOLLRDHUP/EPOLLHUP: read until EOF
   bool eof = false;                            // the peer closed its write side
-  bool overflow = false;                       // the handshake buffer bound was hit
-  int error = 0;                               // errno of the last hard failure
   std::unique_ptr<HandshakeBuffer> handshake;  // present until the handshake completes
   bool keepHandshakeBytes = true;              // false once the handshake completed
-  size_t bytesRead = 0;
-  size_t bytesWritten = 0;
 
   // Called at handshake completion: stop recording; the buffer goes once drained.
   void endHandshake() {
