@@ -50,6 +50,33 @@ int connectResult(int fd) {
   return err;
 }
 
+ssize_t sendSome(int fd, const char* data, size_t len, bool& writable) {
+  for (;;) {
+    ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+    writable = false;
+    return 0;
+  }
+}
+
+RecvStatus recvSome(int fd, char* out, size_t len, bool& readable, bool hangup, size_t& n) {
+  for (;;) {
+    ssize_t got = ::recv(fd, out, len, 0);
+    if (got > 0) {
+      n = static_cast<size_t>(got);
+      if (n < len && !hangup) readable = false;
+      return RecvStatus::kData;
+    }
+    if (got == 0) return RecvStatus::kEof;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return RecvStatus::kError;
+    readable = false;
+    return RecvStatus::kDrained;
+  }
+}
+
 void setNoDelay(int fd) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -22,4 +22,16 @@ int connectResult(int fd);
 
 void setNoDelay(int fd);
 
+// Non-blocking I/O with the readiness bookkeeping edge-triggered epoll needs.
+//
+// sendSome: sends as much of [data, data + len) as the socket takes. Returns the bytes sent,
+// 0 when the socket is full (`writable` is cleared), or -1 on a socket error (see errno).
+ssize_t sendSome(int fd, const char* data, size_t len, bool& writable);
+
+enum class RecvStatus { kData, kEof, kDrained, kError };
+// recvSome: kData with `n` bytes, kEof, kDrained (EAGAIN: `readable` cleared) or kError (see
+// errno). A short read also clears `readable` — the socket is drained and the next byte
+// brings a new edge — unless the peer hung up, whose EOF must still be read.
+RecvStatus recvSome(int fd, char* out, size_t len, bool& readable, bool hangup, size_t& n);
+
 }  // namespace tlsgate::net

@@ -3,7 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include <cerrno>
+#include "net/socket.h"
 
 namespace tlsgate::proxy {
 
@@ -30,17 +30,14 @@ void BlindTunnel::destinationReady(uint32_t events) {
 bool BlindTunnel::flushReplay(bool& failed) {
   bool moved = false;
   while (replayed_ < replay_.size() && destination_.writable) {
-    ssize_t n = ::send(destination_.fd, replay_.data() + replayed_, replay_.size() - replayed_,
-                       MSG_NOSIGNAL);
-    if (n > 0) {
-      replayed_ += n;
-      moved = true;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      destination_.writable = false;
-    } else if (n < 0 && errno != EINTR) {
+    ssize_t n = net::sendSome(destination_.fd, replay_.data() + replayed_,
+                              replay_.size() - replayed_, destination_.writable);
+    if (n < 0) {
       failed = true;
       return false;
     }
+    replayed_ += n;
+    moved |= n > 0;
   }
   if (replayed_ == replay_.size() && !replay_.empty()) {
     std::string().swap(replay_);  // all replayed: give the memory back
@@ -55,32 +52,33 @@ bool BlindTunnel::pumpDirection(tls::SocketIo& from, tls::SocketIo& to, Chunk& c
   if (chunk.empty() && flow == Flow::kOpen && from.readable) {
     size_t room = 0;
     char* dst = chunk.fillSpace(pool_, room);
-    ssize_t n = ::recv(from.fd, dst, room, 0);
-    if (n > 0) {
-      chunk.filled(n);
-      if (static_cast<size_t>(n) < room && !from.hangup) from.readable = false;
-      moved = true;
-    } else if (n == 0) {
-      flow = Flow::kDraining;
-      moved = true;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      from.readable = false;
-    } else if (errno != EINTR) {
-      failed = true;
-      return false;
+    size_t n = 0;
+    switch (net::recvSome(from.fd, dst, room, from.readable, from.hangup, n)) {
+      case net::RecvStatus::kData:
+        chunk.filled(n);
+        moved = true;
+        break;
+      case net::RecvStatus::kEof:
+        flow = Flow::kDraining;
+        moved = true;
+        break;
+      case net::RecvStatus::kDrained:
+        break;
+      case net::RecvStatus::kError:
+        failed = true;
+        return false;
     }
     if (chunk.empty()) chunk.release(pool_);
   }
   while (!chunk.empty() && to.writable) {
-    ssize_t n = ::send(to.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    ssize_t n = net::sendSome(to.fd, chunk.data(), chunk.size(), to.writable);
+    if (n < 0) {
+      failed = true;
+      return false;
+    }
     if (n > 0) {
       chunk.consumed(n, pool_);
       moved = true;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      to.writable = false;
-    } else if (n < 0 && errno != EINTR) {
-      failed = true;
-      return false;
     }
   }
   if (chunk.empty() && flow == Flow::kDraining) {
@@ -91,7 +89,7 @@ bool BlindTunnel::pumpDirection(tls::SocketIo& from, tls::SocketIo& to, Chunk& c
   return moved;
 }
 
-BlindTunnel::Progress BlindTunnel::pump() {
+Progress BlindTunnel::pump() {
   bool failed = false;
   for (;;) {
     bool moved = flushReplay(failed);

@@ -12,6 +12,7 @@
 
 #include "core/buffer_pool.h"
 #include "core/fd.h"
+#include "proxy/progress.h"
 #include "stats/counters.h"
 #include "tls/socket_bio.h"
 
@@ -19,8 +20,6 @@ namespace tlsgate::proxy {
 
 class BlindTunnel {
  public:
-  enum class Progress { kWaiting, kFinished, kFailed };
-
   BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay, BufferPool& pool);
   ~BlindTunnel();
 

@@ -121,40 +121,20 @@ void ClientConnection::drive() {
   if (auto* hs = std::get_if<Handshaking>(&phase_)) {
     driveHandshake(*hs);
   } else if (auto* r = std::get_if<Relaying>(&phase_)) {
-    switch (r->relay.pump()) {
-      case Relay::Progress::kWaiting:
-        break;
-      case Relay::Progress::kFinished:
-        close("relay finished");
-        break;
-      case Relay::Progress::kFailed:
-        close("relay failed");
-        break;
-    }
+    settle(r->relay.pump(), "relay finished", "relay failed");
   } else if (auto* t = std::get_if<Tunneling>(&phase_)) {
-    switch (t->tunnel.pump()) {
-      case BlindTunnel::Progress::kWaiting:
-        break;
-      case BlindTunnel::Progress::kFinished:
-        close("tunnel finished");
-        break;
-      case BlindTunnel::Progress::kFailed:
-        close("tunnel failed");
-        break;
-    }
+    settle(t->tunnel.pump(), "tunnel finished", "tunnel failed");
   } else if (auto* in = std::get_if<Inspecting>(&phase_)) {
-    switch (in->responder.pump()) {
-      case InspectResponder::Progress::kWaiting:
-        break;
-      case InspectResponder::Progress::kFinished:
-        close("inspect finished");
-        break;
-      case InspectResponder::Progress::kFailed:
-        close("inspect failed");
-        break;
-    }
+    settle(in->responder.pump(), "inspect finished", "inspect failed");
   }
   // Connecting: nothing to do until the upstream answers.
+}
+
+void ClientConnection::settle(Progress progress, const char* finished, const char* failed) {
+  if (progress == Progress::kFinished)
+    close(finished);
+  else if (progress == Progress::kFailed)
+    close(failed);
 }
 
 void ClientConnection::driveHandshake(Handshaking& hs) {

@@ -99,6 +99,8 @@ class ClientConnection final : public EventHandler,
 
   void drive();
   void driveHandshake(Handshaking& hs);
+  // Closes the connection when a data phase finished or failed.
+  void settle(Progress progress, const char* finished, const char* failed);
   void onHandshakeDone(tls::ServerHandshake& driver);
   void startUpstream();
   void onUpstreamEvents(uint32_t events);

@@ -97,7 +97,7 @@ void InspectResponder::answerRequests() {
   }
 }
 
-InspectResponder::Progress InspectResponder::pump() {
+Progress InspectResponder::pump() {
   for (;;) {
     bool moved = false;
     if (!closing_ && !peerDone_ && out_.size() == outPos_ &&

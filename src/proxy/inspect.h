@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "proxy/progress.h"
 #include "stats/counters.h"
 #include "tls/ossl.h"
 #include "tls/socket_bio.h"
@@ -18,8 +19,6 @@ namespace tlsgate::proxy {
 
 class InspectResponder {
  public:
-  enum class Progress { kWaiting, kFinished, kFailed };
-
   InspectResponder(SSL* ssl, tls::SocketIo& client, std::string body,
                    stats::CounterBlock& counters);
   Progress pump();

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "net/socket.h"
 #include "tls/tls_io.h"
 
 namespace tlsgate::proxy {
@@ -33,7 +34,7 @@ void Relay::upstreamReady(uint32_t events) {
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) upstreamWritable_ = true;
 }
 
-Relay::Progress Relay::pump() {
+Progress Relay::pump() {
   bool failed = false;
   for (;;) {
     bool moved = pumpClientToUpstream(failed);
@@ -73,17 +74,17 @@ bool Relay::pumpClientToUpstream(bool& failed) {
     if (toUpstream_.empty()) toUpstream_.release(pool_);
   }
   while (!toUpstream_.empty() && upstreamWritable_) {
-    ssize_t n = ::send(upstream_.get(), toUpstream_.data(), toUpstream_.size(), MSG_NOSIGNAL);
+    ssize_t n =
+        net::sendSome(upstream_.get(), toUpstream_.data(), toUpstream_.size(), upstreamWritable_);
+    if (n < 0) {
+      TG_DEBUG(log::kRelay, "send to upstream: %s", std::strerror(errno));
+      failed = true;
+      return false;
+    }
     if (n > 0) {
       counters_.add(Counter::kRelayBytesClientToUpstream, n);
       toUpstream_.consumed(n, pool_);
       moved = true;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      upstreamWritable_ = false;
-    } else if (n < 0 && errno != EINTR) {
-      TG_DEBUG(log::kRelay, "send to upstream: %s", std::strerror(errno));
-      failed = true;
-      return false;
     }
   }
   if (toUpstream_.empty() && clientFlow_ == Flow::kDraining) {
@@ -99,21 +100,22 @@ bool Relay::pumpUpstreamToClient(bool& failed) {
   if (toClient_.empty() && upstreamFlow_ == Flow::kOpen && upstreamReadable_) {
     size_t room = 0;
     char* dst = toClient_.fillSpace(pool_, room);
-    ssize_t n = ::recv(upstream_.get(), dst, room, 0);
-    if (n > 0) {
-      toClient_.filled(n);
-      // Short read: drained (see SocketIo::readable); a pending EOF is read regardless.
-      if (static_cast<size_t>(n) < room && !upstreamHangup_) upstreamReadable_ = false;
-      moved = true;
-    } else if (n == 0) {
-      upstreamFlow_ = Flow::kDraining;
-      moved = true;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      upstreamReadable_ = false;
-    } else if (errno != EINTR) {
-      TG_DEBUG(log::kRelay, "recv from upstream: %s", std::strerror(errno));
-      failed = true;
-      return false;
+    size_t n = 0;
+    switch (net::recvSome(upstream_.get(), dst, room, upstreamReadable_, upstreamHangup_, n)) {
+      case net::RecvStatus::kData:
+        toClient_.filled(n);
+        moved = true;
+        break;
+      case net::RecvStatus::kEof:
+        upstreamFlow_ = Flow::kDraining;
+        moved = true;
+        break;
+      case net::RecvStatus::kDrained:
+        break;
+      case net::RecvStatus::kError:
+        TG_DEBUG(log::kRelay, "recv from upstream: %s", std::strerror(errno));
+        failed = true;
+        return false;
     }
     if (toClient_.empty()) toClient_.release(pool_);
   }

@@ -11,6 +11,7 @@
 
 #include "core/buffer_pool.h"
 #include "core/fd.h"
+#include "proxy/progress.h"
 #include "stats/counters.h"
 #include "tls/ossl.h"
 #include "tls/socket_bio.h"
@@ -19,8 +20,6 @@ namespace tlsgate::proxy {
 
 class Relay {
  public:
-  enum class Progress { kWaiting, kFinished, kFailed };
-
   Relay(SSL* ssl, tls::SocketIo& client, Fd upstream, BufferPool& pool,
         stats::CounterBlock& counters);
   ~Relay();

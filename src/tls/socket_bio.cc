@@ -1,5 +1,7 @@
 #include "tls/socket_bio.h"
 
+#include "net/socket.h"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -35,28 +37,22 @@ SocketIo* ioOf(BIO* bio) {
   return static_cast<SocketIo*>(BIO_get_data(bio));
 }
 
-// recv() with the readiness bookkeeping. Returns >0 bytes, 0 at EOF, -1 to retry/fail.
+// recv() for OpenSSL: >0 bytes, 0 at EOF, -1 to retry (drained) or on failure (errno).
 int recvInto(BIO* bio, SocketIo& io, char* out, size_t len) {
-  ssize_t n;
-  do {
-    n = ::recv(io.fd, out, len, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    // A short read drained the socket: with edge-triggered epoll the next byte brings a new
-    // event, so skip the recv() that would only say EAGAIN. Not after a hang-up, whose EOF
-    // must still be read.
-    if (static_cast<size_t>(n) < len && !io.hangup) io.readable = false;
-    return static_cast<int>(n);
+  size_t n = 0;
+  switch (net::recvSome(io.fd, out, len, io.readable, io.hangup, n)) {
+    case net::RecvStatus::kData:
+      return static_cast<int>(n);
+    case net::RecvStatus::kEof:
+      io.eof = true;
+      return 0;
+    case net::RecvStatus::kDrained:
+      BIO_set_retry_read(bio);
+      return -1;
+    case net::RecvStatus::kError:
+      break;
   }
-  if (n == 0) {
-    io.eof = true;
-    return 0;
-  }
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
-    io.readable = false;
-    BIO_set_retry_read(bio);
-  }
-  return -1;  // errno tells the driver what failed
+  return -1;
 }
 
 int bioRead(BIO* bio, char* out, int len) {
@@ -90,16 +86,11 @@ int bioRead(BIO* bio, char* out, int len) {
 int bioWrite(BIO* bio, const char* in, int len) {
   SocketIo& io = *ioOf(bio);
   BIO_clear_retry_flags(bio);
-  ssize_t n;
-  do {
-    n = ::send(io.fd, in, len, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n >= 0) return static_cast<int>(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
-    io.writable = false;
-    BIO_set_retry_write(bio);
-  }
-  return -1;  // errno tells the driver what failed
+  if (len <= 0) return 0;
+  ssize_t n = net::sendSome(io.fd, in, static_cast<size_t>(len), io.writable);
+  if (n > 0) return static_cast<int>(n);
+  if (n == 0) BIO_set_retry_write(bio);  // the socket is full
+  return -1;
 }
 
 long bioCtrl(BIO* bio, int cmd, long, void*) {
