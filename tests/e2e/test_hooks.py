@@ -14,7 +14,6 @@ import re
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,8 @@ import pytest
 
 from conftest import Gateway, GatewayStartError, scaled
 from tlsclient import (HOST, client_context, client_hello_bytes, http_get, inspect,
-                       is_tls_alert, tls_connect, wait_closed)
-from upstreams import TcpServer, TlsServer, closed_port
+                       is_tls_alert, through_tunnel, tls_connect, wait_closed)
+from upstreams import TlsServer, closed_port
 
 POINTS = ("vconn_start", "client_hello", "cert", "vconn_close")
 HANDSHAKE_POINTS = ("vconn_start", "client_hello", "cert")
@@ -407,23 +406,6 @@ def _der_of(crt: Path) -> bytes:
     return ssl.PEM_cert_to_DER_cert(crt.read_text())
 
 
-def _client_through_tunnel(port: int, sni: str) -> tuple[bytes, bytes]:
-    """Handshake through tlsgate without verification (the tunnel server's certificate is
-    self-signed); returns (peer certificate DER, first line received)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with tls_connect(port, ctx, sni, timeout=scaled(10)) as s:
-        der = s.getpeercert(binary_form=True)
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            line += chunk
-    return der, line
-
-
 @pytest.mark.parametrize("point", HANDSHAKE_POINTS)
 def test_tunnel_to_tls_server(gateway, pki, ht, tunnel_cert, point):
     """tunnel to a real TLS server: at vconn_start nothing was read (S7); at client_hello and
@@ -435,7 +417,7 @@ def test_tunnel_to_tls_server(gateway, pki, ht, tunnel_cert, point):
     with TlsServer(crt, key) as up:
         gw = gateway(plugins=[ht("A", point, "vconn_close", mode="tunnel",
                                  tunnel=up.address)])
-        der, line = _client_through_tunnel(gw.port, "a.test")
+        der, line = through_tunnel(gw.port, "a.test", timeout=scaled(10))
         assert der == _der_of(crt), "the client did not get the tunnel server's certificate"
         assert der != _der_of(pki.crt("a"))
         assert line == b"tunnel-server sni=a.test\n", line
@@ -457,7 +439,7 @@ def test_tunnel_after_delayed_cert_hook(gateway, pki, ht, tunnel_cert):
     with TlsServer(crt, key) as up:
         gw = gateway(plugins=[ht("A", "cert", mode="delay", ms=200),
                               ht("B", "cert", mode="tunnel", tunnel=up.address)])
-        der, line = _client_through_tunnel(gw.port, "b.test")
+        der, line = through_tunnel(gw.port, "b.test", timeout=scaled(10))
         assert der == _der_of(crt)
         assert line == b"tunnel-server sni=b.test\n", line
     lines = wait_lines(gw, lambda ls: len(ls) >= 3, settle=0.2)

@@ -21,7 +21,6 @@ import selectors
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +29,7 @@ import pytest
 
 from conftest import Gateway, GatewayStartError, scaled
 from tlsclient import (HOST, client_context, client_hello_bytes, inspect,
-                       s_client, tls_connect, wait_closed)
+                       s_client, through_tunnel, tls_connect, wait_closed)
 from upstreams import TlsServer
 
 N_CERTS = 10_000
@@ -152,13 +151,6 @@ def served_der(port: int, ctx: ssl.SSLContext, sni: str | None) -> bytes:
 
 def der_of(crt: Path) -> bytes:
     return ssl.PEM_cert_to_DER_cert(crt.read_text())
-
-
-def unverified_context() -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def s_client_subject(port: int, sni: str) -> str | None:
@@ -360,19 +352,6 @@ def tunnel_cert(tmp_path_factory) -> tuple[Path, Path]:
     return d / "t.crt", d / "t.key"
 
 
-def through_tunnel(port: int, sni: str) -> tuple[bytes, bytes]:
-    """(peer certificate DER, first line) for an unverified client."""
-    with tls_connect(port, unverified_context(), sni, timeout=scaled(20)) as s:
-        der = s.getpeercert(binary_form=True)
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            line += chunk
-    return der, line
-
-
 def raw_hello_outcome(port: int, sni: str) -> tuple[str, bytes]:
     """Sends a ClientHello on a plain socket; returns how the connection ended and what came
     back."""
@@ -395,7 +374,7 @@ def test_sni_policy_tunnel_deny_terminate(gateway, pki, sni_policy_so, tunnel_ce
             "--deny", "blocked.test", "--deny", "*.blocked.test",
         ]}])
         for sni in ("pass.test", "x.tun.test", "X.Tun.Test"):
-            der, line = through_tunnel(gw.port, sni)
+            der, line = through_tunnel(gw.port, sni, timeout=scaled(20))
             assert der == der_of(crt), sni
             assert line == f"tunnel-server sni={sni}\n".encode(), (sni, line)
         assert up.wait_finished(3, scaled(10)), up.records

@@ -322,3 +322,20 @@ def s_client(port: int, *args: str, sni: str | None = None, stdin: bytes = b"",
     p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
     return SClient(p.returncode, p.stdout.decode(errors="replace")
                    + "\n" + p.stderr.decode(errors="replace"))
+
+
+def through_tunnel(port: int, sni: str, timeout: float = 20.0) -> tuple[bytes, bytes]:
+    """A TLS client that does not verify (a tunnel's destination has its own, self-signed
+    certificate): returns (the peer certificate as DER, the first line it sends)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with tls_connect(port, ctx, sni, timeout=timeout) as s:
+        der = s.getpeercert(binary_form=True)
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            line += chunk
+    return der, line

@@ -20,6 +20,18 @@ struct Recorder : TimerHandler {
   Timer timer;
 };
 
+// Runs the loop until `duration` has passed.
+void runFor(Reactor& reactor, Clock::duration duration) {
+  struct Stop : TimerHandler {
+    explicit Stop(Reactor& r) : reactor(r) {}
+    void onTimer() override { reactor.stop(); }
+    Reactor& reactor;
+  } stop(reactor);
+  Timer stopTimer(&stop);
+  reactor.arm(stopTimer, duration);
+  reactor.run();
+}
+
 TEST(ReactorTest, TimersFireInDeadlineOrderAndCancelledOnesDoNot) {
   Reactor reactor;
   std::vector<int> fired;
@@ -30,14 +42,7 @@ TEST(ReactorTest, TimersFireInDeadlineOrderAndCancelledOnesDoNot) {
   reactor.arm(d.timer, 15ms);
   reactor.cancel(d.timer);
   EXPECT_FALSE(d.timer.armed());
-  struct Stop : TimerHandler {
-    Reactor& r;
-    explicit Stop(Reactor& rr) : r(rr) {}
-    void onTimer() override { r.stop(); }
-  } stop(reactor);
-  Timer stopTimer(&stop);
-  reactor.arm(stopTimer, 60ms);
-  reactor.run();
+  runFor(reactor, 60ms);
   EXPECT_EQ(fired, (std::vector<int>{1, 2, 3}));
   EXPECT_FALSE(a.timer.armed());
 }
@@ -49,14 +54,7 @@ TEST(ReactorTest, RearmingMovesTheDeadline) {
   reactor.arm(a.timer, 10ms);
   reactor.arm(b.timer, 20ms);
   reactor.arm(a.timer, 40ms);  // now after b
-  struct Stop : TimerHandler {
-    Reactor& r;
-    explicit Stop(Reactor& rr) : r(rr) {}
-    void onTimer() override { r.stop(); }
-  } stop(reactor);
-  Timer stopTimer(&stop);
-  reactor.arm(stopTimer, 60ms);
-  reactor.run();
+  runFor(reactor, 60ms);
   EXPECT_EQ(fired, (std::vector<int>{2, 1}));
 }
 
