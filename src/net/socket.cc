@@ -50,29 +50,29 @@ int connectResult(int fd) {
   return err;
 }
 
-ssize_t sendSome(int fd, const char* data, size_t len, bool& writable) {
+ssize_t sendSome(Readiness& socket, const char* data, size_t len) {
   for (;;) {
-    ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL);
+    ssize_t n = ::send(socket.fd, data, len, MSG_NOSIGNAL);
     if (n >= 0) return n;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
-    writable = false;
+    socket.writable = false;
     return 0;
   }
 }
 
-RecvStatus recvSome(int fd, char* out, size_t len, bool& readable, bool hangup, size_t& n) {
+RecvStatus recvSome(Readiness& socket, char* out, size_t len, size_t& n) {
   for (;;) {
-    ssize_t got = ::recv(fd, out, len, 0);
+    ssize_t got = ::recv(socket.fd, out, len, 0);
     if (got > 0) {
       n = static_cast<size_t>(got);
-      if (n < len && !hangup) readable = false;
+      if (n < len && !socket.hangup) socket.readable = false;
       return RecvStatus::kData;
     }
     if (got == 0) return RecvStatus::kEof;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return RecvStatus::kError;
-    readable = false;
+    socket.readable = false;
     return RecvStatus::kDrained;
   }
 }

@@ -4,6 +4,7 @@
 #include "core/fd.h"
 #include "core/result.h"
 #include "net/address.h"
+#include "net/readiness.h"
 
 namespace tlsgate::net {
 
@@ -26,12 +27,12 @@ void setNoDelay(int fd);
 //
 // sendSome: sends as much of [data, data + len) as the socket takes. Returns the bytes sent,
 // 0 when the socket is full (`writable` is cleared), or -1 on a socket error (see errno).
-ssize_t sendSome(int fd, const char* data, size_t len, bool& writable);
+ssize_t sendSome(Readiness& socket, const char* data, size_t len);
 
 enum class RecvStatus { kData, kEof, kDrained, kError };
 // recvSome: kData with `n` bytes, kEof, kDrained (EAGAIN: `readable` cleared) or kError (see
 // errno). A short read also clears `readable` — the socket is drained and the next byte
 // brings a new edge — unless the peer hung up, whose EOF must still be read.
-RecvStatus recvSome(int fd, char* out, size_t len, bool& readable, bool hangup, size_t& n);
+RecvStatus recvSome(Readiness& socket, char* out, size_t len, size_t& n);
 
 }  // namespace tlsgate::net

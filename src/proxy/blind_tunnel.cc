@@ -1,6 +1,5 @@
 #include "proxy/blind_tunnel.h"
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "net/socket.h"
@@ -21,17 +20,10 @@ BlindTunnel::~BlindTunnel() {
   toClient_.release(pool_);
 }
 
-void BlindTunnel::destinationReady(uint32_t events) {
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) destination_.readable = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) destination_.hangup = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) destination_.writable = true;
-}
-
 bool BlindTunnel::flushReplay(bool& failed) {
   bool moved = false;
   while (replayed_ < replay_.size() && destination_.writable) {
-    ssize_t n = net::sendSome(destination_.fd, replay_.data() + replayed_,
-                              replay_.size() - replayed_, destination_.writable);
+    ssize_t n = net::sendSome(destination_, replay_.data() + replayed_, replay_.size() - replayed_);
     if (n < 0) {
       failed = true;
       return false;
@@ -46,14 +38,14 @@ bool BlindTunnel::flushReplay(bool& failed) {
   return moved;
 }
 
-bool BlindTunnel::pumpDirection(tls::SocketIo& from, tls::SocketIo& to, Chunk& chunk, Flow& flow,
+bool BlindTunnel::pumpDirection(net::Readiness& from, net::Readiness& to, Chunk& chunk, Flow& flow,
                                 bool& failed) {
   bool moved = false;
   if (chunk.empty() && flow == Flow::kOpen && from.readable) {
     size_t room = 0;
     char* dst = chunk.fillSpace(pool_, room);
     size_t n = 0;
-    switch (net::recvSome(from.fd, dst, room, from.readable, from.hangup, n)) {
+    switch (net::recvSome(from, dst, room, n)) {
       case net::RecvStatus::kData:
         chunk.filled(n);
         moved = true;
@@ -71,7 +63,7 @@ bool BlindTunnel::pumpDirection(tls::SocketIo& from, tls::SocketIo& to, Chunk& c
     if (chunk.empty()) chunk.release(pool_);
   }
   while (!chunk.empty() && to.writable) {
-    ssize_t n = net::sendSome(to.fd, chunk.data(), chunk.size(), to.writable);
+    ssize_t n = net::sendSome(to, chunk.data(), chunk.size());
     if (n < 0) {
       failed = true;
       return false;

@@ -12,6 +12,7 @@
 
 #include "core/buffer_pool.h"
 #include "core/fd.h"
+#include "net/readiness.h"
 #include "proxy/progress.h"
 #include "stats/counters.h"
 #include "tls/socket_bio.h"
@@ -23,21 +24,21 @@ class BlindTunnel {
   BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay, BufferPool& pool);
   ~BlindTunnel();
 
-  void destinationReady(uint32_t events);
+  void destinationReady(uint32_t events) { destination_.update(events); }
   Progress pump();
 
  private:
   enum class Flow : uint8_t { kOpen, kDraining, kEnded };
 
   // Moves one direction; false when nothing moved. `failed` on a socket error.
-  bool pumpDirection(tls::SocketIo& from, tls::SocketIo& to, Chunk& chunk, Flow& flow,
+  bool pumpDirection(net::Readiness& from, net::Readiness& to, Chunk& chunk, Flow& flow,
                      bool& failed);
   bool flushReplay(bool& failed);
 
   tls::SocketIo& client_;  // the connection's, readiness kept up to date by its events
   Fd destinationFd_;
-  tls::SocketIo destination_;  // readiness of the destination socket (no TLS on it)
-  std::string replay_;         // ClientHello bytes still to send to the destination
+  net::Readiness destination_;  // of destinationFd_
+  std::string replay_;          // ClientHello bytes still to send to the destination
   size_t replayed_ = 0;
   BufferPool& pool_;
   Chunk toDestination_;

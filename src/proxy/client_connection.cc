@@ -90,9 +90,7 @@ void ClientConnection::onHookCompleted() {
 }
 
 void ClientConnection::onEvents(uint32_t events) {
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) io_.readable = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) io_.hangup = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) io_.writable = true;
+  io_.update(events);
   drive();
 }
 

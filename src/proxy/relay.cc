@@ -1,6 +1,5 @@
 #include "proxy/relay.h"
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -17,21 +16,13 @@ using tls::IoStatus;
 
 Relay::Relay(SSL* ssl, tls::SocketIo& client, Fd upstream, BufferPool& pool,
              stats::CounterBlock& counters)
-    : ssl_(ssl),
-      client_(client),
-      upstream_(std::move(upstream)),
-      pool_(pool),
-      counters_(counters) {}
+    : ssl_(ssl), client_(client), upstream_(std::move(upstream)), pool_(pool), counters_(counters) {
+  upstreamIo_.fd = upstream_.get();
+}
 
 Relay::~Relay() {
   toUpstream_.release(pool_);
   toClient_.release(pool_);
-}
-
-void Relay::upstreamReady(uint32_t events) {
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstreamReadable_ = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstreamHangup_ = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) upstreamWritable_ = true;
 }
 
 Progress Relay::pump() {
@@ -73,9 +64,8 @@ bool Relay::pumpClientToUpstream(bool& failed) {
     }
     if (toUpstream_.empty()) toUpstream_.release(pool_);
   }
-  while (!toUpstream_.empty() && upstreamWritable_) {
-    ssize_t n =
-        net::sendSome(upstream_.get(), toUpstream_.data(), toUpstream_.size(), upstreamWritable_);
+  while (!toUpstream_.empty() && upstreamIo_.writable) {
+    ssize_t n = net::sendSome(upstreamIo_, toUpstream_.data(), toUpstream_.size());
     if (n < 0) {
       TG_DEBUG(log::kRelay, "send to upstream: %s", std::strerror(errno));
       failed = true;
@@ -97,11 +87,11 @@ bool Relay::pumpClientToUpstream(bool& failed) {
 
 bool Relay::pumpUpstreamToClient(bool& failed) {
   bool moved = false;
-  if (toClient_.empty() && upstreamFlow_ == Flow::kOpen && upstreamReadable_) {
+  if (toClient_.empty() && upstreamFlow_ == Flow::kOpen && upstreamIo_.readable) {
     size_t room = 0;
     char* dst = toClient_.fillSpace(pool_, room);
     size_t n = 0;
-    switch (net::recvSome(upstream_.get(), dst, room, upstreamReadable_, upstreamHangup_, n)) {
+    switch (net::recvSome(upstreamIo_, dst, room, n)) {
       case net::RecvStatus::kData:
         toClient_.filled(n);
         moved = true;

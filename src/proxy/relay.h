@@ -11,6 +11,7 @@
 
 #include "core/buffer_pool.h"
 #include "core/fd.h"
+#include "net/readiness.h"
 #include "proxy/progress.h"
 #include "stats/counters.h"
 #include "tls/ossl.h"
@@ -24,9 +25,8 @@ class Relay {
         stats::CounterBlock& counters);
   ~Relay();
 
-  int upstreamFd() const { return upstream_.get(); }
   // Readiness reported by epoll for the upstream socket.
-  void upstreamReady(uint32_t events);
+  void upstreamReady(uint32_t events) { upstreamIo_.update(events); }
   // Moves bytes as far as readiness allows.
   Progress pump();
 
@@ -40,17 +40,15 @@ class Relay {
   SSL* ssl_;
   tls::SocketIo& client_;
   Fd upstream_;
+  net::Readiness upstreamIo_;  // of upstream_
   BufferPool& pool_;
   stats::CounterBlock& counters_;
   Chunk toUpstream_;
   Chunk toClient_;
   Flow clientFlow_ = Flow::kOpen;    // client → upstream
   Flow upstreamFlow_ = Flow::kOpen;  // upstream → client
-  bool upstreamReadable_ = true;
-  bool upstreamHangup_ = false;  // EPOLLRDHUP seen: read until EOF
-  bool upstreamWritable_ = true;
-  bool readWantsWrite_ = false;  // SSL_read asked for write readiness (key update, reneg)
-  bool writeWantsRead_ = false;  // SSL_write asked for read readiness
+  bool readWantsWrite_ = false;      // SSL_read asked for write readiness (key update, reneg)
+  bool writeWantsRead_ = false;      // SSL_write asked for read readiness
 };
 
 }  // namespace tlsgate::proxy

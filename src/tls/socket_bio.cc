@@ -40,7 +40,7 @@ SocketIo* ioOf(BIO* bio) {
 // recv() for OpenSSL: >0 bytes, 0 at EOF, -1 to retry (drained) or on failure (errno).
 int recvInto(BIO* bio, SocketIo& io, char* out, size_t len) {
   size_t n = 0;
-  switch (net::recvSome(io.fd, out, len, io.readable, io.hangup, n)) {
+  switch (net::recvSome(io, out, len, n)) {
     case net::RecvStatus::kData:
       return static_cast<int>(n);
     case net::RecvStatus::kEof:
@@ -87,7 +87,7 @@ int bioWrite(BIO* bio, const char* in, int len) {
   SocketIo& io = *ioOf(bio);
   BIO_clear_retry_flags(bio);
   if (len <= 0) return 0;
-  ssize_t n = net::sendSome(io.fd, in, static_cast<size_t>(len), io.writable);
+  ssize_t n = net::sendSome(io, in, static_cast<size_t>(len));
   if (n > 0) return static_cast<int>(n);
   if (n == 0) BIO_set_retry_write(bio);  // the socket is full
   return -1;

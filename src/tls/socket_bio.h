@@ -14,6 +14,7 @@
 #include <memory>
 #include <string_view>
 
+#include "net/readiness.h"
 #include "tls/ossl.h"
 
 namespace tlsgate::tls {
@@ -40,11 +41,7 @@ class HandshakeBuffer {
   size_t readPos_ = 0;
 };
 
-struct SocketIo {
-  int fd = -1;
-  bool readable = true;                        // no EAGAIN seen since the last EPOLLIN
-  bool writable = true;                        // no EAGAIN seen since the last EPOLLOUT
-  bool hangup = false;                         // epoll reported EPOLLRDHUP/EPOLLHUP: read until EOF
+struct SocketIo : net::Readiness {
   bool eof = false;                            // the peer closed its write side
   std::unique_ptr<HandshakeBuffer> handshake;  // present until the handshake completes
   bool keepHandshakeBytes = true;              // false once the handshake completed
