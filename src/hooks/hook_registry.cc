@@ -15,10 +15,10 @@ bool HookRegistry::add(tlsgate_hook_point point, tlsgate_hook_fn fn, void* data)
   return true;
 }
 
-bool HookRegistry::empty() const {
-  for (const auto& chain : chains_)
-    if (!chain.empty()) return false;
-  return true;
+void HookRegistry::freeze() {
+  frozen_ = true;
+  empty_ = true;
+  for (const auto& chain : chains_) empty_ = empty_ && chain.empty();
 }
 
 }  // namespace tlsgate::hooks

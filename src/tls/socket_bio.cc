@@ -61,7 +61,7 @@ int bioRead(BIO* bio, char* out, int len) {
   if (len <= 0) return 0;
   if (io.handshake) {
     HandshakeBuffer& hb = *io.handshake;
-    if (hb.unread() == 0 && io.keepHandshakeBytes) {
+    if (hb.unread() == 0 && !hb.sealed()) {
       // S8: receive into the handshake buffer, keeping every byte for a possible replay.
       size_t room = 0;
       char* dst = hb.reserve(4096, room);  // a ClientHello fits; grows for more
@@ -75,7 +75,7 @@ int bioRead(BIO* bio, char* out, int len) {
     }
     if (hb.unread() > 0) {
       int n = static_cast<int>(hb.read(out, len));
-      if (!io.keepHandshakeBytes && hb.unread() == 0) io.handshake.reset();
+      if (hb.sealed() && hb.unread() == 0) io.handshake.reset();
       return n;
     }
     io.handshake.reset();  // drained after the handshake: read directly from now on

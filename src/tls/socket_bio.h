@@ -33,23 +33,27 @@ class HandshakeBuffer {
   // Room to receive into (at least `want` bytes unless the bound is reached; empty then).
   char* reserve(size_t want, size_t& room);
   void commit(size_t n) { size_ += n; }
+  // The handshake completed: nothing more is recorded, what is unread is still served.
+  void seal() { sealed_ = true; }
+  bool sealed() const { return sealed_; }
 
  private:
   std::unique_ptr<char[]> data_;
   size_t capacity_ = 0;
   size_t size_ = 0;
   size_t readPos_ = 0;
+  bool sealed_ = false;
 };
 
 struct SocketIo : net::Readiness {
   bool eof = false;                            // the peer closed its write side
-  std::unique_ptr<HandshakeBuffer> handshake;  // present until the handshake completes
-  bool keepHandshakeBytes = true;              // false once the handshake completed
+  std::unique_ptr<HandshakeBuffer> handshake;  // until the handshake completes and it drains
 
   // Called at handshake completion: stop recording; the buffer goes once drained.
   void endHandshake() {
-    keepHandshakeBytes = false;
-    if (handshake && handshake->unread() == 0) handshake.reset();
+    if (!handshake) return;
+    handshake->seal();
+    if (handshake->unread() == 0) handshake.reset();
   }
 };
 
