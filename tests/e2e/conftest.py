@@ -124,8 +124,8 @@ class Gateway:
 
     def __init__(self, binary: str, workdir: Path, pki: Pki, *,
                  multicert: list[str] | str | None = None,
-                 listeners: list[str] | None = None,
-                 route: str = "builtin:inspect",
+                 listeners: list[str | dict] | None = None,
+                 route: str | None = "builtin:inspect",
                  alpn: list[str] | None = None,
                  protocols: list[str] | None = None,
                  handshake_timeout: int | None = None,
@@ -133,7 +133,11 @@ class Gateway:
                  threads: int | str = 2,
                  extra_ssl_yaml: str = "",
                  debug_tags: str | None = None,
-                 plugins: list[dict] | None = None):
+                 plugins: list[dict] | None = None,
+                 extra_yaml: str = "",
+                 routes_yaml: str = "",
+                 files: dict[str, str] | None = None,
+                 wrapper: list[str] | None = None):
         self.binary = binary
         self.dir = Path(workdir)
         self.pki = pki
@@ -149,6 +153,13 @@ class Gateway:
         self.debug_tags = debug_tags
         # [{"path": str|Path, "args": [str, ...]}, ...] -> the top-level `plugins:` list.
         self.plugins = plugins
+        # Top-level yaml appended as is (sni:, tunnel:), extra keys under routes: (alpn:,
+        # send_proxy_protocol:), files written next to the config (sni.yaml), and a command
+        # prefix for the process (["ip", "netns", "exec", "gw"]).
+        self.extra_yaml = extra_yaml
+        self.routes_yaml = routes_yaml
+        self.files = files or {}
+        self.wrapper = wrapper or []
         self.proc: subprocess.Popen | None = None
         self.lines: list[str] = []
         self.stats_lines: list[str] = []
@@ -168,7 +179,16 @@ class Gateway:
 
     def yaml_text(self) -> str:
         out = [f"threads: {self.threads}", "listeners:"]
-        out += [f"  - listen: {l}" for l in self.listeners]
+        for l in self.listeners:
+            if isinstance(l, str):
+                out.append(f"  - listen: {l}")
+                continue
+            # {"listen": ..., "transparent": True, "proxy_protocol_from": [...]}: JSON
+            # values are valid YAML flow values.
+            first = True
+            for k, v in l.items():
+                out.append(f"  {'- ' if first else '  '}{k}: {json.dumps(v)}")
+                first = False
         out += ["ssl:", "  multicert: ssl_multicert.config"]
         if self.handshake_timeout is not None:
             out.append(f"  handshake_timeout_in: {self.handshake_timeout}")
@@ -181,7 +201,13 @@ class Gateway:
             out.append(f"  protocols: [{', '.join(self.protocols)}]")
         if self.extra_ssl_yaml:
             out += ["  " + l for l in self.extra_ssl_yaml.strip("\n").splitlines()]
-        out += ["routes:", f"  default: {self.route}"]
+        out.append("routes:" if (self.route or self.routes_yaml) else "routes: {}")
+        if self.route is not None:
+            out.append(f"  default: {self.route}")
+        if self.routes_yaml:
+            out += ["  " + l for l in self.routes_yaml.strip("\n").splitlines()]
+        if self.extra_yaml:
+            out += self.extra_yaml.strip("\n").splitlines()
         if self.plugins is not None:
             # JSON strings are valid YAML double-quoted scalars.
             out.append("plugins:" if self.plugins else "plugins: []")
@@ -198,12 +224,14 @@ class Gateway:
                 continue  # the gateway has no business with the CA's key
             shutil.copy(f, self.dir / f.name)
         self.yaml_path.write_text(self.yaml_text())
+        for name, text in self.files.items():
+            (self.dir / name).write_text(text)
         mc = self.multicert if isinstance(self.multicert, str) else "\n".join(self.multicert)
         self.multicert_path.write_text(mc + "\n")
 
     # -- process -----------------------------------------------------------------------
     def command(self) -> list[str]:
-        cmd = [self.binary, "-c", str(self.yaml_path)]
+        cmd = self.wrapper + [self.binary, "-c", str(self.yaml_path)]
         if self.debug_tags:
             cmd += ["--debug-tags", self.debug_tags]
         return cmd
