@@ -13,40 +13,16 @@
 #include <thread>
 #include <utility>
 
+#include "config/yaml_fields.h"
 #include "core/read_file.h"
 
 namespace tlsgate::config {
 
 namespace {
 
-int lineOf(const YAML::Node& node) {
-  const auto mark = node.Mark();
-  return mark.is_null() ? 0 : mark.line + 1;
-}
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return "'" + node.Scalar() + "'";
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Null:
-      return "nothing";
-    default:
-      return "an undefined value";
-  }
-}
-
-std::string joined(std::initializer_list<std::string_view> names) {
-  std::string out;
-  for (auto name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
+using yaml::describe;
+using yaml::Field;
+using yaml::lineOf;
 
 std::optional<unsigned> parseUnsigned(const YAML::Node& node) {
   if (!node.IsScalar()) return {};
@@ -56,21 +32,6 @@ std::optional<unsigned> parseUnsigned(const YAML::Node& node) {
   if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return {};
   return v;
 }
-
-// One key of a mapping: its name, the line it is written on, its value, and the dotted name
-// used in messages ("ssl.alpn").
-struct Field {
-  std::string name;
-  int line = 0;
-  YAML::Node value;
-  std::string label;
-
-  // Where a problem with the value is reported: the value's own line when it has one.
-  int valueLine() const {
-    const int l = value.IsNull() ? 0 : lineOf(value);
-    return l != 0 ? l : line;
-  }
-};
 
 class Parser {
  public:
@@ -102,26 +63,7 @@ class Parser {
 Result<std::vector<Field>> Parser::fields(const YAML::Node& node, int line,
                                           const std::string& label,
                                           std::initializer_list<std::string_view> allowed) const {
-  const std::string where = label.empty() ? "" : " in " + label;
-  if (!node.IsMap()) {
-    return fail(line,
-                (label.empty() ? "the file" : label) + " must be a mapping, got " + describe(node));
-  }
-  std::vector<Field> out;
-  std::set<std::string> seen;
-  for (const auto& kv : node) {
-    const int keyLine = lineOf(kv.first);
-    if (!kv.first.IsScalar())
-      return fail(keyLine, "keys" + where + " must be strings, got " + describe(kv.first));
-    const std::string& name = kv.first.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      return fail(keyLine, "unknown key '" + name + "'" + where +
-                               " (expected one of: " + joined(allowed) + ")");
-    }
-    if (!seen.insert(name).second) return fail(keyLine, "duplicate key '" + name + "'" + where);
-    out.push_back({name, keyLine, kv.second, label.empty() ? name : label + "." + name});
-  }
-  return out;
+  return yaml::fields(path_, node, line, label, {.allowed = {allowed.begin(), allowed.size()}});
 }
 
 Result<std::string> Parser::string(const Field& f) const {
