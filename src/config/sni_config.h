@@ -1,0 +1,149 @@
+// sni.yaml: per-server-name policy, in Apache Traffic Server's format (ATS 9/10).
+//
+//   sni:
+//     - fqdn: '*.example.com'              # quoted: a bare * starts a YAML alias
+//       tunnel_route: $1.internal:{inbound_local_port}
+//       ip_allow: 10.0.0.0/8, 192.168.1.1-192.168.1.9
+//     - fqdn: api.example.com
+//       forward_route: 127.0.0.1:8080
+//       valid_tls_version_min_in: TLSv1_3
+//       verify_client: STRICT
+//       verify_client_ca_certs: clients-ca.pem   # relative to this file
+//       alpn_routes: {h2: 127.0.0.1:8081, http/1.1: builtin:inspect}
+//       send_proxy_protocol: v2
+//     - fqdn: '*'                          # every name, and connections without SNI
+//     - fqdn: ''                           # connections without SNI only
+//
+// Keys of an item:
+//   fqdn                        required. "name", "*.suffix" (the * is the whole left-most
+//                               label), "*" or "". Letters, digits, '-', '_', '.'; compared
+//                               without regard to case (stored lowercase).
+//   tunnel_route                host:port, relayed without terminating TLS
+//   forward_route               host:port, TLS terminated, the plaintext forwarded
+//   partial_blind_route         host:port, TLS terminated, re-encrypted to the origin
+//                               (at most one of the three)
+//   ip_allow                    a sequence of entries or one comma-separated string; the
+//                               entries of net::CidrSet. The '@file' form is refused.
+//   valid_tls_version_min_in    TLSv1_2 | TLSv1_3 (TLSv1 and TLSv1_1 are refused)
+//   valid_tls_version_max_in    idem; min <= max
+//   verify_client               NONE | MODERATE | STRICT
+//   verify_client_ca_certs      a file, relative to sni.yaml's folder; needs verify_client
+//                               MODERATE or STRICT (ATS's {file, dir} form is refused)
+//   alpn_routes     (tlsgate)   mapping ALPN protocol id (1..255 bytes) -> destination or
+//                               builtin:inspect; not with tunnel_route (TLS is not ended)
+//   send_proxy_protocol (tlsgate)  v1 | v2: send a PROXY protocol header upstream
+//
+// Destinations are `host:port`. The host is a name, an IPv4 literal or a bracketed IPv6
+// literal, and may hold $1..$9: the labels captured by the fqdn's wildcard ("*.example.com"
+// and "*" capture one, $1). The port is 1..65535, {inbound_local_port} (the port the client
+// connected to) or {proxy_protocol_port} (the destination port of the client's PROXY
+// protocol header). expandDestination() substitutes them per connection.
+//
+// The other ATS keys (verify_server_policy, http2, tunnel_alpn, ...) are errors saying that
+// tlsgate does not support them; any other key is an "unknown key" error. Every error names
+// the file and line.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "config/gateway_config.h"
+#include "core/result.h"
+#include "net/cidr.h"
+
+namespace tlsgate::config {
+
+enum class SniAction { kNone, kTunnel, kForward, kPartialBlind };
+
+// SniRule is one item of sni.yaml.
+struct SniRule {
+  int line = 0;      // of the item in sni.yaml
+  std::string fqdn;  // lowercase, as written: "*.example.com", "a.example.com", "*" or ""
+  SniAction action = SniAction::kNone;
+  std::string destination;  // the action's host:port pattern; empty for kNone
+  std::optional<net::CidrSet> ipAllow;
+  std::optional<TlsVersion> minVersion;
+  std::optional<TlsVersion> maxVersion;
+  std::optional<VerifyClient> verifyClient;
+  std::string verifyClientCaCerts;  // resolved against sni.yaml's folder; empty if not given
+  // alpn_routes in file order: {protocol id, destination pattern or "builtin:inspect"}.
+  std::vector<std::pair<std::string, std::string>> alpnRoutes;
+  int sendProxyProtocol = 0;  // 1 or 2; 0 = none
+};
+
+// SniMatch is the rule chosen for a server name, and the labels its wildcard captured
+// ($1 is captures[0]). `rule` is null when no rule applies.
+struct SniMatch {
+  const SniRule* rule = nullptr;
+  std::vector<std::string> captures;
+};
+
+// SniConfig is a parsed sni.yaml, indexed for lookup. Copies stay valid (the indexes hold
+// rule positions, not pointers); a rule pointer from match() lives as long as the config.
+class SniConfig {
+ public:
+  std::string path;
+  std::vector<SniRule> rules;  // file order
+  // Items that match() can never choose, because an earlier item wins for every name they
+  // match (a repeated fqdn, a name after its wildcard, anything after "*"). Filled by
+  // index(); the loader decides whether to log them.
+  std::vector<Error> warnings;
+
+  // match returns the first rule in FILE ORDER that applies to `sni` ("" = the client sent
+  // no name):
+  //   "a.example.com"  that name, whatever its case;
+  //   "*.example.com"  a name of exactly one more label ("a.example.com", not "example.com"
+  //                    nor "a.b.example.com"); captures that label, lowercased, as $1;
+  //   "*"              any name and no name; captures the whole name as $1;
+  //   ""               a connection without SNI.
+  // Looks up hash maps built by index(), never scans the rules; allocates only the capture.
+  SniMatch match(std::string_view sni) const;
+
+  // index builds the lookup tables from `rules` (and the warnings). The parser calls it;
+  // code that edits `rules` calls it again.
+  void index();
+
+ private:
+  // ASCII case-insensitive hashing and comparison, usable with a string_view key.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const;
+  };
+  struct NameEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const;
+  };
+  using NameIndex = std::unordered_map<std::string, size_t, NameHash, NameEqual>;
+
+  NameIndex exact_;                 // "a.example.com" -> lowest rule index
+  NameIndex wildcard_;              // "example.com" (from "*.example.com") -> lowest rule index
+  std::optional<size_t> catchAll_;  // the first "*"
+  std::optional<size_t> noSni_;     // the first ""
+};
+
+// parseSniConfig is a pure parser over the file's text; `path` is used for messages and to
+// resolve relative file names. An empty file and `sni: []` give no rules.
+Result<SniConfig> parseSniConfig(std::string_view text, const std::string& path);
+// loadSniConfig reads and parses `path`; a missing file is an error naming it.
+Result<SniConfig> loadSniConfig(const std::string& path);
+
+// DestinationContext is what a destination pattern is expanded with, per connection.
+struct DestinationContext {
+  const std::vector<std::string>* captures = nullptr;  // SniMatch::captures; null = none
+  uint16_t inboundLocalPort = 0;                       // 0 = unknown
+  uint16_t proxyProtocolPort = 0;                      // 0 = unknown (no PROXY protocol header)
+};
+
+// expandDestination substitutes $1..$9 and {inbound_local_port} / {proxy_protocol_port}.
+// Errors: $N beyond the captures, a port token whose port is unknown (0), a capture that is
+// not a host name (the client chose it: it must not be able to inject ':' or '/'), an empty
+// host after expansion.
+Result<std::string> expandDestination(std::string_view pattern, const DestinationContext& ctx);
+
+}  // namespace tlsgate::config
