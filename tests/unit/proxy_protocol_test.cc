@@ -7,11 +7,28 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tlsgate::net {
+
+// Failure messages name the status instead of dumping its bytes.
+void PrintTo(ProxyParseStatus status, std::ostream* os) {
+  switch (status) {
+    case ProxyParseStatus::kNeedMore:
+      *os << "kNeedMore";
+      return;
+    case ProxyParseStatus::kInvalid:
+      *os << "kInvalid";
+      return;
+    case ProxyParseStatus::kDone:
+      *os << "kDone";
+      return;
+  }
+}
+
 namespace {
 
 constexpr std::string_view kV2Signature("\r\n\r\n\0\r\nQUIT\n", 12);
