@@ -5,9 +5,11 @@
 set -euo pipefail
 
 BUILD=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libgtest-dev)
+# clang with its libFuzzer runtime: scripts/fuzz.sh, the last step of scripts/test.sh.
+FUZZ=(clang libclang-rt-14-dev)
 TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client procps iproute2 ca-certificates)
 
-want=("${BUILD[@]}" "${TEST[@]}")
+want=("${BUILD[@]}" "${FUZZ[@]}" "${TEST[@]}")
 if [[ ${1:-} == --bench ]]; then
     want+=(nginx-light libnginx-mod-stream haproxy util-linux)
 fi

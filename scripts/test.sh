@@ -2,10 +2,11 @@
 # The whole test suite: unit tests and end-to-end tests against the real binary, first on
 # the optimised build, then again on an AddressSanitizer + UBSan build, then the unit tests
 # and the hook tests (S13: connections closed while a hook holds them, hooks re-enabled
-# from other threads) on a ThreadSanitizer build. This is the README's test command and
+# from other threads) on a ThreadSanitizer build, and last a short libFuzzer run of the PROXY
+# protocol parser (scripts/fuzz.sh). This is the README's test command and
 # what .ci/run runs. Installs its Debian packages first (needs root/sudo).
 #
-#   scripts/test.sh            release + ASan/UBSan + TSan
+#   scripts/test.sh            release + ASan/UBSan + TSan + 30 s of fuzzing
 #   scripts/test.sh --quick    release build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +30,8 @@ if [[ ${1:-} != --quick ]]; then
     # A data race makes tlsgate exit non-zero, which every e2e fixture checks.
     export TSAN_OPTIONS=halt_on_error=1:exitcode=66
     run_suite build-tsan "^(Reactor|HandshakeHooks|e2e\.test_hooks)" -DTLSGATE_SANITIZE=thread
+    # The PROXY protocol parser under libFuzzer (clang, ASan + UBSan). 30 seconds keeps the
+    # full run within CI's 30-minute budget; hunt longer by hand with scripts/fuzz.sh 600.
+    scripts/fuzz.sh 30
 fi
 echo "== all tests passed"
