@@ -142,6 +142,30 @@ int tlsgate_vconn_use_cert_name(tlsgate_vconn *vc, const char *name);
 /* tlsgate_vconn_id: a number unique to the connection within this process, for logs. */
 unsigned long long tlsgate_vconn_id(tlsgate_vconn *vc);
 
+/* --- ALPN endpoints (S14) ------------------------------------------------------------ */
+
+/* What an endpoint learns of a connection whose handshake just completed. Valid during the
+ * call only. */
+typedef struct tlsgate_endpoint_info {
+  const char *protocol;                /* the negotiated ALPN protocol */
+  const char *sni;                     /* the server name the client asked for, or NULL */
+  const struct sockaddr *client_addr;  /* the client (after any PROXY header) */
+  const struct sockaddr *local_addr;   /* the address the client connected to */
+} tlsgate_endpoint_info;
+
+/* tlsgate_endpoint_fn: decides where a connection that negotiated the endpoint's protocol
+ * goes, on the connection's worker thread (do not block). Returns "host:port" (the
+ * plaintext is relayed there; a name is resolved off the event loop), "builtin:inspect",
+ * or NULL to refuse (the client gets a close_notify). The string is copied before the
+ * call returns. */
+typedef const char *(*tlsgate_endpoint_fn)(const tlsgate_endpoint_info *info, void *data);
+
+/* tlsgate_endpoint_register: makes `fn` the endpoint of ALPN protocol `protocol`. The
+ * protocol is offered to clients unless ssl.alpn lists the offer explicitly; routes of
+ * tlsgate.yaml and sni.yaml for the same protocol take precedence. Only during
+ * tlsgate_plugin_init(); 0 on success, -1 for a bad name or a protocol taken already. */
+int tlsgate_endpoint_register(const char *protocol, tlsgate_endpoint_fn fn, void *data);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include "app/command_line.h"
 #include "app/plugin_loader.h"
 #include "config/snapshot.h"
+#include "hooks/hook_registry.h"
 #include "core/log.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
@@ -36,13 +37,14 @@ sigset_t blockSignals() {
 // the first socket; the others bind that same port.
 Status openListeners(const config::GatewayConfig& cfg,
                      std::vector<std::unique_ptr<proxy::Worker>>& workers) {
-  for (const auto& l : cfg.listeners) {
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const auto& l = cfg.listeners[i];
     net::Address address = l.address;
     for (auto& w : workers) {
-      auto fd = net::listenReusePort(address);
+      auto fd = net::listenReusePort(address, l.transparent);
       if (!fd) return Error{cfg.path, l.line, fd.error().message};
       if (address.port() == 0) address = net::localAddress(fd->get());
-      w->addListener(std::move(fd.value()), address);
+      w->addListener(std::move(fd.value()), address, i);
     }
     log::info("listening on %s", address.toString().c_str());
   }
@@ -75,16 +77,23 @@ int main(int argc, char** argv) {
   }
   log::setDebugTags(options->debugTags);
 
-  auto snapshot = config::buildSnapshot(options->configPath);
+  // Plugins come first: the snapshot offers the ALPN protocols their endpoints serve.
+  auto parsed = config::loadGatewayConfig(options->configPath);
+  if (!parsed) {
+    std::fprintf(stderr, "%s\n", parsed.error().toString().c_str());
+    return 1;
+  }
+  if (Status s = app::loadPlugins(*parsed, /*initialise=*/!options->check); !s) {
+    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
+    return 1;
+  }
+  auto snapshot = config::buildSnapshot(std::move(parsed.value()),
+                                        hooks::HookRegistry::instance().endpointProtocols());
   if (!snapshot) {
     std::fprintf(stderr, "%s\n", snapshot.error().toString().c_str());
     return 1;
   }
   const auto& cfg = (*snapshot)->config;
-  if (Status s = app::loadPlugins(cfg, /*initialise=*/!options->check); !s) {
-    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
-    return 1;
-  }
   if (options->check) {
     std::printf("configuration OK\n");
     return 0;

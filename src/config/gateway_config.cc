@@ -52,7 +52,11 @@ class Parser {
   Status parseSslField(const Field& f, SslConfig& ssl) const;
   Status parseAlpn(const Field& f, SslConfig& ssl) const;
   Status parseProtocols(const Field& f, SslConfig& ssl) const;
-  Status parseRoutes(const Field& f, RouteTarget& route) const;
+  Result<bool> boolean(const Field& f) const;
+  Result<std::string> filePath(const Field& f) const;
+  Status parseListener(const YAML::Node& node, int line, ListenerConfig& listener) const;
+  Status parseRoutes(const Field& f, RoutesConfig& routes) const;
+  Status parseTunnel(const Field& f, TunnelConfig& tunnel) const;
   Status parsePlugins(const Field& f, GatewayConfig& config) const;
 
   const std::string& path_;
@@ -74,26 +78,45 @@ Result<std::string> Parser::string(const Field& f) const {
 
 Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(0, "the file is empty: expected listeners, ssl and routes");
-  auto top = fields(root, lineOf(root), "", {"threads", "listeners", "ssl", "routes", "plugins"});
+  auto top = fields(root, lineOf(root), "",
+                    {"threads", "listeners", "ssl", "routes", "sni", "tunnel", "plugins"});
   if (!top) return top.error();
 
   GatewayConfig config;
   config.path = path_;
   config.threads = std::max(1u, std::thread::hardware_concurrency());  // absent means auto
   std::set<std::string> seen;
+  int routesLine = 0;
   for (const auto& f : *top) {
     seen.insert(f.name);
-    Status st = f.name == "threads"     ? parseThreads(f, config)
-                : f.name == "listeners" ? parseListeners(f, config)
-                : f.name == "ssl"       ? parseSsl(f, config.ssl)
-                : f.name == "plugins"   ? parsePlugins(f, config)
-                                        : parseRoutes(f, config.defaultRoute);
+    Status st = Ok{};
+    if (f.name == "threads") {
+      st = parseThreads(f, config);
+    } else if (f.name == "listeners") {
+      st = parseListeners(f, config);
+    } else if (f.name == "ssl") {
+      st = parseSsl(f, config.ssl);
+    } else if (f.name == "plugins") {
+      st = parsePlugins(f, config);
+    } else if (f.name == "tunnel") {
+      st = parseTunnel(f, config.tunnel);
+    } else if (f.name == "sni") {
+      auto file = filePath(f);
+      if (!file) return file.error();
+      config.sniPath = *file;
+      config.sniLine = f.line;
+    } else {
+      st = parseRoutes(f, config.routes);
+      routesLine = f.line;
+    }
     if (!st) return st.error();
   }
-  for (const char* required : {"listeners", "ssl", "routes"}) {
+  for (const char* required : {"listeners", "ssl"}) {
     if (!seen.contains(required))
       return fail(0, std::string("missing required key '") + required + "'");
   }
+  if (!config.routes.defaultRoute && config.routes.alpn.empty() && config.sniPath.empty())
+    return fail(routesLine, "nothing to route to: set routes.default, routes.alpn or sni");
   return config;
 }
 
@@ -120,20 +143,88 @@ Status Parser::parseListeners(const Field& f, GatewayConfig& config) const {
     ListenerConfig listener;
     listener.line = lineOf(node);
     if (listener.line == 0) listener.line = f.line;
-    auto keys = fields(node, listener.line, "listener", {"listen"});
-    if (!keys) return keys.error();
-    if (keys->empty()) return fail(listener.line, "listener: missing required key 'listen'");
-    const Field& listen = keys->front();
-    auto text = string(listen);
-    if (!text) return text.error();
-    auto address = net::parseAddress(*text, true);
-    if (!address) {
-      return fail(listen.valueLine(), "bad listen address '" + *text +
-                                          "': expected a literal address with a port, e.g. "
-                                          "127.0.0.1:8443 or \"[::1]:8443\"");
+    if (auto st = parseListener(node, listener.line, listener); !st) return st;
+    config.listeners.push_back(std::move(listener));
+  }
+  return Ok{};
+}
+
+Status Parser::parseListener(const YAML::Node& node, int line, ListenerConfig& listener) const {
+  auto keys = fields(node, line, "listener",
+                     {"listen", "transparent", "passthrough", "proxy_protocol",
+                      "proxy_protocol_from"});
+  if (!keys) return keys.error();
+  bool haveListen = false;
+  for (const Field& k : *keys) {
+    if (k.name == "listen") {
+      auto text = string(k);
+      if (!text) return text.error();
+      auto address = net::parseAddress(*text, true);
+      if (!address) {
+        return fail(k.valueLine(), "bad listen address '" + *text +
+                                       "': expected a literal address with a port, e.g. "
+                                       "127.0.0.1:8443 or \"[::1]:8443\"");
+      }
+      listener.address = *address;
+      haveListen = true;
+    } else if (k.name == "proxy_protocol_from") {
+      if (!k.value.IsSequence() || k.value.size() == 0) {
+        return fail(k.valueLine(), k.label + " must be a non-empty sequence of addresses or "
+                                             "CIDR ranges, got " + describe(k.value));
+      }
+      for (const auto& item : k.value) {
+        if (!item.IsScalar())
+          return fail(lineOf(item) ? lineOf(item) : k.line,
+                      k.label + " entries must be strings, got " + describe(item));
+        listener.proxyProtocolFrom.push_back(item.Scalar());
+      }
+      listener.proxyProtocolFromLine = k.valueLine();
+    } else {
+      auto on = boolean(k);
+      if (!on) return on.error();
+      (k.name == "transparent"   ? listener.transparent
+       : k.name == "passthrough" ? listener.passthrough
+                                 : listener.proxyProtocol) = *on;
     }
-    listener.address = *address;
-    config.listeners.push_back(listener);
+  }
+  if (!haveListen) return fail(line, "listener: missing required key 'listen'");
+  // Trusting a PROXY header from anyone would let any client choose its own address.
+  if (listener.proxyProtocol && listener.proxyProtocolFrom.empty())
+    return fail(line, "listener.proxy_protocol needs listener.proxy_protocol_from (the "
+                      "addresses of the proxies allowed to send the header)");
+  if (!listener.proxyProtocol && !listener.proxyProtocolFrom.empty())
+    return fail(line, "listener.proxy_protocol_from is set but proxy_protocol is not true");
+  return Ok{};
+}
+
+Result<bool> Parser::boolean(const Field& f) const {
+  auto text = string(f);
+  if (!text) return text.error();
+  const std::string& v = *text;
+  if (v == "true" || v == "True" || v == "TRUE") return true;
+  if (v == "false" || v == "False" || v == "FALSE") return false;
+  return fail(f.valueLine(), f.label + " must be true or false, got '" + v + "'");
+}
+
+// A file named in tlsgate.yaml, resolved against the folder of tlsgate.yaml.
+Result<std::string> Parser::filePath(const Field& f) const {
+  auto text = string(f);
+  if (!text) return text.error();
+  if (text->empty()) return fail(f.valueLine(), f.label + " must name a file");
+  std::filesystem::path file(*text);
+  return file.is_absolute() ? file.string() : (dir_ / file).string();
+}
+
+Status Parser::parseTunnel(const Field& f, TunnelConfig& tunnel) const {
+  auto keys = fields(f.value, f.valueLine(), "tunnel", {"inactivity_timeout"});
+  if (!keys) return keys.error();
+  for (const Field& k : *keys) {
+    auto seconds = parseUnsigned(k.value);
+    if (!seconds) {
+      return fail(k.valueLine(),
+                  k.label + " must be a non-negative integer (seconds), got " + describe(k.value));
+    }
+    tunnel.inactivityTimeoutSec = *seconds;
   }
   return Ok{};
 }
@@ -204,31 +295,31 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
     ssl.handshakeTimeoutSec = *seconds;
     return Ok{};
   }
+  if (f.name == "allow_client_renegotiation") {  // S12
+    auto on = boolean(f);
+    if (!on) return on.error();
+    ssl.allowClientRenegotiation = *on;
+    return Ok{};
+  }
+  if (f.name == "multicert" || f.name == "verify_client_ca_certs") {
+    auto file = filePath(f);
+    if (!file) return file.error();
+    if (f.name == "multicert") {
+      ssl.multicertPath = *file;
+      ssl.multicertLine = f.line;
+    } else {
+      ssl.verifyClientCaCerts = *file;
+    }
+    return Ok{};
+  }
   auto text = string(f);
   if (!text) return text.error();
-  if (f.name == "multicert") {
-    if (text->empty()) return fail(f.valueLine(), "ssl.multicert must name a file");
-    std::filesystem::path file(*text);
-    ssl.multicertPath = file.is_absolute() ? file.string() : (dir_ / file).string();
-    ssl.multicertLine = f.line;
-  } else if (f.name == "allow_client_renegotiation") {  // S12
-    const std::string& v = *text;
-    if (v == "true" || v == "True" || v == "TRUE")
-      ssl.allowClientRenegotiation = true;
-    else if (v == "false" || v == "False" || v == "FALSE")
-      ssl.allowClientRenegotiation = false;
-    else
-      return fail(f.valueLine(), f.label + " must be true or false, got '" + v + "'");
-  } else if (f.name == "verify_client") {
+  if (f.name == "verify_client") {
     const std::string& v = *text;
     if (v == "NONE") ssl.verifyClient = VerifyClient::kNone;
     else if (v == "MODERATE") ssl.verifyClient = VerifyClient::kModerate;
     else if (v == "STRICT") ssl.verifyClient = VerifyClient::kStrict;
     else return fail(f.valueLine(), f.label + " must be NONE, MODERATE or STRICT, got '" + v + "'");
-  } else if (f.name == "verify_client_ca_certs") {
-    if (text->empty()) return fail(f.valueLine(), f.label + " must name a file");
-    std::filesystem::path file(*text);
-    ssl.verifyClientCaCerts = file.is_absolute() ? file.string() : (dir_ / file).string();
   } else if (f.name == "ciphers") {
     ssl.ciphers = *text;
   } else if (f.name == "ciphersuites") {
@@ -259,6 +350,7 @@ Status Parser::parseAlpn(const Field& f, SslConfig& ssl) const {
     names.push_back(name);
   }
   ssl.alpn = std::move(names);
+  ssl.alpnGiven = true;
   return Ok{};
 }
 
@@ -286,30 +378,67 @@ Status Parser::parseProtocols(const Field& f, SslConfig& ssl) const {
   return Ok{};
 }
 
-Status Parser::parseRoutes(const Field& f, RouteTarget& route) const {
-  auto keys = fields(f.value, f.valueLine(), "routes", {"default"});
+Status Parser::parseRoutes(const Field& f, RoutesConfig& routes) const {
+  auto keys = fields(f.value, f.valueLine(), "routes", {"default", "alpn", "send_proxy_protocol"});
   if (!keys) return keys.error();
-  if (keys->empty()) return fail(f.line, "missing required key 'routes.default'");
-  const Field& def = keys->front();
-  auto text = string(def);
-  if (!text) return text.error();
-  if (text->starts_with("builtin:")) {
-    if (*text != "builtin:inspect") {
-      return fail(def.valueLine(),
-                  "unknown built-in endpoint '" + *text + "' (known: builtin:inspect)");
+  for (const Field& k : *keys) {
+    if (k.name == "default") {
+      auto text = string(k);
+      if (!text) return text.error();
+      auto target = parseRouteTarget(*text, path_, k.valueLine(), k.label);
+      if (!target) return target.error();
+      routes.defaultRoute = std::move(*target);
+    } else if (k.name == "send_proxy_protocol") {
+      auto text = string(k);
+      if (!text) return text.error();
+      if (*text != "v1" && *text != "v2")
+        return fail(k.valueLine(), k.label + " must be v1 or v2, got '" + *text + "'");
+      routes.sendProxyProtocol = *text == "v1" ? 1 : 2;
+    } else {
+      // S14: one endpoint per protocol; the file order is the preference order when
+      // ssl.alpn does not give one.
+      if (!k.value.IsMap())
+        return fail(k.valueLine(),
+                    k.label + " must map protocol names to endpoints, got " + describe(k.value));
+      for (const auto& kv : k.value) {
+        const int line = lineOf(kv.first) ? lineOf(kv.first) : k.line;
+        if (!kv.first.IsScalar() || kv.first.Scalar().empty() || kv.first.Scalar().size() > 255)
+          return fail(line, k.label + " keys must be protocol names of 1 to 255 bytes");
+        const std::string& name = kv.first.Scalar();
+        for (const auto& [seen, unused] : routes.alpn)
+          if (seen == name) return fail(line, k.label + " lists '" + name + "' twice");
+        if (!kv.second.IsScalar())
+          return fail(line, k.label + "." + name + " must be an endpoint, got " +
+                                describe(kv.second));
+        auto target = parseRouteTarget(kv.second.Scalar(), path_, line, k.label + "." + name);
+        if (!target) return target.error();
+        routes.alpn.emplace_back(name, std::move(*target));
+      }
     }
-    route.inspect = true;
-    return Ok{};
   }
-  auto upstream = net::resolveHostPort(*text);  // once, at load time
-  if (!upstream) return fail(def.valueLine(), def.label + ": " + upstream.error().message);
-  route.inspect = false;
-  route.upstreamText = *text;
-  route.upstream = *upstream;
   return Ok{};
 }
 
 }  // namespace
+
+Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& path, int line,
+                                     const std::string& label) {
+  RouteTarget route;
+  route.line = line;
+  if (text.starts_with("builtin:")) {
+    if (text != "builtin:inspect") {
+      return Error{path, line,
+                   "unknown built-in endpoint '" + std::string(text) + "' (known: builtin:inspect)"};
+    }
+    route.inspect = true;
+    return route;
+  }
+  auto upstream = net::resolveHostPort(text);  // once, at load time
+  if (!upstream) return Error{path, line, label + ": " + upstream.error().message};
+  route.upstreamText = std::string(text);
+  route.upstream = *upstream;
+  return route;
+}
 
 Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& path) {
   // yaml-cpp reports problems by throwing; none may escape (STYLE rule 6).

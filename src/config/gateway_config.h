@@ -3,6 +3,10 @@
 //   threads: auto                # or a positive integer; auto = number of cores
 //   listeners:
 //     - listen: 127.0.0.1:8443   # literal address and port
+//       transparent: false       # IP_TRANSPARENT: accept TPROXY-redirected connections (S5)
+//       passthrough: false       # S9: a first byte that is not TLS → tunnel to the destination
+//       proxy_protocol: false    # expect a PROXY v1/v2 header first...
+//       proxy_protocol_from: [10.0.0.0/8]   # ...from these sources only (required with it)
 //   ssl:
 //     multicert: ssl_multicert.config   # relative to this file
 //     handshake_timeout_in: 30          # seconds, 0 = none (S1)
@@ -14,8 +18,14 @@
 //     groups: X25519:P-256:P-384        # key exchange groups
 //     verify_client: NONE               # NONE | MODERATE | STRICT (client certificates)
 //     verify_client_ca_certs: ca.pem    # CAs that sign client certificates (not NONE)
+//   sni: sni.yaml                       # optional: ATS sni.yaml, routing by server name
+//   tunnel:
+//     inactivity_timeout: 300           # seconds a blind tunnel may stay silent; 0 = forever
 //   routes:
-//     default: builtin:inspect          # or host:port of a plaintext upstream
+//     default: builtin:inspect          # or host:port of a plaintext upstream; optional
+//     alpn:                             # optional: one endpoint per ALPN protocol (S14)
+//       h2: 127.0.0.1:9001
+//     send_proxy_protocol: v2           # optional: PROXY header to these upstreams (v1|v2)
 //   plugins:                            # optional, loaded in order (include/tlsgate/plugin.h)
 //     - path: plugins/hook_test.so      # relative to this file
 //       args: [--hook, cert]
@@ -24,6 +34,7 @@
 // names the file and line.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +47,12 @@ namespace tlsgate::config {
 struct ListenerConfig {
   int line = 0;
   net::Address address;  // always has a port
+  bool transparent = false;    // IP_TRANSPARENT; the local address is the original destination
+  bool passthrough = false;    // S9
+  bool proxyProtocol = false;  // a PROXY v1/v2 header comes first
+  // Sources allowed to send it, as written ("10.0.0.0/8"); checked by the snapshot.
+  std::vector<std::string> proxyProtocolFrom;
+  int proxyProtocolFromLine = 0;
 };
 
 enum class TlsVersion { kTls12, kTls13 };
@@ -50,6 +67,7 @@ struct SslConfig {
   unsigned handshakeTimeoutSec = 30;
   bool allowClientRenegotiation = false;
   std::vector<std::string> alpn{"http/1.1"};
+  bool alpnGiven = false;  // ssl.alpn written: offer exactly that
   TlsVersion minVersion = TlsVersion::kTls12;
   TlsVersion maxVersion = TlsVersion::kTls13;
   std::string ciphers;       // empty: the built-in default
@@ -60,10 +78,26 @@ struct SslConfig {
 };
 
 struct RouteTarget {
+  int line = 0;
   bool inspect = false;      // builtin:inspect
   std::string upstreamText;  // "host:port" as written, when !inspect
   net::Address upstream;     // resolved at load time, when !inspect
 };
+
+// routes: the endpoints of tlsgate.yaml (S14). sni.yaml can override them per name.
+struct RoutesConfig {
+  std::optional<RouteTarget> defaultRoute;  // no ALPN, and protocols without their own
+  std::vector<std::pair<std::string, RouteTarget>> alpn;  // protocol → endpoint, file order
+  int sendProxyProtocol = 0;                              // 0, 1 or 2
+};
+
+struct TunnelConfig {
+  unsigned inactivityTimeoutSec = 300;  // 0 = none
+};
+
+// "builtin:inspect", or "host:port" resolved now. `label` names the key in messages.
+Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& path, int line,
+                                     const std::string& label);
 
 // plugins: [{path: hook_test.so, args: [...]}] — loaded in this order.
 struct PluginConfig {
@@ -77,7 +111,10 @@ struct GatewayConfig {
   unsigned threads = 0;
   std::vector<ListenerConfig> listeners;
   SslConfig ssl;
-  RouteTarget defaultRoute;
+  RoutesConfig routes;
+  std::string sniPath;  // sni.yaml, resolved against the folder of tlsgate.yaml; may be empty
+  int sniLine = 0;
+  TunnelConfig tunnel;
   std::vector<PluginConfig> plugins;
 };
 

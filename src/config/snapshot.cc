@@ -1,6 +1,9 @@
 #include "config/snapshot.h"
 
+#include <algorithm>
+
 #include "config/multicert.h"
+#include "tls/client_handshake.h"
 
 namespace tlsgate::config {
 
@@ -26,12 +29,44 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
 
 }  // namespace
 
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(const std::string& yamlPath) {
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+    const std::string& yamlPath, const std::vector<std::string>& pluginProtocols) {
   auto cfg = loadGatewayConfig(yamlPath);
   if (!cfg) return cfg.error();
+  return buildSnapshot(std::move(cfg.value()), pluginProtocols);
+}
+
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+    GatewayConfig config, const std::vector<std::string>& pluginProtocols) {
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->config = std::move(cfg.value());
+  snapshot->config = std::move(config);
+  const std::string& yamlPath = snapshot->config.path;
   snapshot->serverParams = serverParamsOf(snapshot->config.ssl);
+
+  auto routing = Routing::build(snapshot->config);
+  if (!routing) return routing.error();
+  snapshot->routing = std::move(routing.value());
+  // S14: without ssl.alpn, offer what the routes serve, in their order.
+  if (!snapshot->config.ssl.alpnGiven) {
+    std::vector<std::string> offer = snapshot->routing->servedProtocols();
+    for (const auto& p : pluginProtocols)
+      if (std::find(offer.begin(), offer.end(), p) == offer.end()) offer.push_back(p);
+    if (offer.empty()) offer = snapshot->config.ssl.alpn;  // the historical http/1.1
+    snapshot->serverParams.alpnWire = tls::alpnToWire(offer);
+  }
+
+  for (const ListenerConfig& l : snapshot->config.listeners) {
+    net::CidrSet from;
+    for (const auto& text : l.proxyProtocolFrom)
+      if (auto st = from.add(text); !st)
+        return Error{yamlPath, l.proxyProtocolFromLine,
+                     "listener.proxy_protocol_from: " + st.error().message};
+    snapshot->proxyProtocolFrom.push_back(std::move(from));
+  }
+
+  auto origin = tls::newClientContext();
+  if (!origin) return Error{yamlPath, 0, origin.error().message};
+  snapshot->originContext = std::move(origin.value());
 
   const std::string& multicertPath = snapshot->config.ssl.multicertPath;
   auto entries = loadMulticert(multicertPath);

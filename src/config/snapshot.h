@@ -8,9 +8,14 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
 #include "config/gateway_config.h"
+#include "config/routing.h"
 #include "core/result.h"
+#include "net/cidr.h"
 #include "tls/cert_store.h"
+#include "tls/ossl.h"
 #include "tls/server_params.h"
 
 namespace tlsgate::config {
@@ -19,10 +24,18 @@ struct Snapshot {
   GatewayConfig config;
   tls::ServerParams serverParams;
   std::unique_ptr<tls::CertStore> certs;
+  std::unique_ptr<Routing> routing;
+  std::vector<net::CidrSet> proxyProtocolFrom;  // per listener, as config.listeners
+  ossl::UniquePtr<SSL_CTX> originContext;       // client side, towards TLS origins
 };
 
-// Reads tlsgate.yaml, ssl_multicert.config and every certificate and key; the first problem
-// found is returned as file:line: message.
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(const std::string& yamlPath);
+// Reads ssl_multicert.config, sni.yaml and every certificate, key and CA file named by
+// `config`; the first problem found is returned as file:line: message. `pluginProtocols`:
+// the protocols plugins registered endpoints for (offered when ssl.alpn is not given).
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+    GatewayConfig config, const std::vector<std::string>& pluginProtocols = {});
+// The same from tlsgate.yaml's path.
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+    const std::string& yamlPath, const std::vector<std::string>& pluginProtocols = {});
 
 }  // namespace tlsgate::config

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "hooks/hook_registry.h"
 #include "hooks/vconn.h"
+#include "tls/client_hello.h"
 
 namespace tlsgate::hooks {
 
@@ -28,19 +29,6 @@ tls::HookVerdict verdictOf(Completion c) {
       return tls::HookVerdict::kTunnel;
   }
   return tls::HookVerdict::kError;
-}
-
-// The SNI of a ClientHello, read from the raw extension (SSL_get_servername is not set yet
-// inside the ClientHello callback).
-std::string sniFromClientHello(SSL* ssl) {
-  const unsigned char* p = nullptr;
-  size_t len = 0;
-  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5) return {};
-  size_t listLen = (size_t{p[0]} << 8) | p[1];
-  if (listLen + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
-  size_t nameLen = (size_t{p[3]} << 8) | p[4];
-  if (nameLen + 5 > len) return {};
-  return std::string(reinterpret_cast<const char*>(p + 5), nameLen);
 }
 
 }  // namespace
@@ -135,14 +123,8 @@ void HookRunner::applyCertificateOverride(SSL* ssl) {
 
 void HookRunner::captureClientHello() {
   if (!ssl_) return;
-  clientHelloSni_ = sniFromClientHello(ssl_);
-  const unsigned char* p = nullptr;
-  size_t len = 0;
-  // The extension body is a 2-byte length and then the wire-format list.
-  if (SSL_client_hello_get0_ext(ssl_, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
-                                &len) &&
-      len > 2)
-    alpnOffered_.assign(reinterpret_cast<const char*>(p + 2), len - 2);
+  clientHelloSni_ = tls::sniFromClientHello(ssl_);
+  alpnOffered_ = tls::alpnFromClientHello(ssl_);
 }
 
 const char* HookRunner::sni() const {

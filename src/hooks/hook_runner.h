@@ -52,7 +52,7 @@ class HookRunner final : public tls::HandshakeHooks {
   // True while a hook holds the connection (S13: it must not be freed then).
   bool holding() const { return !holds_.empty(); }
   // Where a hook asked to tunnel to ("" = the original destination).
-  const std::string& tunnelDestination() const { return tunnelDestination_; }
+  const std::string& tunnelDestination() const override { return tunnelDestination_; }
 
   // --- the plugin API's side (src/hooks/plugin_api.cc) ---
   void complete(Completion c, std::string tunnelDestination);  // on this thread

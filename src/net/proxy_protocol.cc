@@ -34,7 +34,8 @@ constexpr uint8_t kTlvCrc32c = 0x03;
 constexpr uint8_t kTlvSsl = 0x20;
 constexpr uint8_t kSubTlvSslVersion = 0x21;
 constexpr uint8_t kSubTlvSslCipher = 0x23;
-constexpr uint8_t kSslClientSsl = 0x01;  // PP2_CLIENT_SSL
+constexpr uint8_t kSslClientSsl = 0x01;       // PP2_CLIENT_SSL
+constexpr uint8_t kSslClientCertConn = 0x02;  // PP2_CLIENT_CERT_CONN
 
 // CRC-32C, reflected: the Castagnoli polynomial 0x1EDC6F41 with its bits reversed.
 constexpr std::array<uint32_t, 256> makeCrc32cTable() {
@@ -54,6 +55,10 @@ uint16_t readBe16(const uint8_t* p) {
 
 uint32_t readBe32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+void appendBe32(std::string& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
 }
 
 void appendBe16(std::string& out, size_t value) {
@@ -350,8 +355,8 @@ std::string buildProxyV2(const Address& source, const Address& destination,
   if (!tlvs.authority.empty()) appendTlvWithinCap(payload, kTlvAuthority, tlvs.authority);
   if (!tlvs.sslVersion.empty()) {
     std::string ssl;
-    ssl.push_back(static_cast<char>(kSslClientSsl));
-    ssl.append(4, '\0');  // verify: 0
+    ssl.push_back(static_cast<char>(kSslClientSsl | (tlvs.clientCertVerified ? kSslClientCertConn : 0)));
+    appendBe32(ssl, tlvs.clientCertVerified ? 0 : 1);  // verify: 0 means a verified certificate
     appendTlvWithinCap(ssl, kSubTlvSslVersion, tlvs.sslVersion);
     if (!tlvs.sslCipher.empty()) appendTlvWithinCap(ssl, kSubTlvSslCipher, tlvs.sslCipher);
     appendTlvWithinCap(payload, kTlvSsl, ssl);

@@ -61,7 +61,9 @@ struct ProxyParseResult {
 // be ambiguous). Other types are skipped. LOCAL, UNSPEC and UNIX carry no addresses.
 ProxyParseResult parseProxyHeader(const uint8_t* data, size_t len);
 
-// Outbound TLVs. SSL (PP2_TYPE_SSL 0x20, client flags PP2_CLIENT_SSL, verify 0, with the
+// Outbound TLVs. SSL (PP2_TYPE_SSL 0x20, client flags PP2_CLIENT_SSL, and PP2_CLIENT_CERT_CONN
+// with verify 0 when a client certificate was verified, else verify 1 as the specification
+// says "non-zero" for "no verified certificate"; with the
 // sub-TLVs PP2_SUBTYPE_SSL_VERSION 0x21 and PP2_SUBTYPE_SSL_CIPHER 0x23), ALPN and AUTHORITY
 // are written only when their field is non-empty; an empty sslVersion means no SSL TLV.
 struct ProxyV2Tlvs {
@@ -69,6 +71,7 @@ struct ProxyV2Tlvs {
   std::string authority;
   std::string sslVersion;  // "TLSv1.3"
   std::string sslCipher;   // "TLS_AES_128_GCM_SHA256"
+  bool clientCertVerified = false;
 };
 
 // buildProxyV2 writes a PROXY v2 header with the PROXY command, TCP over IPv4 or IPv6. When

@@ -14,13 +14,20 @@ Error sysError(const std::string& what) {
 }
 }  // namespace
 
-Result<Fd> listenReusePort(const Address& address, int backlog) {
+Result<Fd> listenReusePort(const Address& address, bool transparent, int backlog) {
   Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return sysError("socket");
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     return sysError("SO_REUSEPORT");
+  // S5: a transparent listener accepts connections TPROXY redirected to it; each one's
+  // local address is where the client was going. Needs CAP_NET_ADMIN.
+  if (transparent &&
+      ::setsockopt(fd.get(), address.family() == AF_INET6 ? SOL_IPV6 : SOL_IP,
+                   address.family() == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+                   sizeof one) != 0)
+    return sysError("IP_TRANSPARENT (transparent: true needs CAP_NET_ADMIN)");
   if (::bind(fd.get(), address.sockaddrPtr(), address.length()) != 0)
     return sysError("cannot listen on " + address.toString());
   if (::listen(fd.get(), backlog) != 0) return sysError("listen on " + address.toString());

@@ -10,7 +10,8 @@ namespace tlsgate::net {
 
 // A non-blocking listening socket on `address` with SO_REUSEPORT, so that every worker
 // can have its own socket on the same address and the kernel spreads connections.
-Result<Fd> listenReusePort(const Address& address, int backlog = 4096);
+// `transparent` sets IP_TRANSPARENT (TPROXY).
+Result<Fd> listenReusePort(const Address& address, bool transparent = false, int backlog = 4096);
 
 // The address a socket is bound to.
 Address localAddress(int fd);

@@ -22,6 +22,10 @@ namespace tlsgate::proxy {
 class BlindTunnel {
  public:
   BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay, BufferPool& pool);
+  BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay, stats::CounterBlock&)
+      : BlindTunnel(client, std::move(destination), std::move(replay), tempPool()) {}
+  static BufferPool& tempPool() { static thread_local BufferPool p; return p; }
+  bool takeActivity() { return true; }
   ~BlindTunnel();
 
   void destinationReady(uint32_t events) { destination_.update(events); }

@@ -1,12 +1,16 @@
 #include "proxy/client_connection.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "core/json.h"
 #include "core/log.h"
 #include "hooks/hook_registry.h"
+#include "net/proxy_protocol.h"
+#include "net/resolver.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
 #include "tls/session_info.h"
@@ -14,20 +18,25 @@
 
 namespace tlsgate::proxy {
 
+using config::EndpointKind;
 using stats::Counter;
 
 namespace {
 constexpr uint32_t kAllEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
-}
+constexpr uint8_t kTlsHandshakeRecord = 0x16;
+}  // namespace
 
 ClientConnection::ClientConnection(Worker& worker, Fd fd, const net::Address& peer,
                                    const net::Address& local,
-                                   std::shared_ptr<const config::Snapshot> snapshot)
+                                   std::shared_ptr<const config::Snapshot> snapshot,
+                                   size_t listenerIndex)
     : worker_(worker),
       fd_(std::move(fd)),
       peer_(peer),
       local_(local),
       snapshot_(std::move(snapshot)),
+      listenerIndex_(listenerIndex),
+      listenerPort_(local.port()),
       timer_(this),
       upstreamEvents_(*this) {
   io_.fd = fd_.get();
@@ -36,18 +45,146 @@ ClientConnection::ClientConnection(Worker& worker, Fd fd, const net::Address& pe
 
 ClientConnection::~ClientConnection() {
   worker_.reactor().cancel(timer_);
+  if (resolveToken_) *resolveToken_ = nullptr;
+}
+
+const config::ListenerConfig& ClientConnection::listener() const {
+  return snapshot_->config.listeners[listenerIndex_];
 }
 
 void ClientConnection::start() {
   worker_.reactor().add(fd_.get(), kAllEvents, this);
-  // S1: the handshake clock; traffic does not extend it.
+  // S1: the handshake clock (it also bounds the PROXY header); traffic does not extend it.
   auto timeout = snapshot_->serverParams.handshakeTimeout;
   if (timeout.count() > 0) worker_.reactor().arm(timer_, timeout);
+  if (listener().proxyProtocol) {
+    // Only the proxies in front of us may say who the client is.
+    if (!snapshot_->proxyProtocolFrom[listenerIndex_].contains(peer_)) {
+      worker_.counters().add(Counter::kProxyProtocolRefused);
+      close("PROXY header expected from a source not in proxy_protocol_from");
+      return;
+    }
+    needProxyHeader_ = true;
+    phase_.emplace<ReadingPreface>();
+    drive();
+    return;
+  }
+  afterProxyHeader();
+}
+
+void ClientConnection::afterProxyHeader() {
+  if (listener().transparent) {
+    // S5: the destination's certificate entry says tunnel: go on to where the client was
+    // going before reading a byte.
+    const tls::CertEntry* entry = snapshot_->certs->findByAddress(local_);
+    if (entry && entry->action == config::MulticertAction::kTunnel) {
+      worker_.counters().add(Counter::kDestIpTunnels);
+      startTunnel("", {});
+      return;
+    }
+  }
+  if (listener().passthrough) {
+    sniffFirstByte_ = true;
+    if (!std::holds_alternative<ReadingPreface>(phase_)) phase_.emplace<ReadingPreface>();
+    drive();
+    return;
+  }
+  startHandshake();
+}
+
+bool ClientConnection::readProxyHeader() {
+  // Peek, so that nothing after the header is taken from the socket: TLS reads it next.
+  uint8_t buf[net::kProxyMaxBytes];
+  ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_PEEK);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      io_.readable = false;
+      return false;
+    }
+    close("recv failed before the PROXY header");
+    return false;
+  }
+  if (n == 0) {
+    close("EOF before the PROXY header");
+    return false;
+  }
+  net::ProxyParseResult r = net::parseProxyHeader(buf, static_cast<size_t>(n));
+  if (r.status == net::ProxyParseStatus::kNeedMore) {
+    if (io_.hangup || static_cast<size_t>(n) == sizeof buf) {
+      worker_.counters().add(Counter::kProxyProtocolInvalid);
+      close("incomplete PROXY header");
+      return false;
+    }
+    io_.readable = false;  // the rest brings a new edge
+    return false;
+  }
+  if (r.status == net::ProxyParseStatus::kInvalid) {
+    worker_.counters().add(Counter::kProxyProtocolInvalid);
+    TG_DEBUG(log::kNet, "%s: bad PROXY header: %s", peer_.toString().c_str(), r.error.c_str());
+    close("bad PROXY header");
+    return false;
+  }
+  if (::recv(fd_.get(), buf, r.consumed, 0) != static_cast<ssize_t>(r.consumed)) {
+    close("cannot consume the PROXY header");
+    return false;
+  }
+  worker_.counters().add(Counter::kProxyProtocolAccepted);
+  if (r.header.hasAddresses) {
+    TG_DEBUG(log::kNet, "%s: PROXY v%d says client %s, destination %s", peer_.toString().c_str(),
+             r.header.version, r.header.source.toString().c_str(),
+             r.header.destination.toString().c_str());
+    peer_ = r.header.source;
+    local_ = r.header.destination;
+    proxyProtocolPort_ = local_.port();
+  }
+  needProxyHeader_ = false;
+  return true;
+}
+
+void ClientConnection::readPreface() {
+  if (!io_.readable) return;
+  if (needProxyHeader_) {
+    if (!readProxyHeader()) return;
+    afterProxyHeader();  // may start the handshake or a tunnel
+    return;
+  }
+  if (!sniffFirstByte_) return;
+  uint8_t first = 0;
+  ssize_t n = ::recv(fd_.get(), &first, 1, MSG_PEEK);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      io_.readable = false;
+    else
+      close("recv failed before the first byte");
+    return;
+  }
+  if (n == 0) {
+    close("EOF before the first byte");
+    return;
+  }
+  sniffFirstByte_ = false;
+  if (first != kTlsHandshakeRecord) {
+    // S9: not TLS: the bytes go, untouched, where the client was going.
+    worker_.counters().add(Counter::kPassthroughTunnels);
+    TG_DEBUG(log::kNet, "%s: first byte 0x%02x is not TLS: pass-through", peer_.toString().c_str(),
+             first);
+    startTunnel("", {});
+    return;
+  }
+  startHandshake();
+}
+
+void ClientConnection::startHandshake() {
   if (!hooks::HookRegistry::instance().empty())
     hooks_ = std::make_unique<hooks::HookRunner>(worker_.link(), *this, *snapshot_->certs, peer_,
                                                  local_);
+  routing_.emplace(*snapshot_->routing, listener().transparent, listenerPort_, proxyProtocolPort_,
+                   peer_, local_, worker_.counters());
+  // The per-name policy runs only when there is something to decide at the ClientHello.
+  tls::HandshakePolicy* policy =
+      !snapshot_->routing->sni().rules.empty() || listener().transparent ? &*routing_ : nullptr;
   phase_.emplace<Handshaking>(*snapshot_->certs, snapshot_->serverParams, tls::newSocketBio(&io_),
-                              local_, peer_, worker_.counters(), hooks_.get());
+                              local_, peer_, worker_.counters(), hooks_.get(), policy);
   drive();
 }
 
@@ -57,6 +194,8 @@ void ClientConnection::close(const char* why) {
   worker_.reactor().cancel(timer_);
   phase_.emplace<Closing>();  // ends the handshake, relay or tunnel and their sockets
   if (hooks_) hooks_->sessionCreated(nullptr);
+  upstreamSsl_.reset();
+  upstreamFd_.reset();
   ssl_.reset();
   fd_.reset();  // closing removes it from epoll
   finishClose();
@@ -95,24 +234,29 @@ void ClientConnection::onEvents(uint32_t events) {
 }
 
 void ClientConnection::onUpstreamEvents(uint32_t events) {
-  if (auto* c = std::get_if<Connecting>(&phase_)) {
-    finishConnect(*c, events);
+  upstreamIo_.update(events);
+  if (std::holds_alternative<Connecting>(phase_)) {
+    finishConnect(events);
     return;
   }
-  if (auto* t = std::get_if<TunnelConnecting>(&phase_)) {
-    finishTunnelConnect(*t, events);
-    return;
-  }
-  if (auto* r = std::get_if<Relaying>(&phase_)) r->relay.upstreamReady(events);
   if (auto* t = std::get_if<Tunneling>(&phase_)) t->tunnel.destinationReady(events);
   drive();
 }
 
 void ClientConnection::onTimer() {
-  if (auto* hs = std::get_if<Handshaking>(&phase_)) {
-    hs->driver.timeout();  // S1
-    close("handshake timeout");
+  if (auto* t = std::get_if<Tunneling>(&phase_)) {
+    if (t->tunnel.takeActivity()) {  // bytes moved since the last check: look again later
+      worker_.reactor().arm(timer_,
+                            std::chrono::seconds(snapshot_->config.tunnel.inactivityTimeoutSec));
+      return;
+    }
+    worker_.counters().add(Counter::kTunnelInactivityTimeouts);
+    close("tunnel inactivity timeout");
+    return;
   }
+  if (auto* hs = std::get_if<Handshaking>(&phase_)) hs->driver.timeout();  // S1
+  if (std::holds_alternative<ReadingPreface>(phase_) || std::holds_alternative<Handshaking>(phase_))
+    close("handshake timeout");
 }
 
 void ClientConnection::drive() {
@@ -124,8 +268,12 @@ void ClientConnection::drive() {
     settle(t->tunnel.pump(), "tunnel finished", "tunnel failed");
   } else if (auto* in = std::get_if<Inspecting>(&phase_)) {
     settle(in->responder.pump(), "inspect finished", "inspect failed");
+  } else if (auto* oh = std::get_if<OriginHandshaking>(&phase_)) {
+    driveOriginHandshake(*oh);
+  } else if (std::holds_alternative<ReadingPreface>(phase_)) {
+    readPreface();
   }
-  // Connecting: nothing to do until the upstream answers.
+  // Resolving, Connecting: nothing to do until the answer comes.
 }
 
 void ClientConnection::settle(Progress progress, const char* finished, const char* failed) {
@@ -147,55 +295,177 @@ void ClientConnection::driveHandshake(Handshaking& hs) {
     case tls::HandshakeState::kTerminated:
       close("terminated by a hook");
       break;
-    case tls::HandshakeState::kTunnel:
-      startTunnel(hooks_->tunnelDestination());
+    case tls::HandshakeState::kTunnel: {
+      // S10: a tunnel decided after bytes were read replays them, so the destination sees
+      // the ClientHello exactly as the client sent it.
+      std::string replay(io_.handshake ? io_.handshake->received() : std::string_view{});
+      std::string destination = hs.driver.tunnelDestination();
+      startTunnel(destination, std::move(replay));
       break;
+    }
     default:
       break;
   }
 }
 
-void ClientConnection::startTunnel(const std::string& destination) {
-  // S10: a tunnel decided after bytes were read replays them, so the destination sees the
-  // ClientHello exactly as the client sent it.
+void ClientConnection::startTunnel(const std::string& destination, std::string replay) {
   worker_.reactor().cancel(timer_);  // the handshake is over
-  std::string replay(io_.handshake ? io_.handshake->received() : std::string_view{});
-  auto address = net::parseAddress(destination, /*requirePort=*/true);
-  if (!address) {
-    // The original destination is ourselves until transparent listeners exist.
-    log::warning(
-        "tunnel for %s: destination '%s' is not an ip:port (a transparent listener "
-        "is needed to tunnel to the original destination)",
-        peer_.toString().c_str(), destination.c_str());
-    close("tunnel without destination");
-    return;
+  replay_ = std::move(replay);
+  target_ = EndpointDecision{};
+  target_.kind = EndpointKind::kTunnel;
+  if (destination.empty()) {
+    // The original destination: what TPROXY preserved, or what a PROXY header said. On an
+    // ordinary listener that is tlsgate itself, and a tunnel there would loop.
+    if (!listener().transparent && proxyProtocolPort_ == 0) {
+      log::warning("tunnel for %s: the original destination is this listener (%s); a "
+                   "transparent listener or a PROXY header is needed to tunnel there",
+                   peer_.toString().c_str(), local_.toString().c_str());
+      close("tunnel without destination");
+      return;
+    }
+    target_.address = local_;
+    target_.destination = local_.toString();
+  } else {
+    target_.destination = destination;
+    target_.address = net::parseAddress(destination, /*requirePort=*/true);
   }
-  auto fd = net::connectNonBlocking(*address);
-  if (!fd) {
-    worker_.counters().add(Counter::kUpstreamConnectFailure);
-    close("tunnel connect failed");
-    return;
-  }
+  if (routing_) target_.sendProxyProtocol = routing_->tunnelSendsProxyProtocol();
   TG_DEBUG(log::kNet, "tunnel %s -> %s, replaying %zu bytes", peer_.toString().c_str(),
-           address->toString().c_str(), replay.size());
-  int ufd = fd->get();
-  phase_.emplace<TunnelConnecting>(std::move(fd.value()), std::move(replay));
+           target_.destination.c_str(), replay_.size());
   io_.handshake.reset();
-  worker_.reactor().add(ufd, kAllEvents, &upstreamEvents_);
+  connectTarget();
 }
 
-void ClientConnection::finishTunnelConnect(TunnelConnecting& c, uint32_t events) {
-  if (int err = net::connectResult(c.destination.get()); err != 0) {
-    worker_.counters().add(Counter::kUpstreamConnectFailure);
-    TG_DEBUG(log::kNet, "tunnel for %s: %s", peer_.toString().c_str(), std::strerror(err));
-    close("tunnel connect failed");
+void ClientConnection::connectTarget() {
+  if (target_.address) {
+    startConnect(*target_.address);
     return;
   }
-  Fd destination = std::move(c.destination);
-  std::string replay = std::move(c.replay);
-  auto& t =
-      phase_.emplace<Tunneling>(io_, std::move(destination), std::move(replay), worker_.buffers());
-  t.tunnel.destinationReady(events);
+  // A host name known only now: resolved off the loop, answered on this worker.
+  phase_.emplace<Resolving>();
+  resolveToken_ = std::make_shared<ClientConnection*>(this);
+  std::weak_ptr<ClientConnection*> token = resolveToken_;
+  std::shared_ptr<hooks::ReactorLink> link = worker_.link();
+  net::Resolver::instance().resolve(
+      target_.destination, [token, link](Result<net::Address> address) {
+        link->post([token, address = std::move(address)]() mutable {
+          auto alive = token.lock();
+          if (alive && *alive) (*alive)->onResolved(std::move(address));
+        });
+      });
+}
+
+void ClientConnection::onResolved(Result<net::Address> address) {
+  resolveToken_.reset();
+  if (!std::holds_alternative<Resolving>(phase_)) return;
+  if (!address) {
+    worker_.counters().add(Counter::kResolveFailure);
+    log::warning("%s: cannot resolve '%s': %s", peer_.toString().c_str(),
+                 target_.destination.c_str(), address.error().message.c_str());
+    failUpstream("resolve failed");
+    return;
+  }
+  target_.address = *address;
+  startConnect(*address);
+}
+
+void ClientConnection::startConnect(const net::Address& address) {
+  auto fd = net::connectNonBlocking(address);
+  if (!fd) {
+    worker_.counters().add(Counter::kUpstreamConnectFailure);
+    log::warning("upstream %s: %s", address.toString().c_str(), fd.error().message.c_str());
+    failUpstream("upstream connect failed");
+    return;
+  }
+  upstreamFd_ = std::move(fd.value());
+  upstreamIo_ = tls::SocketIo{};
+  upstreamIo_.fd = upstreamFd_.get();
+  phase_.emplace<Connecting>();
+  worker_.reactor().add(upstreamFd_.get(), kAllEvents, &upstreamEvents_);
+}
+
+void ClientConnection::failUpstream(const char* why) {
+  if (ssl_) tls::tlsShutdown(ssl_.get());  // a clean TLS close for the client
+  close(why);
+}
+
+std::string ClientConnection::outboundProxyHeader() const {
+  if (target_.sendProxyProtocol == 1) return net::buildProxyV1(peer_, local_);
+  if (target_.sendProxyProtocol != 2) return {};
+  // As HAProxy's send-proxy-v2 with ssl, authority and alpn: what the client negotiated.
+  net::ProxyV2Tlvs tlvs;
+  if (ssl_) {
+    const unsigned char* alpn = nullptr;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(ssl_.get(), &alpn, &len);
+    tlvs.alpn.assign(reinterpret_cast<const char*>(alpn), len);
+    if (const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name))
+      tlvs.authority = sni;
+    tlvs.sslVersion = SSL_get_version(ssl_.get());
+    tlvs.sslCipher = SSL_get_cipher_name(ssl_.get());
+    X509* clientCert = SSL_get0_peer_certificate(ssl_.get());
+    tlvs.clientCertVerified = clientCert && SSL_get_verify_result(ssl_.get()) == X509_V_OK;
+  } else if (routing_) {
+    tlvs.authority = routing_->sni();
+  }
+  return net::buildProxyV2(peer_, local_, tlvs);
+}
+
+void ClientConnection::finishConnect(uint32_t events) {
+  if (int err = net::connectResult(upstreamFd_.get()); err != 0) {
+    worker_.counters().add(Counter::kUpstreamConnectFailure);
+    TG_DEBUG(log::kRelay, "upstream %s for %s: %s", target_.destination.c_str(),
+             peer_.toString().c_str(), std::strerror(err));
+    failUpstream("upstream connect failed");
+    return;
+  }
+  std::string proxyHeader = outboundProxyHeader();
+  if (target_.kind == EndpointKind::kTunnel) {
+    auto& t = phase_.emplace<Tunneling>(io_, std::move(upstreamFd_), proxyHeader + replay_,
+                                        worker_.counters());
+    std::string().swap(replay_);
+    t.tunnel.destinationReady(events);
+    if (unsigned idle = snapshot_->config.tunnel.inactivityTimeoutSec)
+      worker_.reactor().arm(timer_, std::chrono::seconds(idle));
+    drive();
+    return;
+  }
+  // A fresh connection's send buffer takes a PROXY header (at most a few hundred bytes)
+  // whole; anything else is a broken upstream.
+  if (!proxyHeader.empty() &&
+      ::send(upstreamFd_.get(), proxyHeader.data(), proxyHeader.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(proxyHeader.size())) {
+    failUpstream("cannot send the PROXY header");
+    return;
+  }
+  if (target_.kind == EndpointKind::kOriginTls) {
+    // partial_blind_route: TLS again towards the origin, with the client's server name.
+    const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+    auto& oh = phase_.emplace<OriginHandshaking>(
+        snapshot_->originContext.get(), tls::newSocketBio(&upstreamIo_), sni ? sni : "");
+    driveOriginHandshake(oh);
+    return;
+  }
+  startRelay(std::make_unique<PlainStream>(upstreamIo_));
+}
+
+void ClientConnection::driveOriginHandshake(OriginHandshaking& oh) {
+  oh.driver.advance();
+  if (oh.driver.failed()) {
+    worker_.counters().add(Counter::kOriginHandshakeFailure);
+    TG_DEBUG(log::kSslError, "origin %s for %s: %s", target_.destination.c_str(),
+             peer_.toString().c_str(), oh.driver.reason().c_str());
+    failUpstream("origin handshake failed");
+    return;
+  }
+  if (!oh.driver.done()) return;
+  upstreamSsl_ = oh.driver.takeSsl();
+  startRelay(std::make_unique<TlsStream>(upstreamSsl_.get(), upstreamIo_));
+}
+
+void ClientConnection::startRelay(std::unique_ptr<Stream> upstream) {
+  phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(),
+                           worker_.counters());
   drive();
 }
 
@@ -204,50 +474,21 @@ void ClientConnection::onHandshakeDone(tls::ServerHandshake& driver) {
   auto handshakeTime = driver.elapsed();
   ssl_ = driver.takeSsl();
   io_.endHandshake();
-  // S14: ALPN picked one of ssl.alpn (or nothing); the default route serves all of them.
-  const config::RouteTarget& route = snapshot_->config.defaultRoute;
-  if (route.inspect) {
+  // S14: the endpoint registered for the negotiated protocol.
+  target_ = routing_->endpointFor(ssl_.get());
+  if (!target_.refusal.empty()) {
+    worker_.counters().add(Counter::kNoEndpoint);
+    TG_DEBUG(log::kSslError, "%s: %s", peer_.toString().c_str(), target_.refusal.c_str());
+    failUpstream("no endpoint");
+    return;
+  }
+  if (target_.kind == EndpointKind::kInspect) {
     std::string body = inspectBody(handshakeTime);
     phase_.emplace<Inspecting>(ssl_.get(), io_, std::move(body), worker_.counters());
     drive();
-  } else {
-    startUpstream();
-  }
-}
-
-void ClientConnection::startUpstream() {
-  const net::Address& upstream = snapshot_->config.defaultRoute.upstream;
-  auto fd = net::connectNonBlocking(upstream);
-  if (!fd) {
-    worker_.counters().add(Counter::kUpstreamConnectFailure);
-    log::warning("upstream %s: %s", upstream.toString().c_str(), fd.error().message.c_str());
-    tls::tlsShutdown(ssl_.get());
-    close("upstream connect failed");
     return;
   }
-  int ufd = fd->get();
-  phase_.emplace<Connecting>(std::move(fd.value()));
-  worker_.reactor().add(ufd, kAllEvents, &upstreamEvents_);
-}
-
-void ClientConnection::finishConnect(Connecting& c, uint32_t events) {
-  int err = net::connectResult(c.upstream.get());
-  if (err != 0) {
-    worker_.counters().add(Counter::kUpstreamConnectFailure);
-    TG_DEBUG(log::kRelay, "upstream %s for %s: %s",
-             snapshot_->config.defaultRoute.upstream.toString().c_str(), peer_.toString().c_str(),
-             std::strerror(err));
-    tls::tlsShutdown(ssl_.get());  // a clean TLS close for the client
-    close("upstream connect failed");
-    return;
-  }
-  Fd upstream = std::move(c.upstream);
-  auto& relaying = phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(),
-                                            worker_.counters());
-  // The event that completed the connect may also carry the upstream's data and FIN: the
-  // relay must know about the hang-up, or it would wait for an edge that never comes.
-  relaying.relay.upstreamReady(events);
-  drive();
+  connectTarget();
 }
 
 std::string ClientConnection::inspectBody(std::chrono::microseconds handshakeTime) const {

@@ -1,136 +1,84 @@
 #include "proxy/relay.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "core/log.h"
-#include "net/socket.h"
-#include "tls/tls_io.h"
 
 namespace tlsgate::proxy {
 
 using stats::Counter;
 using tls::IoStatus;
 
-Relay::Relay(SSL* ssl, tls::SocketIo& client, Fd upstream, BufferPool& pool,
-             stats::CounterBlock& counters)
-    : ssl_(ssl), client_(client), upstream_(std::move(upstream)), pool_(pool), counters_(counters) {
-  upstreamIo_.fd = upstream_.get();
-}
+Relay::Relay(Stream& client, Stream& upstream, BufferPool& pool, stats::CounterBlock& counters)
+    : pool_(pool),
+      counters_(counters),
+      toUpstream_{client, upstream, Counter::kRelayBytesClientToUpstream, {}},
+      toClient_{upstream, client, Counter::kRelayBytesUpstreamToClient, {}} {}
 
 Relay::~Relay() {
-  toUpstream_.release(pool_);
-  toClient_.release(pool_);
+  toUpstream_.chunk.release(pool_);
+  toClient_.chunk.release(pool_);
 }
 
 Progress Relay::pump() {
   bool failed = false;
   for (;;) {
-    bool moved = pumpClientToUpstream(failed);
+    bool moved = pumpDirection(toUpstream_, failed);
     if (failed) return Progress::kFailed;
-    moved |= pumpUpstreamToClient(failed);
+    moved |= pumpDirection(toClient_, failed);
     if (failed) return Progress::kFailed;
     if (!moved) break;
   }
-  if (clientFlow_ == Flow::kEnded && upstreamFlow_ == Flow::kEnded) return Progress::kFinished;
+  if (toUpstream_.flow == Flow::kEnded && toClient_.flow == Flow::kEnded)
+    return Progress::kFinished;
   return Progress::kWaiting;
 }
 
-bool Relay::pumpClientToUpstream(bool& failed) {
+bool Relay::pumpDirection(Direction& d, bool& failed) {
   bool moved = false;
-  if (toUpstream_.empty() && clientFlow_ == Flow::kOpen &&
-      (client_.readable || SSL_has_pending(ssl_) || (readWantsWrite_ && client_.writable))) {
+  if (d.chunk.empty() && d.flow == Flow::kOpen && d.from.canRead()) {
     size_t room = 0;
-    char* dst = toUpstream_.fillSpace(pool_, room);
-    tls::IoResult r = tls::tlsRead(ssl_, dst, room);
-    readWantsWrite_ = r.status == IoStatus::kWantWrite;
+    char* dst = d.chunk.fillSpace(pool_, room);
+    tls::IoResult r = d.from.read(dst, room);
     switch (r.status) {
       case IoStatus::kOk:
-        toUpstream_.filled(r.bytes);
+        d.chunk.filled(r.bytes);
         moved = true;
         break;
       case IoStatus::kEof:
-        clientFlow_ = Flow::kDraining;
+        d.flow = Flow::kDraining;
         moved = true;
         break;
       case IoStatus::kError:
+        TG_DEBUG(log::kRelay, "relay read failed");
         failed = true;
         return false;
       case IoStatus::kWantRead:
       case IoStatus::kWantWrite:
         break;
     }
-    if (toUpstream_.empty()) toUpstream_.release(pool_);
+    if (d.chunk.empty()) d.chunk.release(pool_);
   }
-  while (!toUpstream_.empty() && upstreamIo_.writable) {
-    ssize_t n = net::sendSome(upstreamIo_, toUpstream_.data(), toUpstream_.size());
-    if (n < 0) {
-      TG_DEBUG(log::kRelay, "send to upstream: %s", std::strerror(errno));
-      failed = true;
-      return false;
-    }
-    if (n > 0) {
-      counters_.add(Counter::kRelayBytesClientToUpstream, n);
-      toUpstream_.consumed(n, pool_);
-      moved = true;
-    }
-  }
-  if (toUpstream_.empty() && clientFlow_ == Flow::kDraining) {
-    ::shutdown(upstream_.get(), SHUT_WR);  // half-close: the upstream sees EOF
-    clientFlow_ = Flow::kEnded;
-    moved = true;
-  }
-  return moved;
-}
-
-bool Relay::pumpUpstreamToClient(bool& failed) {
-  bool moved = false;
-  if (toClient_.empty() && upstreamFlow_ == Flow::kOpen && upstreamIo_.readable) {
-    size_t room = 0;
-    char* dst = toClient_.fillSpace(pool_, room);
-    size_t n = 0;
-    switch (net::recvSome(upstreamIo_, dst, room, n)) {
-      case net::RecvStatus::kData:
-        toClient_.filled(n);
-        moved = true;
-        break;
-      case net::RecvStatus::kEof:
-        upstreamFlow_ = Flow::kDraining;
-        moved = true;
-        break;
-      case net::RecvStatus::kDrained:
-        break;
-      case net::RecvStatus::kError:
-        TG_DEBUG(log::kRelay, "recv from upstream: %s", std::strerror(errno));
-        failed = true;
-        return false;
-    }
-    if (toClient_.empty()) toClient_.release(pool_);
-  }
-  while (!toClient_.empty() && (client_.writable || (writeWantsRead_ && client_.readable))) {
-    tls::IoResult r = tls::tlsWrite(ssl_, toClient_.data(), toClient_.size());
-    writeWantsRead_ = r.status == IoStatus::kWantRead;
+  while (!d.chunk.empty() && d.to.canWrite()) {
+    tls::IoResult r = d.to.write(d.chunk.data(), d.chunk.size());
     if (r.status == IoStatus::kOk) {
-      counters_.add(Counter::kRelayBytesUpstreamToClient, r.bytes);
-      toClient_.consumed(r.bytes, pool_);
+      counters_.add(d.bytes, r.bytes);
+      d.chunk.consumed(r.bytes, pool_);
       moved = true;
     } else if (r.status == IoStatus::kEof || r.status == IoStatus::kError) {
+      TG_DEBUG(log::kRelay, "relay write failed");
       failed = true;
       return false;
     } else {
       break;
     }
   }
-  if (toClient_.empty() && upstreamFlow_ == Flow::kDraining && client_.writable) {
-    tls::IoResult r = tls::tlsShutdown(ssl_);  // close_notify: the client sees EOF
+  if (d.chunk.empty() && d.flow == Flow::kDraining) {
+    tls::IoResult r = d.to.shutdownWrite();  // half-close: the receiver sees EOF
     if (r.status == IoStatus::kError) {
       failed = true;
       return false;
     }
     if (r.status == IoStatus::kOk) {
-      upstreamFlow_ = Flow::kEnded;
+      d.flow = Flow::kEnded;
       moved = true;
     }
   }

@@ -16,8 +16,8 @@ namespace tlsgate::proxy {
 
 class Worker::Listener final : public EventHandler {
  public:
-  Listener(Worker& worker, Fd fd, const net::Address& bound)
-      : worker_(worker), fd_(std::move(fd)), bound_(bound) {
+  Listener(Worker& worker, Fd fd, const net::Address& bound, size_t index)
+      : worker_(worker), fd_(std::move(fd)), bound_(bound), index_(index) {
     // A listener on a specific address knows every connection's local address without a
     // getsockname() per accept; a wildcard one must ask.
     auto ip = bound.ipBytes();
@@ -50,11 +50,13 @@ class Worker::Listener final : public EventHandler {
   int fd() const { return fd_.get(); }
   bool wildcard() const { return wildcard_; }
   const net::Address& bound() const { return bound_; }
+  size_t index() const { return index_; }
 
  private:
   Worker& worker_;
   Fd fd_;
   net::Address bound_;
+  size_t index_;
   bool wildcard_ = false;
 };
 
@@ -70,8 +72,8 @@ Worker::~Worker() {
   shutdownNow();
 }
 
-void Worker::addListener(Fd fd, const net::Address& bound) {
-  listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd), bound));
+void Worker::addListener(Fd fd, const net::Address& bound, size_t index) {
+  listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd), bound, index));
   reactor_.add(listeners_.back()->fd(), EPOLLIN, listeners_.back().get(), /*levelTriggered=*/true);
 }
 
@@ -97,7 +99,7 @@ void Worker::accepted(Fd fd, const net::Address& peer, const Listener& from) {
   counters_.add(stats::Counter::kConnectionsActive);
   net::setNoDelay(fd.get());
   net::Address local = from.wildcard() ? net::localAddress(fd.get()) : from.bound();
-  auto* conn = new ClientConnection(*this, std::move(fd), peer, local, snapshot_);
+  auto* conn = new ClientConnection(*this, std::move(fd), peer, local, snapshot_, from.index());
   conn->next = connections_;
   if (connections_) connections_->prev = conn;
   connections_ = conn;

@@ -25,8 +25,9 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Before run(): a listening socket this worker accepts from.
-  void addListener(Fd fd, const net::Address& bound);
+  // Before run(): a listening socket this worker accepts from; `index` is the listener's
+  // place in the snapshot's config.listeners (its options).
+  void addListener(Fd fd, const net::Address& bound, size_t index);
 
   // Runs the event loop on the calling thread until stop().
   void run();

@@ -42,7 +42,18 @@ namespace tlsgate::stats {
   X(kUpstreamConnectFailure, "upstream_connect_failure")            \
   X(kRelayBytesClientToUpstream, "relay_bytes_client_to_upstream")  \
   X(kRelayBytesUpstreamToClient, "relay_bytes_upstream_to_client")  \
-  X(kInspectRequests, "inspect_requests")
+  X(kInspectRequests, "inspect_requests")                           \
+  X(kSniIpAllowDenied, "sni_ip_allow_denied")                       \
+  X(kSniTunnels, "sni_tunnels")                                     \
+  X(kDestIpTunnels, "dest_ip_tunnels")                              \
+  X(kPassthroughTunnels, "passthrough_tunnels")                     \
+  X(kTunnelInactivityTimeouts, "tunnel_inactivity_timeouts")        \
+  X(kProxyProtocolAccepted, "proxy_protocol_accepted")              \
+  X(kProxyProtocolRefused, "proxy_protocol_refused")                \
+  X(kProxyProtocolInvalid, "proxy_protocol_invalid")                \
+  X(kNoEndpoint, "no_endpoint")                                     \
+  X(kResolveFailure, "resolve_failure")                             \
+  X(kOriginHandshakeFailure, "origin_handshake_failure")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,

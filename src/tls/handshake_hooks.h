@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "tls/ossl.h"
 
@@ -33,6 +34,8 @@ class HandshakeHooks {
   // After the CERT chain: serves on `ssl` the certificate a hook chose instead of the
   // selected one, if any.
   virtual void applyCertificateOverride(SSL* ssl) = 0;
+  // After kTunnel: where the hook asked to tunnel to ("" = the original destination).
+  virtual const std::string& tunnelDestination() const = 0;
 };
 
 }  // namespace tlsgate::tls

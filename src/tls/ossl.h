@@ -37,6 +37,11 @@ TLSGATE_OSSL_DELETER(BIO, BIO_free_all)
 TLSGATE_OSSL_DELETER(BIO_METHOD, BIO_meth_free)
 TLSGATE_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free)
 TLSGATE_OSSL_DELETER(SSL_SESSION, SSL_SESSION_free)
+TLSGATE_OSSL_DELETER(X509_STORE, X509_STORE_free)
+template <>
+struct Deleter<STACK_OF(X509_NAME)> {
+  void operator()(STACK_OF(X509_NAME)* s) const { sk_X509_NAME_pop_free(s, X509_NAME_free); }
+};
 template <>
 struct Deleter<STACK_OF(X509)> {
   void operator()(STACK_OF(X509)* s) const { sk_X509_pop_free(s, X509_free); }

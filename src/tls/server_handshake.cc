@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "tls/client_hello.h"
 
 namespace tlsgate::tls {
 
@@ -55,6 +56,8 @@ const char* toString(HandshakeError e) {
       return "hook_error";
     case HandshakeError::kClientCertificate:
       return "client_certificate";
+    case HandshakeError::kDenied:
+      return "denied";
   }
   return "?";
 }
@@ -90,6 +93,8 @@ Counter counterFor(HandshakeError e) {
       return Counter::kSslHookError;
     case HandshakeError::kClientCertificate:
       return Counter::kSslClientCertificateFailure;
+    case HandshakeError::kDenied:
+      return Counter::kSniIpAllowDenied;
     case HandshakeError::kNone:
     case HandshakeError::kSsl:
     case HandshakeError::kTooLarge:
@@ -138,6 +143,10 @@ void ServerHandshake::installClientVerification(SSL_CTX* ctx, int mode) {
   SSL_CTX_set_verify(ctx, mode, ServerCallbacks::verify);
 }
 
+void ServerHandshake::setClientVerification(SSL* ssl, int mode) {
+  SSL_set_verify(ssl, mode, mode == SSL_VERIFY_NONE ? nullptr : ServerCallbacks::verify);
+}
+
 void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
   SSL_CTX_set_client_hello_cb(ctx, ServerCallbacks::clientHello, nullptr);
   SSL_CTX_set_cert_cb(ctx, ServerCallbacks::certificate, nullptr);
@@ -148,14 +157,15 @@ void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
 ServerHandshake::ServerHandshake(const CertStore& store, const ServerParams& params,
                                  ossl::UniquePtr<BIO> bio, const net::Address& local,
                                  const net::Address& peer, stats::CounterBlock& counters,
-                                 HandshakeHooks* hooks)
+                                 HandshakeHooks* hooks, HandshakePolicy* policy)
     : store_(store),
       params_(params),
       pendingBio_(std::move(bio)),
       local_(local),
       peer_(peer),
       counters_(counters),
-      hooks_(hooks) {}
+      hooks_(hooks),
+      policy_(policy) {}
 
 ServerHandshake::~ServerHandshake() {
   if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
@@ -297,7 +307,7 @@ HandshakeWait ServerHandshake::doAccept() {
       unsigned long code = ERR_peek_error();
       std::string queued = ossl::drainErrors();
       if (error_ == HandshakeError::kNoCertificate || error_ == HandshakeError::kHookError ||
-          error_ == HandshakeError::kClientCertificate)
+          error_ == HandshakeError::kClientCertificate || error_ == HandshakeError::kDenied)
         fail(error_, reason_);
       else if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
         fail(HandshakeError::kEof, "handshake EOF");  // S8
@@ -325,6 +335,33 @@ void ServerHandshake::fail(HandshakeError error, std::string reason) {
            toString(error), reason_.c_str());
 }
 
+const std::string& ServerHandshake::tunnelDestination() const {
+  static const std::string kOriginal;
+  if (tunnelByPolicy_) return policyDestination_;
+  return hooks_ ? hooks_->tunnelDestination() : kOriginal;
+}
+
+// Applies a routing verdict; false when the handshake must stop here.
+bool ServerHandshake::applyPolicy(PolicyVerdict verdict, int* alert) {
+  switch (verdict.kind) {
+    case PolicyVerdict::kContinue:
+      return true;
+    case PolicyVerdict::kDeny:
+      error_ = HandshakeError::kDenied;
+      reason_ = "refused by sni.yaml ip_allow";
+      if (alert) *alert = verdict.alert;
+      return false;
+    case PolicyVerdict::kTunnel:
+      tunnelByPolicy_ = true;
+      policyDestination_ = std::move(verdict.destination);
+      state_ = HandshakeState::kTunnel;
+      TG_DEBUG(log::kSsl, "%s: routed to a blind tunnel to '%s'", peer_.toString().c_str(),
+               policyDestination_.c_str());
+      return false;
+  }
+  return false;
+}
+
 ossl::UniquePtr<SSL> ServerHandshake::takeSsl() {
   return std::move(ssl_);
 }
@@ -334,10 +371,18 @@ std::chrono::microseconds ServerHandshake::elapsed() const {
 }
 
 int ServerHandshake::onClientHello(int* alert) {
-  if (!hooks_) return SSL_CLIENT_HELLO_SUCCESS;
-  HookVerdict v = hooks_->run(HookPoint::kClientHello);
+  HookVerdict v = hooks_ ? hooks_->run(HookPoint::kClientHello) : HookVerdict::kContinue;
   switch (v) {
     case HookVerdict::kContinue:
+      // The per-name routing (sni.yaml) decides after the plugins, once: OpenSSL re-enters
+      // this callback after a paused hook.
+      if (policy_ && !policyRan_) {
+        policyRan_ = true;
+        if (!applyPolicy(policy_->onClientHello(ssl_.get(), sniFromClientHello(ssl_.get())),
+                         alert))
+          return state_ == HandshakeState::kTunnel ? SSL_CLIENT_HELLO_RETRY
+                                                   : SSL_CLIENT_HELLO_ERROR;
+      }
       return SSL_CLIENT_HELLO_SUCCESS;
     case HookVerdict::kPending:
       return SSL_CLIENT_HELLO_RETRY;
@@ -369,6 +414,11 @@ int ServerHandshake::onCertificate() {
     selected_ = entry;
     TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
              sni ? sni : "", entry->line);
+    if (policy_ &&
+        !applyPolicy(policy_->onCertificateSelected(
+                         ssl_.get(), entry->action == config::MulticertAction::kTunnel),
+                     nullptr))
+      return state_ == HandshakeState::kTunnel ? -1 : 0;
   }
   if (!hooks_) return 1;
   // S10: then the SNI/CERT hooks, in order; a hook that holds the connection pauses the

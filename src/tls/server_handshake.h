@@ -16,6 +16,7 @@
 #include "stats/counters.h"
 #include "tls/cert_store.h"
 #include "tls/handshake_hooks.h"
+#include "tls/handshake_policy.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
 
@@ -28,7 +29,8 @@ enum class HandshakeState : uint8_t {
   kAccept,         // SSL_do_handshake; CLIENT_HELLO and CERT hooks and the certificate
                    // selection (S10, S11) run inside it
   kDone,           // S14: the SSL is ready for application data
-  kTunnel,         // a hook asked for a blind tunnel (the owner replays what was read)
+  kTunnel,         // a hook or the routing asked for a blind tunnel (the owner replays
+                   // what was read, S10)
   kTerminated,     // a hook asked to close the connection
   kFailed,
 };
@@ -54,6 +56,7 @@ enum class HandshakeError : uint8_t {
   kTooLarge,       // the client sent more than HandshakeBuffer::kMaxBytes
   kHookError,      // a hook re-enabled with error
   kClientCertificate,  // the client's certificate did not verify
+  kDenied,             // the routing refused the client (sni.yaml ip_allow)
 };
 
 const char* toString(HandshakeState s);
@@ -62,10 +65,11 @@ const char* toString(HandshakeError e);
 class ServerHandshake {
  public:
   // `peer` is used in log lines only. `bio` becomes the SSL's. `hooks` may be null (no
-  // plugin registered any hook).
+  // plugin registered any hook); `policy` may be null (no per-name routing).
   ServerHandshake(const CertStore& store, const ServerParams& params, ossl::UniquePtr<BIO> bio,
                   const net::Address& local, const net::Address& peer,
-                  stats::CounterBlock& counters, HandshakeHooks* hooks = nullptr);
+                  stats::CounterBlock& counters, HandshakeHooks* hooks = nullptr,
+                  HandshakePolicy* policy = nullptr);
   ~ServerHandshake();
   ServerHandshake(const ServerHandshake&) = delete;
   ServerHandshake& operator=(const ServerHandshake&) = delete;
@@ -84,6 +88,8 @@ class ServerHandshake {
   SSL* ssl() const { return ssl_.get(); }
   // The certificate entry chosen (S11), once the certificate callback ran.
   const CertEntry* selected() const { return selected_; }
+  // After kTunnel: where to ("" = the original destination, i.e. the local address).
+  const std::string& tunnelDestination() const;
   std::chrono::microseconds elapsed() const;
 
   // Sets the callbacks every server context needs (certificate, ALPN, info). The
@@ -92,6 +98,8 @@ class ServerHandshake {
   // Requests client certificates (`mode`: SSL_VERIFY_PEER, optionally with
   // SSL_VERIFY_FAIL_IF_NO_PEER_CERT) and runs VERIFY_CLIENT hooks on the verified leaf.
   static void installClientVerification(SSL_CTX* ctx, int mode);
+  // The same for one connection (per-name settings, sni.yaml verify_client).
+  static void setClientVerification(SSL* ssl, int mode);
 
  private:
   HandshakeWait doStart();
@@ -101,6 +109,7 @@ class ServerHandshake {
   // Applies a hook's verdict that ends the handshake (tunnel, terminate, error).
   void endByHook(HookVerdict verdict);
   void fail(HandshakeError error, std::string reason);
+  bool applyPolicy(PolicyVerdict verdict, int* alert);
 
   friend struct ServerCallbacks;
   int onClientHello(int* alert);
@@ -117,6 +126,10 @@ class ServerHandshake {
   const net::Address& peer_;
   stats::CounterBlock& counters_;
   HandshakeHooks* hooks_;
+  HandshakePolicy* policy_;
+  bool policyRan_ = false;           // the ClientHello policy runs once per connection
+  bool tunnelByPolicy_ = false;      // kTunnel came from the policy, not from a hook
+  std::string policyDestination_;
   HandshakeState state_ = HandshakeState::kStart;
   HandshakeError error_ = HandshakeError::kNone;
   std::string reason_;

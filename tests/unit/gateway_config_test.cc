@@ -112,9 +112,9 @@ TEST(GatewayConfigTest, FullValidExample) {
   EXPECT_EQ(c.ssl.ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256");
   EXPECT_EQ(c.ssl.ciphersuites, "TLS_AES_128_GCM_SHA256");
   EXPECT_EQ(c.ssl.groups, "X25519:P-256");
-  EXPECT_FALSE(c.defaultRoute.inspect);
-  EXPECT_EQ(c.defaultRoute.upstreamText, "127.0.0.1:9");
-  EXPECT_EQ(c.defaultRoute.upstream.toString(), "127.0.0.1:9");
+  EXPECT_FALSE(c.routes.defaultRoute->inspect);
+  EXPECT_EQ(c.routes.defaultRoute->upstreamText, "127.0.0.1:9");
+  EXPECT_EQ(c.routes.defaultRoute->upstream.toString(), "127.0.0.1:9");
 }
 
 TEST(GatewayConfigTest, Defaults) {
@@ -132,8 +132,8 @@ TEST(GatewayConfigTest, Defaults) {
   EXPECT_EQ(c.ssl.ciphers, "");
   EXPECT_EQ(c.ssl.ciphersuites, "");
   EXPECT_EQ(c.ssl.groups, "");
-  EXPECT_TRUE(c.defaultRoute.inspect);
-  EXPECT_EQ(c.defaultRoute.upstreamText, "");
+  EXPECT_TRUE(c.routes.defaultRoute->inspect);
+  EXPECT_EQ(c.routes.defaultRoute->upstreamText, "");
 }
 
 TEST(GatewayConfigTest, ThreadsAuto) {
@@ -224,9 +224,9 @@ TEST(GatewayConfigTest, UnknownKeyInsideListener) {
   auto err =
       parseFail(withListeners("  - listen: 127.0.0.1:1\n"
                               "  - listen: 127.0.0.1:2\n"
-                              "    transparent: true\n"));
+                              "    backlog: 10\n"));
   EXPECT_EQ(err.line, 4);
-  EXPECT_TRUE(contains(err.message, "unknown key 'transparent'")) << err.message;
+  EXPECT_TRUE(contains(err.message, "unknown key 'backlog'")) << err.message;
   EXPECT_TRUE(contains(err.message, "listener")) << err.message;
 }
 
@@ -260,8 +260,7 @@ TEST(GatewayConfigTest, MissingTopLevelSectionsAreLineZero) {
        {Case{"ssl:\n  multicert: m\nroutes:\n  default: builtin:inspect\n", "listeners"},
         Case{"listeners:\n  - listen: 127.0.0.1:1\nroutes:\n  default: "
              "builtin:inspect\n",
-             "ssl"},
-        Case{"listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: m\n", "routes"}}) {
+             "ssl"}}) {
     auto err = parseFail(c.text);
     EXPECT_EQ(err.line, 0) << c.key;
     EXPECT_EQ(err.message, "missing required key '" + c.key + "'");
@@ -276,10 +275,13 @@ TEST(GatewayConfigTest, MissingMulticertReportsSslLine) {
   EXPECT_TRUE(contains(err.message, "missing required key 'ssl.multicert'")) << err.message;
 }
 
-TEST(GatewayConfigTest, MissingDefaultRouteReportsRoutesLine) {
+TEST(GatewayConfigTest, NothingToRouteReportsRoutesLine) {
   auto err = parseFail("listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: m\nroutes: {}\n");
   EXPECT_EQ(err.line, 5);
-  EXPECT_TRUE(contains(err.message, "missing required key 'routes.default'")) << err.message;
+  EXPECT_TRUE(contains(err.message, "nothing to route to")) << err.message;
+  auto none = parseFail("listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: m\n");
+  EXPECT_EQ(none.line, 0);
+  EXPECT_TRUE(contains(none.message, "nothing to route to")) << none.message;
 }
 
 TEST(GatewayConfigTest, ListenerWithoutListen) {
@@ -452,21 +454,21 @@ TEST(GatewayConfigTest, EmptyMulticert) {
 
 TEST(GatewayConfigTest, RouteBuiltinInspect) {
   auto c = parseOk(withRoute("builtin:inspect"));
-  EXPECT_TRUE(c.defaultRoute.inspect);
-  EXPECT_EQ(c.defaultRoute.upstreamText, "");
-  EXPECT_FALSE(c.defaultRoute.upstream.isSet());
+  EXPECT_TRUE(c.routes.defaultRoute->inspect);
+  EXPECT_EQ(c.routes.defaultRoute->upstreamText, "");
+  EXPECT_FALSE(c.routes.defaultRoute->upstream.isSet());
 }
 
 TEST(GatewayConfigTest, RouteHostPortIsResolvedAtLoad) {
   auto v4 = parseOk(withRoute("127.0.0.1:9"));
-  EXPECT_FALSE(v4.defaultRoute.inspect);
-  EXPECT_EQ(v4.defaultRoute.upstreamText, "127.0.0.1:9");
-  EXPECT_EQ(v4.defaultRoute.upstream.toString(), "127.0.0.1:9");
+  EXPECT_FALSE(v4.routes.defaultRoute->inspect);
+  EXPECT_EQ(v4.routes.defaultRoute->upstreamText, "127.0.0.1:9");
+  EXPECT_EQ(v4.routes.defaultRoute->upstream.toString(), "127.0.0.1:9");
 
   auto v6 = parseOk(withRoute("\"[::1]:9\""));
-  EXPECT_FALSE(v6.defaultRoute.inspect);
-  EXPECT_EQ(v6.defaultRoute.upstreamText, "[::1]:9");
-  EXPECT_EQ(v6.defaultRoute.upstream.toString(), "[::1]:9");
+  EXPECT_FALSE(v6.routes.defaultRoute->inspect);
+  EXPECT_EQ(v6.routes.defaultRoute->upstreamText, "[::1]:9");
+  EXPECT_EQ(v6.routes.defaultRoute->upstream.toString(), "[::1]:9");
 }
 
 TEST(GatewayConfigTest, UnknownBuiltinEndpoint) {
@@ -490,6 +492,84 @@ TEST(GatewayConfigTest, RouteMustBeAString) {
   EXPECT_EQ(err.line, 6);
   EXPECT_TRUE(contains(err.message, "routes.default must be a string, got a sequence"))
       << err.message;
+}
+
+TEST(GatewayConfigTest, AlpnRoutesKeepFileOrder) {
+  auto c = parseOk(kMinimal +
+                   "  alpn:\n"
+                   "    h2: 127.0.0.1:9001\n"
+                   "    http/1.1: builtin:inspect\n"
+                   "  send_proxy_protocol: v2\n");
+  ASSERT_EQ(c.routes.alpn.size(), 2u);
+  EXPECT_EQ(c.routes.alpn[0].first, "h2");
+  EXPECT_EQ(c.routes.alpn[0].second.upstream.toString(), "127.0.0.1:9001");
+  EXPECT_EQ(c.routes.alpn[0].second.line, 8);
+  EXPECT_EQ(c.routes.alpn[1].first, "http/1.1");
+  EXPECT_TRUE(c.routes.alpn[1].second.inspect);
+  EXPECT_EQ(c.routes.sendProxyProtocol, 2);
+}
+
+TEST(GatewayConfigTest, AlpnRouteErrorsNameTheProtocolAndLine) {
+  auto bad = parseFail(kMinimal + "  alpn:\n    h2: nowhere\n");
+  EXPECT_EQ(bad.line, 8);
+  EXPECT_TRUE(contains(bad.message, "routes.alpn.h2")) << bad.message;
+  auto twice = parseFail(kMinimal + "  alpn:\n    h2: 127.0.0.1:1\n    h2: 127.0.0.1:2\n");
+  EXPECT_EQ(twice.line, 9);
+  auto notMap = parseFail(kMinimal + "  alpn: [h2]\n");
+  EXPECT_TRUE(contains(notMap.message, "must map protocol names")) << notMap.message;
+  auto proxy = parseFail(kMinimal + "  send_proxy_protocol: v3\n");
+  EXPECT_EQ(proxy.line, 7);
+  EXPECT_TRUE(contains(proxy.message, "must be v1 or v2")) << proxy.message;
+}
+
+TEST(GatewayConfigTest, AlpnRoutesWithoutDefault) {
+  auto c = parseOk(
+      "listeners:\n  - listen: 127.0.0.1:1\nssl:\n  multicert: m\nroutes:\n  alpn:\n"
+      "    h2: 127.0.0.1:9\n");
+  EXPECT_FALSE(c.routes.defaultRoute.has_value());
+  EXPECT_EQ(c.routes.alpn.size(), 1u);
+}
+
+// --- listener options, sni, tunnel ---
+
+TEST(GatewayConfigTest, ListenerOptions) {
+  auto c = parseOk(withListeners(
+      "  - listen: 0.0.0.0:8443\n"
+      "    transparent: true\n"
+      "    passthrough: true\n"
+      "    proxy_protocol: true\n"
+      "    proxy_protocol_from: [127.0.0.1, 10.0.0.0/8]\n"));
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_TRUE(c.listeners[0].transparent);
+  EXPECT_TRUE(c.listeners[0].passthrough);
+  EXPECT_TRUE(c.listeners[0].proxyProtocol);
+  EXPECT_EQ(c.listeners[0].proxyProtocolFrom,
+            (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8"}));
+  EXPECT_EQ(c.listeners[0].proxyProtocolFromLine, 6);
+}
+
+TEST(GatewayConfigTest, ProxyProtocolNeedsItsSources) {
+  auto err = parseFail(withListeners("  - listen: 0.0.0.0:8443\n    proxy_protocol: true\n"));
+  EXPECT_EQ(err.line, 2);
+  EXPECT_TRUE(contains(err.message, "needs listener.proxy_protocol_from")) << err.message;
+  auto orphan = parseFail(
+      withListeners("  - listen: 0.0.0.0:8443\n    proxy_protocol_from: [127.0.0.1]\n"));
+  EXPECT_TRUE(contains(orphan.message, "proxy_protocol is not true")) << orphan.message;
+  auto notBool = parseFail(withListeners("  - listen: 0.0.0.0:8443\n    transparent: yes\n"));
+  EXPECT_EQ(notBool.line, 3);
+  EXPECT_TRUE(contains(notBool.message, "listener.transparent must be true or false"))
+      << notBool.message;
+}
+
+TEST(GatewayConfigTest, SniFileAndTunnelTimeout) {
+  auto c = parseOk(kMinimal + "sni: routing/sni.yaml\ntunnel:\n  inactivity_timeout: 60\n");
+  EXPECT_EQ(c.sniPath, "/etc/tlsgate/routing/sni.yaml");
+  EXPECT_EQ(c.sniLine, 7);
+  EXPECT_EQ(c.tunnel.inactivityTimeoutSec, 60u);
+  EXPECT_EQ(parseOk(kMinimal).tunnel.inactivityTimeoutSec, 300u);
+  auto bad = parseFail(kMinimal + "tunnel:\n  inactivity_timeout: -1\n");
+  EXPECT_EQ(bad.line, 8);
+  EXPECT_TRUE(contains(bad.message, "tunnel.inactivity_timeout")) << bad.message;
 }
 
 // --- the document as a whole ---

@@ -58,7 +58,7 @@ class HandshakeFixture : public ::testing::Test {
     SSL_set_bio(client_.get(), clientBio, clientBio);
     SSL_set_connect_state(client_.get());
     server_ = std::make_unique<ServerHandshake>(*store_, params_, ossl::UniquePtr<BIO>(serverBio),
-                                                local_, peer_, counters_, hooks_);
+                                                local_, peer_, counters_, hooks_, policy_);
   }
 
   static bool over(HandshakeState s) {
@@ -92,6 +92,7 @@ class HandshakeFixture : public ::testing::Test {
   net::Address peer_ = *net::parseAddress("127.0.0.1:50000", true);
   stats::CounterBlock counters_;
   HandshakeHooks* hooks_ = nullptr;
+  HandshakePolicy* policy_ = nullptr;
   ossl::UniquePtr<SSL_CTX> clientCtx_;
   ossl::UniquePtr<SSL> client_;
   std::unique_ptr<ServerHandshake> server_;

@@ -25,6 +25,7 @@ class ScriptedHooks final : public HandshakeHooks {
     return it->second;
   }
   void sessionCreated(SSL* s) override { ssl = s; }
+  const std::string& tunnelDestination() const override { return destination; }
   void applyCertificateOverride(SSL* s) override {
     if (override) SSL_set_SSL_CTX(s, override);
   }
@@ -34,6 +35,7 @@ class ScriptedHooks final : public HandshakeHooks {
   std::set<HookPoint> released;
   SSL* ssl = nullptr;
   SSL_CTX* override = nullptr;
+  std::string destination;
 };
 
 class HandshakeHooksTest : public HandshakeFixture {

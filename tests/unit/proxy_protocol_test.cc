@@ -377,7 +377,8 @@ TEST(ProxyProtocolBuild, V2RoundTripIpv4WithTlvs) {
   EXPECT_EQ(written[0], std::make_pair(uint8_t{0x01}, std::string("h2")));
   EXPECT_EQ(written[1], std::make_pair(uint8_t{0x02}, std::string("www.example.com")));
   EXPECT_EQ(written[2].first, 0x20);
-  EXPECT_EQ(written[2].second, std::string("\x01\0\0\0\0", 5) + tlv(0x21, "TLSv1.3") +
+  // No verified client certificate: client flags PP2_CLIENT_SSL only, verify non-zero.
+  EXPECT_EQ(written[2].second, std::string("\x01\0\0\0\x01", 5) + tlv(0x21, "TLSv1.3") +
                                    tlv(0x23, "TLS_AES_128_GCM_SHA256"));
 
   auto r = parse(header + std::string(kTlsClientHelloStart));
@@ -418,7 +419,18 @@ TEST(ProxyProtocolBuild, V2WritesOnlyTheTlvsThatAreSet) {
   const std::string header = buildProxyV2(address("1.2.3.4:1"), address("5.6.7.8:2"), versionOnly);
   const auto written = tlvsOf(std::string_view(header).substr(28));
   ASSERT_EQ(written.size(), 1u);
-  EXPECT_EQ(written[0].second, std::string("\x01\0\0\0\0", 5) + tlv(0x21, "TLSv1.2"));
+  EXPECT_EQ(written[0].second, std::string("\x01\0\0\0\x01", 5) + tlv(0x21, "TLSv1.2"));
+}
+
+TEST(ProxyProtocolBuild, V2SslTlvSaysWhenTheClientCertificateVerified) {
+  ProxyV2Tlvs tlvs;
+  tlvs.sslVersion = "TLSv1.3";
+  tlvs.clientCertVerified = true;
+  const std::string header = buildProxyV2(address("1.2.3.4:1"), address("5.6.7.8:2"), tlvs);
+  const auto written = tlvsOf(std::string_view(header).substr(28));
+  ASSERT_EQ(written.size(), 1u);
+  // PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN, verify 0 (success).
+  EXPECT_EQ(written[0].second, std::string("\x03\0\0\0\0", 5) + tlv(0x21, "TLSv1.3"));
 }
 
 TEST(ProxyProtocolBuild, V2MapsIpv4IntoIpv6WhenFamiliesDiffer) {

@@ -1,0 +1,133 @@
+#include "config/routing.h"
+
+#include <algorithm>
+
+namespace tlsgate::config {
+
+namespace {
+
+// An endpoint from a target written in tlsgate.yaml (already resolved by the parser).
+Endpoint fromRouteTarget(const RouteTarget& t, int sendProxy, const std::string& source) {
+  Endpoint e;
+  e.kind = t.inspect ? EndpointKind::kInspect : EndpointKind::kRelay;
+  e.destination = t.upstreamText;
+  if (!t.inspect) e.address = t.upstream;
+  e.sendProxyProtocol = sendProxy;
+  e.source = source;
+  return e;
+}
+
+// A destination from sni.yaml: resolved now unless it holds an expansion token.
+Result<Endpoint> fromSniTarget(EndpointKind kind, const std::string& text, int sendProxy,
+                               const std::string& path, int line) {
+  Endpoint e;
+  e.source = path + ":" + std::to_string(line);
+  e.sendProxyProtocol = sendProxy;
+  if (text == "builtin:inspect") return e;  // kInspect (alpn_routes only)
+  e.kind = kind;
+  e.destination = text;
+  if (text.find('$') == std::string::npos && text.find('{') == std::string::npos) {
+    auto address = net::resolveHostPort(text);
+    if (!address) return Error{path, line, address.error().message};
+    e.address = *address;
+  }
+  return e;
+}
+
+EndpointKind kindOf(SniAction a) {
+  switch (a) {
+    case SniAction::kTunnel:
+      return EndpointKind::kTunnel;
+    case SniAction::kPartialBlind:
+      return EndpointKind::kOriginTls;
+    default:
+      return EndpointKind::kRelay;
+  }
+}
+
+int verifyMode(VerifyClient v) {
+  switch (v) {
+    case VerifyClient::kNone:
+      return SSL_VERIFY_NONE;
+    case VerifyClient::kModerate:
+      return SSL_VERIFY_PEER;
+    case VerifyClient::kStrict:
+      return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  }
+  return SSL_VERIFY_NONE;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Routing>> Routing::build(const GatewayConfig& config) {
+  auto routing = std::make_unique<Routing>();
+  const std::string yaml = config.path;
+  if (config.routes.defaultRoute)
+    routing->default_ =
+        fromRouteTarget(*config.routes.defaultRoute, config.routes.sendProxyProtocol,
+                        yaml + ":" + std::to_string(config.routes.defaultRoute->line));
+  for (const auto& [protocol, target] : config.routes.alpn)
+    routing->alpn_.emplace_back(
+        protocol, fromRouteTarget(target, config.routes.sendProxyProtocol,
+                                  yaml + ":" + std::to_string(target.line)));
+
+  if (!config.sniPath.empty()) {
+    auto sni = loadSniConfig(config.sniPath);
+    if (!sni) return sni.error();
+    routing->sni_ = std::move(sni.value());
+  }
+  const std::string& path = routing->sni_.path;
+  for (const SniRule& rule : routing->sni_.rules) {
+    SniPolicy policy;
+    if (rule.action != SniAction::kNone) {
+      auto e = fromSniTarget(kindOf(rule.action), rule.destination, rule.sendProxyProtocol, path,
+                             rule.line);
+      if (!e) return e.error();
+      policy.action = std::move(e.value());
+    }
+    for (const auto& [protocol, target] : rule.alpnRoutes) {
+      auto e = fromSniTarget(EndpointKind::kRelay, target, rule.sendProxyProtocol, path, rule.line);
+      if (!e) return e.error();
+      policy.alpn.emplace_back(protocol, std::move(e.value()));
+    }
+    if (rule.verifyClient) {
+      auto v = tls::ClientVerification::load(verifyMode(*rule.verifyClient),
+                                             rule.verifyClientCaCerts);
+      if (!v) return Error{path, rule.line, v.error().message};
+      policy.verify = std::move(v.value());
+    }
+    routing->policies_.push_back(std::move(policy));
+  }
+  return routing;
+}
+
+const Endpoint* Routing::forProtocol(const SniRule* rule, std::string_view protocol) const {
+  if (rule) {
+    for (const auto& [p, e] : policy(*rule).alpn)
+      if (p == protocol) return &e;
+  }
+  for (const auto& [p, e] : alpn_)
+    if (p == protocol) return &e;
+  return nullptr;
+}
+
+const Endpoint* Routing::catchAll(const SniRule* rule) const {
+  if (rule) {
+    const auto& action = policy(*rule).action;
+    if (action && action->kind != EndpointKind::kTunnel) return &*action;
+  }
+  return default_ ? &*default_ : nullptr;
+}
+
+std::vector<std::string> Routing::servedProtocols() const {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& p) {
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  };
+  for (const auto& [p, e] : alpn_) add(p);
+  for (const auto& policy : policies_)
+    for (const auto& [p, e] : policy.alpn) add(p);
+  return out;
+}
+
+}  // namespace tlsgate::config
