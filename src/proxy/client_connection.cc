@@ -194,7 +194,7 @@ void ClientConnection::finishTunnelConnect(TunnelConnecting& c, uint32_t events)
   Fd destination = std::move(c.destination);
   std::string replay = std::move(c.replay);
   auto& t =
-      phase_.emplace<Tunneling>(io_, std::move(destination), std::move(replay), worker_.buffers());
+      phase_.emplace<Tunneling>(io_, std::move(destination), std::move(replay), worker_.counters());
   t.tunnel.destinationReady(events);
   drive();
 }

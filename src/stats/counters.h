@@ -42,6 +42,8 @@ namespace tlsgate::stats {
   X(kUpstreamConnectFailure, "upstream_connect_failure")            \
   X(kRelayBytesClientToUpstream, "relay_bytes_client_to_upstream")  \
   X(kRelayBytesUpstreamToClient, "relay_bytes_upstream_to_client")  \
+  X(kTunnelBytesClientToDestination, "tunnel_bytes_client_to_destination") \
+  X(kTunnelBytesDestinationToClient, "tunnel_bytes_destination_to_client") \
   X(kInspectRequests, "inspect_requests")
 
 enum class Counter : uint16_t {
