@@ -2,99 +2,110 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
 #include "net/socket.h"
 
 namespace tlsgate::proxy {
 
+using stats::Counter;
+
 BlindTunnel::BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay,
-                         BufferPool& pool)
+                         stats::CounterBlock& counters)
     : client_(client),
       destinationFd_(std::move(destination)),
       replay_(std::move(replay)),
-      pool_(pool) {
+      counters_(counters) {
   destination_.fd = destinationFd_.get();
 }
 
-BlindTunnel::~BlindTunnel() {
-  toDestination_.release(pool_);
-  toClient_.release(pool_);
+Progress BlindTunnel::pump() {
+  Progress progress = pumpAll();
+  // Whatever happened, empty pipes go back to the thread's pool: only a direction whose
+  // receiver is full keeps one.
+  toDestination_.pipe.release();
+  toClient_.pipe.release();
+  return progress;
 }
 
-bool BlindTunnel::flushReplay(bool& failed) {
+Progress BlindTunnel::pumpAll() {
+  for (;;) {
+    Step replay = sendReplay();
+    if (replay == Step::kFailed) return Progress::kFailed;
+    // S10: nothing of the client's overtakes the replayed ClientHello.
+    Step up = replay_.empty() ? pumpDirection(client_, destination_, toDestination_) : Step::kIdle;
+    if (up == Step::kFailed) return Progress::kFailed;
+    Step down = pumpDirection(destination_, client_, toClient_);
+    if (down == Step::kFailed) return Progress::kFailed;
+    if (replay == Step::kIdle && up == Step::kIdle && down == Step::kIdle) break;
+  }
+  if (toDestination_.flow == Flow::kEnded && toClient_.flow == Flow::kEnded)
+    return Progress::kFinished;
+  return Progress::kWaiting;
+}
+
+BlindTunnel::Step BlindTunnel::sendReplay() {
   bool moved = false;
   while (replayed_ < replay_.size() && destination_.writable) {
     ssize_t n = net::sendSome(destination_, replay_.data() + replayed_, replay_.size() - replayed_);
     if (n < 0) {
-      failed = true;
-      return false;
+      TG_DEBUG(log::kNet, "tunnel replay: %s", std::strerror(errno));
+      return Step::kFailed;
     }
-    replayed_ += n;
-    moved |= n > 0;
+    if (n == 0) break;
+    replayed_ += static_cast<size_t>(n);
+    counters_.add(Counter::kTunnelBytesClientToDestination, static_cast<uint64_t>(n));
+    activity_ = moved = true;
   }
   if (replayed_ == replay_.size() && !replay_.empty()) {
     std::string().swap(replay_);  // all replayed: give the memory back
     replayed_ = 0;
   }
-  return moved;
+  return moved ? Step::kMoved : Step::kIdle;
 }
 
-bool BlindTunnel::pumpDirection(net::Readiness& from, net::Readiness& to, Chunk& chunk, Flow& flow,
-                                bool& failed) {
+BlindTunnel::Step BlindTunnel::pumpDirection(net::Readiness& from, net::Readiness& to,
+                                             Direction& d) {
   bool moved = false;
-  if (chunk.empty() && flow == Flow::kOpen && from.readable) {
-    size_t room = 0;
-    char* dst = chunk.fillSpace(pool_, room);
+  if (d.pipe.empty() && d.flow == Flow::kOpen && from.readable) {
+    if (!d.pipe.acquire()) {
+      TG_DEBUG(log::kNet, "tunnel: no pipe for the %s's bytes: %s", d.name, std::strerror(errno));
+      return Step::kFailed;
+    }
     size_t n = 0;
-    switch (net::recvSome(from, dst, room, n)) {
+    switch (d.pipe.fill(from, n)) {
       case net::RecvStatus::kData:
-        chunk.filled(n);
         moved = true;
         break;
       case net::RecvStatus::kEof:
-        flow = Flow::kDraining;
+        d.flow = Flow::kDraining;
         moved = true;
         break;
       case net::RecvStatus::kDrained:
         break;
       case net::RecvStatus::kError:
-        failed = true;
-        return false;
+        TG_DEBUG(log::kNet, "tunnel: reading from the %s: %s", d.name, std::strerror(errno));
+        return Step::kFailed;
     }
-    if (chunk.empty()) chunk.release(pool_);
   }
-  while (!chunk.empty() && to.writable) {
-    ssize_t n = net::sendSome(to, chunk.data(), chunk.size());
+  while (!d.pipe.empty() && to.writable) {
+    ssize_t n = d.pipe.drain(to);
     if (n < 0) {
-      failed = true;
-      return false;
+      TG_DEBUG(log::kNet, "tunnel: sending the %s's bytes: %s", d.name, std::strerror(errno));
+      return Step::kFailed;
     }
-    if (n > 0) {
-      chunk.consumed(n, pool_);
-      moved = true;
-    }
+    if (n == 0) break;  // `to` is full; its EPOLLOUT resumes
+    counters_.add(d.counter, static_cast<uint64_t>(n));
+    activity_ = moved = true;
   }
-  if (chunk.empty() && flow == Flow::kDraining) {
-    ::shutdown(to.fd, SHUT_WR);
-    flow = Flow::kEnded;
+  if (d.pipe.empty() && d.flow == Flow::kDraining) {
+    ::shutdown(to.fd, SHUT_WR);  // half-close: the other side sees EOF
+    d.flow = Flow::kEnded;
     moved = true;
   }
-  return moved;
-}
-
-Progress BlindTunnel::pump() {
-  bool failed = false;
-  for (;;) {
-    bool moved = flushReplay(failed);
-    if (failed) return Progress::kFailed;
-    if (replay_.empty())
-      moved |= pumpDirection(client_, destination_, toDestination_, clientFlow_, failed);
-    if (failed) return Progress::kFailed;
-    moved |= pumpDirection(destination_, client_, toClient_, destinationFlow_, failed);
-    if (failed) return Progress::kFailed;
-    if (!moved) break;
-  }
-  if (clientFlow_ == Flow::kEnded && destinationFlow_ == Flow::kEnded) return Progress::kFinished;
-  return Progress::kWaiting;
+  return moved ? Step::kMoved : Step::kIdle;
 }
 
 }  // namespace tlsgate::proxy

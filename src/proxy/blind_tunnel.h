@@ -1,17 +1,29 @@
-// BlindTunnel: bytes between the client socket and a destination, untouched (S10's tunnel).
+// BlindTunnel: bytes between the client socket and a destination, untouched.
 //
-// What the client already sent (the buffered ClientHello, S8) is replayed to the
-// destination first. Both sides are plain sockets: each direction has one borrowed chunk,
-// half-close passes through (EOF on one side becomes shutdown(SHUT_WR) on the other), and
-// the tunnel ends when both directions have. The zero-copy splice() relay of the routing
-// issue replaces the copy through user space.
+// Where the tunnel goes is the caller's business: a hook's ip:port (S7, S10), or the
+// connection's original destination (S5, S9). The tunnel gets a connected socket.
+//
+// S10: what the client already sent (the buffered ClientHello, S8, possibly preceded by an
+// outbound PROXY header) is replayed to the destination first, with send(); the client →
+// destination direction starts once all of it is out. Destination → client starts at once.
+//
+// Then each direction moves socket → pipe → socket with splice(2), so the bytes never enter
+// user space. A direction reads only while its pipe is empty: a slow receiver stops the
+// reading from a fast sender (back-pressure, at most one pipe of bytes in flight per
+// direction). EOF from one side becomes shutdown(SHUT_WR) on the other once the pipe is
+// empty (half-close in each direction); the tunnel is finished when both directions have
+// ended, and failed on any socket error (ECONNRESET, EPIPE...).
+//
+// A pipe is held only while bytes are in flight (net/pipe.h): pump() gives empty pipes back
+// to the thread's pool, so an idle tunnel costs its two sockets and nothing more.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
-#include "core/buffer_pool.h"
 #include "core/fd.h"
+#include "net/pipe.h"
 #include "net/readiness.h"
 #include "proxy/progress.h"
 #include "stats/counters.h"
@@ -21,34 +33,50 @@ namespace tlsgate::proxy {
 
 class BlindTunnel {
  public:
-  BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay, BufferPool& pool);
-  BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay, stats::CounterBlock&)
-      : BlindTunnel(client, std::move(destination), std::move(replay), tempPool()) {}
-  static BufferPool& tempPool() { static thread_local BufferPool p; return p; }
-  bool takeActivity() { return true; }
-  ~BlindTunnel();
+  // `client` is the connection's socket with its readiness (kept up to date by the owner's
+  // epoll events); `replay` = bytes to send to the destination before anything else;
+  // `destination` is connected already.
+  BlindTunnel(tls::SocketIo& client, Fd destination, std::string replay,
+              stats::CounterBlock& counters);
+  BlindTunnel(const BlindTunnel&) = delete;
+  BlindTunnel& operator=(const BlindTunnel&) = delete;
 
+  // Readiness reported by epoll for the destination socket.
   void destinationReady(uint32_t events) { destination_.update(events); }
+  // Moves bytes as far as readiness allows.
   Progress pump();
+  // True if bytes moved since the last call (then clears it): the owner's inactivity timer
+  // (tunnel.inactivity_timeout) uses it.
+  bool takeActivity() { return std::exchange(activity_, false); }
+  int destinationFd() const { return destinationFd_.get(); }
 
  private:
+  // Where one direction is: open, its sender hit EOF (flush then end), or ended.
   enum class Flow : uint8_t { kOpen, kDraining, kEnded };
+  // What one pass over the replay or a direction did.
+  enum class Step : uint8_t { kIdle, kMoved, kFailed };
 
-  // Moves one direction; false when nothing moved. `failed` on a socket error.
-  bool pumpDirection(net::Readiness& from, net::Readiness& to, Chunk& chunk, Flow& flow,
-                     bool& failed);
-  bool flushReplay(bool& failed);
+  struct Direction {
+    explicit Direction(stats::Counter c, const char* n) : counter(c), name(n) {}
+    net::SplicePipe pipe;
+    Flow flow = Flow::kOpen;
+    stats::Counter counter;  // bytes delivered
+    const char* name;        // for debug lines
+  };
 
-  tls::SocketIo& client_;  // the connection's, readiness kept up to date by its events
+  Step sendReplay();
+  Step pumpDirection(net::Readiness& from, net::Readiness& to, Direction& d);
+  Progress pumpAll();
+
+  tls::SocketIo& client_;
   Fd destinationFd_;
   net::Readiness destination_;  // of destinationFd_
-  std::string replay_;          // ClientHello bytes still to send to the destination
+  std::string replay_;          // still to send to the destination (S10)
   size_t replayed_ = 0;
-  BufferPool& pool_;
-  Chunk toDestination_;
-  Chunk toClient_;
-  Flow clientFlow_ = Flow::kOpen;
-  Flow destinationFlow_ = Flow::kOpen;
+  stats::CounterBlock& counters_;
+  Direction toDestination_{stats::Counter::kTunnelBytesClientToDestination, "client"};
+  Direction toClient_{stats::Counter::kTunnelBytesDestinationToClient, "destination"};
+  bool activity_ = false;
 };
 
 }  // namespace tlsgate::proxy

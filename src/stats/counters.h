@@ -17,42 +17,44 @@
 namespace tlsgate::stats {
 
 // The names follow ATS's proxy.process.ssl.* records where one exists.
-#define TLSGATE_COUNTERS(X)                                         \
-  X(kSslTotalHandshakeTimeUs, "ssl_total_handshake_time_us")        \
-  X(kSslSuccessHandshakeIn, "ssl_total_success_handshake_count_in") \
-  X(kSslHandshakeAttemptsIn, "ssl_handshake_attempts_in")           \
-  X(kSslErrorWantRead, "ssl_error_want_read")                       \
-  X(kSslErrorWantWrite, "ssl_error_want_write")                     \
-  X(kSslErrorWantX509Lookup, "ssl_error_want_x509_lookup")          \
-  X(kSslErrorSyscall, "ssl_error_syscall")                          \
-  X(kSslErrorSsl, "ssl_error_ssl")                                  \
-  X(kSslErrorZeroReturn, "ssl_error_zero_return")                   \
-  X(kSslHandshakeTimeout, "ssl_handshake_timeout")                  \
-  X(kSslHandshakeEof, "ssl_handshake_eof")                          \
-  X(kSslNoCertificate, "ssl_no_certificate")                        \
-  X(kSslRenegotiationRefused, "ssl_renegotiation_refused")          \
-  X(kSslSessionCreateFailure, "ssl_session_create_failure")         \
-  X(kSslSniNameSetFailure, "ssl_sni_name_set_failure")              \
-  X(kSslHookError, "ssl_hook_error")                                \
-  X(kSslClientCertificateFailure, "ssl_client_certificate_failure")  \
-  X(kHookTunnels, "hook_tunnels")                                   \
-  X(kHookTerminations, "hook_terminations")                         \
-  X(kConnectionsAccepted, "connections_accepted")                   \
-  X(kConnectionsActive, "connections_active")                       \
-  X(kUpstreamConnectFailure, "upstream_connect_failure")            \
-  X(kRelayBytesClientToUpstream, "relay_bytes_client_to_upstream")  \
-  X(kRelayBytesUpstreamToClient, "relay_bytes_upstream_to_client")  \
-  X(kInspectRequests, "inspect_requests")                           \
-  X(kSniIpAllowDenied, "sni_ip_allow_denied")                       \
-  X(kSniTunnels, "sni_tunnels")                                     \
-  X(kDestIpTunnels, "dest_ip_tunnels")                              \
-  X(kPassthroughTunnels, "passthrough_tunnels")                     \
-  X(kTunnelInactivityTimeouts, "tunnel_inactivity_timeouts")        \
-  X(kProxyProtocolAccepted, "proxy_protocol_accepted")              \
-  X(kProxyProtocolRefused, "proxy_protocol_refused")                \
-  X(kProxyProtocolInvalid, "proxy_protocol_invalid")                \
-  X(kNoEndpoint, "no_endpoint")                                     \
-  X(kResolveFailure, "resolve_failure")                             \
+#define TLSGATE_COUNTERS(X)                                                \
+  X(kSslTotalHandshakeTimeUs, "ssl_total_handshake_time_us")               \
+  X(kSslSuccessHandshakeIn, "ssl_total_success_handshake_count_in")        \
+  X(kSslHandshakeAttemptsIn, "ssl_handshake_attempts_in")                  \
+  X(kSslErrorWantRead, "ssl_error_want_read")                              \
+  X(kSslErrorWantWrite, "ssl_error_want_write")                            \
+  X(kSslErrorWantX509Lookup, "ssl_error_want_x509_lookup")                 \
+  X(kSslErrorSyscall, "ssl_error_syscall")                                 \
+  X(kSslErrorSsl, "ssl_error_ssl")                                         \
+  X(kSslErrorZeroReturn, "ssl_error_zero_return")                          \
+  X(kSslHandshakeTimeout, "ssl_handshake_timeout")                         \
+  X(kSslHandshakeEof, "ssl_handshake_eof")                                 \
+  X(kSslNoCertificate, "ssl_no_certificate")                               \
+  X(kSslRenegotiationRefused, "ssl_renegotiation_refused")                 \
+  X(kSslSessionCreateFailure, "ssl_session_create_failure")                \
+  X(kSslSniNameSetFailure, "ssl_sni_name_set_failure")                     \
+  X(kSslHookError, "ssl_hook_error")                                       \
+  X(kSslClientCertificateFailure, "ssl_client_certificate_failure")        \
+  X(kHookTunnels, "hook_tunnels")                                          \
+  X(kHookTerminations, "hook_terminations")                                \
+  X(kConnectionsAccepted, "connections_accepted")                          \
+  X(kConnectionsActive, "connections_active")                              \
+  X(kUpstreamConnectFailure, "upstream_connect_failure")                   \
+  X(kRelayBytesClientToUpstream, "relay_bytes_client_to_upstream")         \
+  X(kRelayBytesUpstreamToClient, "relay_bytes_upstream_to_client")         \
+  X(kTunnelBytesClientToDestination, "tunnel_bytes_client_to_destination") \
+  X(kTunnelBytesDestinationToClient, "tunnel_bytes_destination_to_client") \
+  X(kInspectRequests, "inspect_requests")                                  \
+  X(kSniIpAllowDenied, "sni_ip_allow_denied")                              \
+  X(kSniTunnels, "sni_tunnels")                                            \
+  X(kDestIpTunnels, "dest_ip_tunnels")                                     \
+  X(kPassthroughTunnels, "passthrough_tunnels")                            \
+  X(kTunnelInactivityTimeouts, "tunnel_inactivity_timeouts")               \
+  X(kProxyProtocolAccepted, "proxy_protocol_accepted")                     \
+  X(kProxyProtocolRefused, "proxy_protocol_refused")                       \
+  X(kProxyProtocolInvalid, "proxy_protocol_invalid")                       \
+  X(kNoEndpoint, "no_endpoint")                                            \
+  X(kResolveFailure, "resolve_failure")                                    \
   X(kOriginHandshakeFailure, "origin_handshake_failure")
 
 enum class Counter : uint16_t {
