@@ -7,7 +7,9 @@ set -euo pipefail
 BUILD=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libgtest-dev)
 # clang with its libFuzzer runtime: scripts/fuzz.sh, the last step of scripts/test.sh.
 FUZZ=(clang libclang-rt-14-dev)
-TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client procps iproute2 ca-certificates)
+# nghttp2-server: an HTTP/2 upstream (nghttpd) for the ALPN route tests; iptables: the TPROXY
+# test bed (tests/e2e/netns.py).
+TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client nghttp2-server procps iproute2 iptables ca-certificates)
 
 want=("${BUILD[@]}" "${FUZZ[@]}" "${TEST[@]}")
 if [[ ${1:-} == --bench ]]; then
