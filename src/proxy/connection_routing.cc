@@ -100,8 +100,9 @@ EndpointDecision ConnectionRouting::endpointFor(SSL* ssl) const {
     if (const config::Endpoint* e = routing_.forProtocol(rule_, protocol)) return decide(*e);
     if (const hooks::EndpointEntry* plugin = hooks::HookRegistry::instance().endpoint(protocol)) {
       std::string proto(protocol);
-      tlsgate_endpoint_info info{proto.c_str(), sni_.empty() ? nullptr : sni_.c_str(),
-                                 peer_.sockaddrPtr(), local_.sockaddrPtr()};
+      // The policy may not have run (no sni.yaml): the session knows the name too.
+      const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+      tlsgate_endpoint_info info{proto.c_str(), sni, peer_.sockaddrPtr(), local_.sockaddrPtr()};
       const char* target = plugin->fn(&info, plugin->data);
       EndpointDecision d;
       if (!target) {
