@@ -254,9 +254,14 @@ void ClientConnection::onTimer() {
     close("tunnel inactivity timeout");
     return;
   }
-  if (auto* hs = std::get_if<Handshaking>(&phase_)) hs->driver.timeout();  // S1
-  if (std::holds_alternative<ReadingPreface>(phase_) || std::holds_alternative<Handshaking>(phase_))
+  if (auto* hs = std::get_if<Handshaking>(&phase_)) {
+    hs->driver.timeout();  // S1: counted by the driver
     close("handshake timeout");
+  } else if (std::holds_alternative<ReadingPreface>(phase_)) {
+    // The clock covers the PROXY header and S9's first byte too.
+    worker_.counters().add(Counter::kSslHandshakeTimeout);
+    close("handshake timeout before TLS");
+  }
 }
 
 void ClientConnection::drive() {

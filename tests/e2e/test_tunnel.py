@@ -238,3 +238,19 @@ def test_tunnel_to_the_original_destination_on_an_ordinary_listener_is_refused(g
         assert how in ("eof", "reset") and data == b"", (how, data)
     assert any("a transparent listener or a PROXY header is needed" in l
                for l in gw.lines), gw.stderr_text()
+
+
+def test_client_silent_before_the_proxy_header_is_closed_by_the_handshake_clock(gateway):
+    """S1's clock covers what comes before TLS: a client that never sends its PROXY header
+    is closed after handshake_timeout_in and counted as a handshake timeout."""
+    gw = gateway(handshake_timeout=1,
+                 listeners=[{"listen": "127.0.0.1:0", "proxy_protocol": True,
+                             "proxy_protocol_from": ["127.0.0.1"]}])
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=scaled(10)) as c:
+        c.sendall(b"PROXY TCP4 ")  # a start, never finished
+        how, elapsed, data = wait_closed(c, scaled(5))
+        assert how in ("eof", "reset") and data == b"", (how, data)
+        assert 0.9 <= elapsed <= scaled(3), elapsed
+    s = gw.wait_stats(lambda s: s["ssl_handshake_timeout"] >= 1)
+    assert s["ssl_handshake_timeout"] == 1
+    assert s["proxy_protocol_accepted"] == 0
