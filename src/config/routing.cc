@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/log.h"
+
 namespace tlsgate::config {
 
 namespace {
@@ -75,6 +77,8 @@ Result<std::unique_ptr<Routing>> Routing::build(const GatewayConfig& config) {
     auto sni = loadSniConfig(config.sniPath);
     if (!sni) return sni.error();
     routing->sni_ = std::move(sni.value());
+    // Items an earlier one always shadows: legal, but almost certainly not what was meant.
+    for (const Error& w : routing->sni_.warnings) log::warning("%s", w.toString().c_str());
   }
   const std::string& path = routing->sni_.path;
   for (const SniRule& rule : routing->sni_.rules) {
