@@ -61,6 +61,40 @@ enum class TlsVersion { kTls12, kTls13 };
 // that is presented but lets a client without one in; STRICT requires one.
 enum class VerifyClient { kNone, kModerate, kStrict };
 
+// ATS's proxy.config.ssl.client.verify.server.policy: what a failed origin verification
+// does. ENFORCED ends the connection; PERMISSIVE logs, counts and goes on; DISABLED checks
+// nothing.
+enum class VerifyServerPolicy { kEnforced, kPermissive, kDisabled };
+// ...verify.server.properties: what is checked. SIGNATURE: the chain; NAME: the leaf's name
+// (or IP); ALL: both; NONE: neither.
+enum class VerifyServerProperties { kNone, kSignature, kName, kAll };
+
+// ssl.client: TLS towards origins (S2, S17-S19).
+//
+//   ssl:
+//     client:
+//       handshake_timeout_in: 30        # seconds; 0 = none
+//       verify_server_policy: ENFORCED  # ENFORCED | PERMISSIVE | DISABLED
+//       verify_server_properties: ALL   # ALL | SIGNATURE | NAME | NONE
+//       ca_certs: origin-ca.pem         # file or directory; default: the system store
+//       verify_depth: 7
+//       cert: client.crt                # presented when an origin asks; key required with it
+//       key: client.key
+//       alpn: [h2, http/1.1]            # offered to origins; default: what the client negotiated
+//       session_cache: 1024             # origin sessions kept for resumption; 0 = off
+struct ClientTlsConfig {
+  int line = 0;
+  unsigned handshakeTimeoutSec = 30;
+  VerifyServerPolicy policy = VerifyServerPolicy::kEnforced;
+  VerifyServerProperties properties = VerifyServerProperties::kAll;
+  std::string caCerts;  // resolved against the folder of tlsgate.yaml; empty: system store
+  unsigned verifyDepth = 7;
+  std::string cert;  // resolved; empty: no client certificate
+  std::string key;   // resolved; required when cert is given
+  std::optional<std::vector<std::string>> alpn;  // absent: what the client negotiated
+  unsigned sessionCache = 1024;
+};
+
 struct SslConfig {
   std::string multicertPath;  // resolved against the folder of tlsgate.yaml
   int multicertLine = 0;      // where it was named, for errors about the file as a whole
@@ -75,13 +109,20 @@ struct SslConfig {
   std::string groups;        // empty: the built-in default
   VerifyClient verifyClient = VerifyClient::kNone;
   std::string verifyClientCaCerts;  // CA file, resolved against the folder of tlsgate.yaml
+  ClientTlsConfig client;
 };
 
+// An endpoint written in tlsgate.yaml: "builtin:inspect", "host:port", or the mapping
+// {upstream: host:port, tls: true, sni: name} for TLS to the upstream (an origin).
 struct RouteTarget {
   int line = 0;
   bool inspect = false;      // builtin:inspect
   std::string upstreamText;  // "host:port" as written, when !inspect
   net::Address upstream;     // resolved at load time, when !inspect
+  bool tls = false;          // re-encrypt to the upstream (ssl.client settings)
+  // S18: the name sent to the origin. Absent: the client's SNI; "": none (the origin's
+  // certificate must then match its IP address, S19).
+  std::optional<std::string> originSni;
 };
 
 // routes: the endpoints of tlsgate.yaml (S14). sni.yaml can override them per name.

@@ -75,6 +75,12 @@ struct SniRule {
   // alpn_routes in file order: {protocol id, destination pattern or "builtin:inspect"}.
   std::vector<std::pair<std::string, std::string>> alpnRoutes;
   int sendProxyProtocol = 0;  // 1 or 2; 0 = none
+  // TLS to the origin (partial_blind_route), overriding ssl.client for this name:
+  std::optional<VerifyServerPolicy> verifyServerPolicy;          // verify_server_policy
+  std::optional<VerifyServerProperties> verifyServerProperties;  // verify_server_properties
+  std::string clientCert;  // client_cert, resolved against sni.yaml's folder; empty: none
+  std::string clientKey;   // client_key, likewise; required with client_cert
+  std::optional<std::string> originSni;  // origin_sni (extension): "" = send none
 };
 
 // SniMatch is the rule chosen for a server name, and the labels its wildcard captured
