@@ -61,7 +61,15 @@ typedef enum tlsgate_hook_point {
   /* Once per connection, when it ends, whatever the reason. Completing calls made here only
    * release the connection. */
   TLSGATE_HOOK_VCONN_CLOSE = 4,
-  TLSGATE_HOOK_COUNT = 5
+  /* Towards an origin (partial_blind_route, routes with tls: true): the TCP connection to the
+   * origin is up, the client handshake has not started. May hold the connection; reenable
+   * goes on, reenable_error or terminate close it (the client gets a close_notify). */
+  TLSGATE_HOOK_OUTBOUND_START = 5,
+  /* Towards an origin: OpenSSL verified the origin's certificate as the policy asks (or the
+   * policy is PERMISSIVE). Runs inside OpenSSL's verify callback: like VERIFY_CLIENT it must
+   * complete its turn before it returns; reenable_error or terminate fail the handshake. */
+  TLSGATE_HOOK_VERIFY_SERVER = 6,
+  TLSGATE_HOOK_COUNT = 7
 } tlsgate_hook_point;
 
 /* tlsgate_hook_fn: a hook callback. `data` is what was given to tlsgate_hook_add(). */

@@ -10,7 +10,8 @@
  *
  * Arguments:
  *   --name NAME    label printed in every line (default "hook_test")
- *   --hook POINT   vconn_start | client_hello | cert | verify_client | vconn_close; repeat to register on
+ *   --hook POINT   vconn_start | client_hello | cert | verify_client | vconn_close |
+ *                  outbound_start | verify_server; repeat to register on
  *                  several points (at least one is required)
  *   --mode MODE    immediate (default) | delay | never | error | terminate | tunnel
  *   --ms N         delay of the `delay` mode in milliseconds (default 100)
@@ -55,6 +56,8 @@ static const char *const kPointNames[TLSGATE_HOOK_COUNT] = {
     [TLSGATE_HOOK_CERT] = "cert",
     [TLSGATE_HOOK_VERIFY_CLIENT] = "verify_client",
     [TLSGATE_HOOK_VCONN_CLOSE] = "vconn_close",
+    [TLSGATE_HOOK_OUTBOUND_START] = "outbound_start",
+    [TLSGATE_HOOK_VERIFY_SERVER] = "verify_server",
 };
 
 /* One per plugin entry of tlsgate.yaml; lives as long as the process. */

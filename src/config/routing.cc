@@ -9,13 +9,18 @@ namespace tlsgate::config {
 namespace {
 
 // An endpoint from a target written in tlsgate.yaml (already resolved by the parser).
-Endpoint fromRouteTarget(const RouteTarget& t, int sendProxy, const std::string& source) {
+Endpoint fromRouteTarget(const RouteTarget& t, int sendProxy, const std::string& source,
+                         const ClientTlsConfig& client) {
   Endpoint e;
-  e.kind = t.inspect ? EndpointKind::kInspect : EndpointKind::kRelay;
+  e.kind = t.inspect ? EndpointKind::kInspect
+           : t.tls   ? EndpointKind::kOriginTls
+                     : EndpointKind::kRelay;
   e.destination = t.upstreamText;
   if (!t.inspect) e.address = t.upstream;
   e.sendProxyProtocol = sendProxy;
   e.source = source;
+  e.originSni = t.originSni;
+  e.verification = {client.policy, client.properties};
   return e;
 }
 
@@ -64,14 +69,15 @@ int verifyMode(VerifyClient v) {
 Result<std::unique_ptr<Routing>> Routing::build(const GatewayConfig& config) {
   auto routing = std::make_unique<Routing>();
   const std::string yaml = config.path;
+  const ClientTlsConfig& client = config.ssl.client;
   if (config.routes.defaultRoute)
     routing->default_ =
         fromRouteTarget(*config.routes.defaultRoute, config.routes.sendProxyProtocol,
-                        yaml + ":" + std::to_string(config.routes.defaultRoute->line));
+                        yaml + ":" + std::to_string(config.routes.defaultRoute->line), client);
   for (const auto& [protocol, target] : config.routes.alpn)
-    routing->alpn_.emplace_back(
-        protocol, fromRouteTarget(target, config.routes.sendProxyProtocol,
-                                  yaml + ":" + std::to_string(target.line)));
+    routing->alpn_.emplace_back(protocol,
+                                fromRouteTarget(target, config.routes.sendProxyProtocol,
+                                                yaml + ":" + std::to_string(target.line), client));
 
   if (!config.sniPath.empty()) {
     auto sni = loadSniConfig(config.sniPath);
@@ -83,10 +89,21 @@ Result<std::unique_ptr<Routing>> Routing::build(const GatewayConfig& config) {
   const std::string& path = routing->sni_.path;
   for (const SniRule& rule : routing->sni_.rules) {
     SniPolicy policy;
+    if (!rule.clientCert.empty()) {
+      // S17: this name's client certificate towards its origin: a context of its own.
+      auto ctx = tls::newOriginContext(
+          {client.caCerts, client.verifyDepth, rule.clientCert, rule.clientKey});
+      if (!ctx) return Error{path, rule.line, ctx.error().message};
+      policy.originContext = std::move(ctx.value());
+    }
     if (rule.action != SniAction::kNone) {
       auto e = fromSniTarget(kindOf(rule.action), rule.destination, rule.sendProxyProtocol, path,
                              rule.line);
       if (!e) return e.error();
+      e->originSni = rule.originSni;
+      e->originContext = policy.originContext.get();
+      e->verification = {rule.verifyServerPolicy.value_or(client.policy),
+                         rule.verifyServerProperties.value_or(client.properties)};
       policy.action = std::move(e.value());
     }
     for (const auto& [protocol, target] : rule.alpnRoutes) {
@@ -95,8 +112,8 @@ Result<std::unique_ptr<Routing>> Routing::build(const GatewayConfig& config) {
       policy.alpn.emplace_back(protocol, std::move(e.value()));
     }
     if (rule.verifyClient) {
-      auto v = tls::ClientVerification::load(verifyMode(*rule.verifyClient),
-                                             rule.verifyClientCaCerts);
+      auto v =
+          tls::ClientVerification::load(verifyMode(*rule.verifyClient), rule.verifyClientCaCerts);
       if (!v) return Error{path, rule.line, v.error().message};
       policy.verify = std::move(v.value());
     }

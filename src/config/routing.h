@@ -23,6 +23,7 @@
 #include "config/sni_config.h"
 #include "core/result.h"
 #include "net/address.h"
+#include "tls/client_handshake.h"
 #include "tls/client_verification.h"
 
 namespace tlsgate::config {
@@ -40,13 +41,18 @@ struct Endpoint {
   std::optional<net::Address> address;  // resolved at load time when it has no token
   int sendProxyProtocol = 0;            // 0, 1 or 2
   std::string source;                   // "sni.yaml:12", for messages
+  // kOriginTls (S17-S19):
+  std::optional<std::string> originSni;  // absent: the client's SNI; "": none
+  SSL_CTX* originContext = nullptr;      // an item's own (client_cert); null: the snapshot's
+  tls::OriginVerification verification;
 };
 
 // What an sni.yaml item needs at run time, beyond its parsed keys.
 struct SniPolicy {
-  std::optional<Endpoint> action;                       // tunnel / forward / partial blind
-  std::vector<std::pair<std::string, Endpoint>> alpn;   // alpn_routes
-  std::unique_ptr<tls::ClientVerification> verify;      // verify_client, when given
+  std::optional<Endpoint> action;                      // tunnel / forward / partial blind
+  std::vector<std::pair<std::string, Endpoint>> alpn;  // alpn_routes
+  std::unique_ptr<tls::ClientVerification> verify;     // verify_client, when given
+  ossl::UniquePtr<SSL_CTX> originContext;              // client_cert / client_key, when given
 };
 
 class Routing {

@@ -64,8 +64,10 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
     snapshot->proxyProtocolFrom.push_back(std::move(from));
   }
 
-  auto origin = tls::newClientContext();
-  if (!origin) return Error{yamlPath, 0, origin.error().message};
+  const ClientTlsConfig& client = snapshot->config.ssl.client;
+  auto origin =
+      tls::newOriginContext({client.caCerts, client.verifyDepth, client.cert, client.key});
+  if (!origin) return Error{yamlPath, client.line, origin.error().message};
   snapshot->originContext = std::move(origin.value());
 
   const std::string& multicertPath = snapshot->config.ssl.multicertPath;

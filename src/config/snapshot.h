@@ -26,7 +26,7 @@ struct Snapshot {
   std::unique_ptr<tls::CertStore> certs;
   std::unique_ptr<Routing> routing;
   std::vector<net::CidrSet> proxyProtocolFrom;  // per listener, as config.listeners
-  ossl::UniquePtr<SSL_CTX> originContext;       // client side, towards TLS origins
+  ossl::UniquePtr<SSL_CTX> originContext;       // client side, towards TLS origins (S17)
 };
 
 // Reads ssl_multicert.config, sni.yaml and every certificate, key and CA file named by

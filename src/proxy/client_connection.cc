@@ -254,7 +254,10 @@ void ClientConnection::onTimer() {
     close("tunnel inactivity timeout");
     return;
   }
-  if (auto* hs = std::get_if<Handshaking>(&phase_)) {
+  if (auto* oh = std::get_if<OriginHandshaking>(&phase_)) {
+    oh->driver.timeout();  // ssl.client.handshake_timeout_in: counted by the driver
+    failUpstream("origin handshake timeout");
+  } else if (auto* hs = std::get_if<Handshaking>(&phase_)) {
     hs->driver.timeout();  // S1: counted by the driver
     close("handshake timeout");
   } else if (std::holds_alternative<ReadingPreface>(phase_)) {
@@ -275,6 +278,8 @@ void ClientConnection::drive() {
     settle(in->responder.pump(), "inspect finished", "inspect failed");
   } else if (auto* oh = std::get_if<OriginHandshaking>(&phase_)) {
     driveOriginHandshake(*oh);
+  } else if (std::holds_alternative<OutboundStarting>(phase_)) {
+    startOriginHandshake();
   } else if (std::holds_alternative<ReadingPreface>(phase_)) {
     readPreface();
   }
@@ -322,9 +327,10 @@ void ClientConnection::startTunnel(const std::string& destination, std::string r
     // The original destination: what TPROXY preserved, or what a PROXY header said. On an
     // ordinary listener that is tlsgate itself, and a tunnel there would loop.
     if (!listener().transparent && proxyProtocolPort_ == 0) {
-      log::warning("tunnel for %s: the original destination is this listener (%s); a "
-                   "transparent listener or a PROXY header is needed to tunnel there",
-                   peer_.toString().c_str(), local_.toString().c_str());
+      log::warning(
+          "tunnel for %s: the original destination is this listener (%s); a "
+          "transparent listener or a PROXY header is needed to tunnel there",
+          peer_.toString().c_str(), local_.toString().c_str());
       close("tunnel without destination");
       return;
     }
@@ -351,13 +357,14 @@ void ClientConnection::connectTarget() {
   resolveToken_ = std::make_shared<ClientConnection*>(this);
   std::weak_ptr<ClientConnection*> token = resolveToken_;
   std::shared_ptr<hooks::ReactorLink> link = worker_.link();
-  net::Resolver::instance().resolve(
-      target_.destination, [token, link](Result<net::Address> address) {
-        link->post([token, address = std::move(address)]() mutable {
-          auto alive = token.lock();
-          if (alive && *alive) (*alive)->onResolved(std::move(address));
-        });
-      });
+  net::Resolver::instance().resolve(target_.destination,
+                                    [token, link](Result<net::Address> address) {
+                                      link->post([token, address = std::move(address)]() mutable {
+                                        auto alive = token.lock();
+                                        if (alive && *alive)
+                                          (*alive)->onResolved(std::move(address));
+                                      });
+                                    });
 }
 
 void ClientConnection::onResolved(Result<net::Address> address) {
@@ -437,26 +444,63 @@ void ClientConnection::finishConnect(uint32_t events) {
   }
   // A fresh connection's send buffer takes a PROXY header (at most a few hundred bytes)
   // whole; anything else is a broken upstream.
-  if (!proxyHeader.empty() &&
-      ::send(upstreamFd_.get(), proxyHeader.data(), proxyHeader.size(), MSG_NOSIGNAL) !=
-          static_cast<ssize_t>(proxyHeader.size())) {
+  if (!proxyHeader.empty() && ::send(upstreamFd_.get(), proxyHeader.data(), proxyHeader.size(),
+                                     MSG_NOSIGNAL) != static_cast<ssize_t>(proxyHeader.size())) {
     failUpstream("cannot send the PROXY header");
     return;
   }
   if (target_.kind == EndpointKind::kOriginTls) {
-    // partial_blind_route: TLS again towards the origin, with the client's server name.
-    const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
-    auto& oh = phase_.emplace<OriginHandshaking>(
-        snapshot_->originContext.get(), tls::newSocketBio(&upstreamIo_), sni ? sni : "");
-    driveOriginHandshake(oh);
+    phase_.emplace<OutboundStarting>();
+    startOriginHandshake();
     return;
   }
   startRelay(std::make_unique<PlainStream>(upstreamIo_));
 }
 
+void ClientConnection::startOriginHandshake() {
+  if (hooks_) {
+    switch (hooks_->run(tls::HookPoint::kOutboundStart)) {
+      case tls::HookVerdict::kContinue:
+        break;
+      case tls::HookVerdict::kPending:
+        return;  // its completion drives this again
+      default:
+        worker_.counters().add(Counter::kSslHookError);
+        failUpstream("an OUTBOUND_START hook refused the origin connection");
+        return;
+    }
+  }
+  // S18: the route's name, else the client's; none makes S19 check the origin's IP.
+  const char* clientSni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+  std::string sni = target_.originSni ? *target_.originSni : clientSni ? clientSni : "";
+  // Offered to the origin: ssl.client.alpn, else what the client negotiated.
+  const auto& client = snapshot_->config.ssl.client;
+  std::string alpnWire;
+  if (client.alpn) {
+    alpnWire = tls::alpnToWire(*client.alpn);
+  } else {
+    const unsigned char* p = nullptr;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(ssl_.get(), &p, &len);
+    if (len) alpnWire = tls::alpnToWire({std::string(reinterpret_cast<const char*>(p), len)});
+  }
+  OriginSessionCache& cache = worker_.originSessions();
+  originSessions_.cache = &cache;
+  originSessions_.key = OriginSessionCache::keyOf(target_.address->toString(), sni);
+  SSL_CTX* ctx = target_.originContext ? target_.originContext : snapshot_->originContext.get();
+  auto& oh = phase_.emplace<OriginHandshaking>(
+      ctx, tls::newSocketBio(&upstreamIo_), sni, *target_.address, target_.verification, alpnWire,
+      cache.find(originSessions_.key), worker_.counters(), hooks_.get());
+  if (oh.driver.ssl()) tls::setSessionSink(oh.driver.ssl(), &originSessions_);
+  if (client.handshakeTimeoutSec)
+    worker_.reactor().arm(timer_, std::chrono::seconds(client.handshakeTimeoutSec));
+  driveOriginHandshake(oh);
+}
+
 void ClientConnection::driveOriginHandshake(OriginHandshaking& oh) {
   oh.driver.advance();
   if (oh.driver.failed()) {
+    worker_.reactor().cancel(timer_);
     worker_.counters().add(Counter::kOriginHandshakeFailure);
     TG_DEBUG(log::kSslError, "origin %s for %s: %s", target_.destination.c_str(),
              peer_.toString().c_str(), oh.driver.reason().c_str());
@@ -464,6 +508,11 @@ void ClientConnection::driveOriginHandshake(OriginHandshaking& oh) {
     return;
   }
   if (!oh.driver.done()) return;
+  worker_.reactor().cancel(timer_);
+  if (snapshot_->config.ssl.client.sessionCache)
+    worker_.counters().add(SSL_session_reused(oh.driver.ssl())
+                               ? Counter::kOriginSessionCacheHits
+                               : Counter::kOriginSessionCacheMisses);
   upstreamSsl_ = oh.driver.takeSsl();
   startRelay(std::make_unique<TlsStream>(upstreamSsl_.get(), upstreamIo_));
 }

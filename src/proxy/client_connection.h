@@ -27,6 +27,7 @@
 #include "proxy/blind_tunnel.h"
 #include "proxy/connection_routing.h"
 #include "proxy/inspect.h"
+#include "proxy/origin_session_cache.h"
 #include "proxy/relay.h"
 #include "proxy/stream.h"
 #include "tls/client_handshake.h"
@@ -77,6 +78,8 @@ class ClientConnection final : public EventHandler,
   // A destination that is a host name, being resolved off the loop.
   struct Resolving {};
   struct Connecting {};
+  // Connected to a TLS origin; the OUTBOUND_START hooks run before the client handshake.
+  struct OutboundStarting {};
   // TLS towards the origin (partial_blind_route).
   struct OriginHandshaking {
     template <class... Args>
@@ -104,8 +107,18 @@ class ClientConnection final : public EventHandler,
   // The socket is closed; waiting for a hook that holds the connection (S13) or for the
   // VCONN_CLOSE hooks to finish.
   struct Closing {};
-  using Phase = std::variant<std::monostate, ReadingPreface, Handshaking, Resolving, Connecting,
-                             OriginHandshaking, Relaying, Inspecting, Tunneling, Closing>;
+  using Phase =
+      std::variant<std::monostate, ReadingPreface, Handshaking, Resolving, Connecting,
+                   OutboundStarting, OriginHandshaking, Relaying, Inspecting, Tunneling, Closing>;
+
+  // Where the origin's new sessions go: the worker's cache, under this connection's key.
+  struct OriginSessions final : tls::SessionSink {
+    void store(ossl::UniquePtr<SSL_SESSION> session) override {
+      if (cache) cache->store(key, std::move(session));
+    }
+    OriginSessionCache* cache = nullptr;
+    std::string key;
+  };
 
   // Forwards the upstream socket's events to the connection.
   struct UpstreamEvents final : EventHandler {
@@ -133,6 +146,8 @@ class ClientConnection final : public EventHandler,
   void finishConnect(uint32_t events);
   // The PROXY header this connection sends to target_ ("" when none).
   std::string outboundProxyHeader() const;
+  // OUTBOUND_START hooks, then the client handshake with the origin.
+  void startOriginHandshake();
   void driveOriginHandshake(OriginHandshaking& oh);
   void startRelay(std::unique_ptr<Stream> upstream);
   // Fails towards the client: close_notify once terminated, then close.
@@ -158,7 +173,8 @@ class ClientConnection final : public EventHandler,
   EndpointDecision target_;      // where the connection goes once decided
   std::string replay_;           // what a tunnel replays to its destination (S10)
   Fd upstreamFd_;
-  tls::SocketIo upstreamIo_;  // the upstream socket's readiness (and its BIO's, to an origin)
+  tls::SocketIo upstreamIo_;       // the upstream socket's readiness (and its BIO's, to an origin)
+  OriginSessions originSessions_;  // outlives upstreamSsl_, which hands it sessions
   ossl::UniquePtr<SSL> upstreamSsl_;  // the session with a TLS origin
   // Shared with the resolver's callback: reset when the connection goes, so a late answer
   // finds nobody.

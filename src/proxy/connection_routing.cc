@@ -75,6 +75,9 @@ EndpointDecision ConnectionRouting::decide(const config::Endpoint& e) const {
   d.kind = e.kind;
   d.sendProxyProtocol = e.sendProxyProtocol;
   d.address = e.address;
+  d.originSni = e.originSni;
+  d.originContext = e.originContext;
+  d.verification = e.verification;
   if (e.kind == EndpointKind::kInspect) return d;
   if (e.address) {
     d.destination = e.destination;

@@ -26,6 +26,10 @@ struct EndpointDecision {
   std::string destination;              // "host:port" after expansion (relay, origin)
   std::optional<net::Address> address;  // known already (else: resolve `destination`)
   int sendProxyProtocol = 0;
+  // kOriginTls: from the endpoint (see config::Endpoint).
+  std::optional<std::string> originSni;
+  SSL_CTX* originContext = nullptr;
+  tls::OriginVerification verification;
   std::string refusal;  // non-empty: no endpoint (S14) or a plugin refused; the reason
 };
 
@@ -34,9 +38,9 @@ class ConnectionRouting final : public tls::HandshakePolicy {
   // `listenerPort`: the port the connection arrived on ({inbound_local_port}); `peer` and
   // `local` are the addresses after any PROXY header (whose destination port is
   // {proxy_protocol_port}, 0 without one).
-  ConnectionRouting(const config::Routing& routing, bool transparentListener,
-                    uint16_t listenerPort, uint16_t proxyProtocolPort, const net::Address& peer,
-                    const net::Address& local, stats::CounterBlock& counters);
+  ConnectionRouting(const config::Routing& routing, bool transparentListener, uint16_t listenerPort,
+                    uint16_t proxyProtocolPort, const net::Address& peer, const net::Address& local,
+                    stats::CounterBlock& counters);
 
   tls::PolicyVerdict onClientHello(SSL* ssl, std::string_view sni) override;
   tls::PolicyVerdict onCertificateSelected(SSL* ssl, bool tunnelEntry) override;

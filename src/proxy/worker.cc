@@ -65,7 +65,10 @@ Worker::Worker(int id, stats::CounterBlock& counters,
     : id_(id),
       counters_(counters),
       snapshot_(std::move(snapshot)),
-      link_(std::make_shared<hooks::ReactorLink>(reactor_)) {}
+      link_(std::make_shared<hooks::ReactorLink>(reactor_)),
+      // The configured number of origin sessions, shared out between the workers.
+      originSessions_((snapshot_->config.ssl.client.sessionCache + snapshot_->config.threads - 1) /
+                      std::max(1u, snapshot_->config.threads)) {}
 
 Worker::~Worker() {
   link_->cut();

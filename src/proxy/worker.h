@@ -12,6 +12,7 @@
 #include "core/reactor.h"
 #include "hooks/reactor_link.h"
 #include "net/address.h"
+#include "proxy/origin_session_cache.h"
 #include "stats/counters.h"
 
 namespace tlsgate::proxy {
@@ -38,6 +39,7 @@ class Worker {
   Reactor& reactor() { return reactor_; }
   stats::CounterBlock& counters() { return counters_; }
   BufferPool& buffers() { return buffers_; }
+  OriginSessionCache& originSessions() { return originSessions_; }
   // How plugin threads reach this worker (cut when it stops).
   const std::shared_ptr<hooks::ReactorLink>& link() const { return link_; }
 
@@ -55,6 +57,7 @@ class Worker {
   Reactor reactor_;
   std::shared_ptr<hooks::ReactorLink> link_;
   BufferPool buffers_;
+  OriginSessionCache originSessions_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   ClientConnection* connections_ = nullptr;  // intrusive list head
 };

@@ -33,6 +33,15 @@ namespace tlsgate::stats {
   X(kSslRenegotiationRefused, "ssl_renegotiation_refused")                 \
   X(kSslSessionCreateFailure, "ssl_session_create_failure")                \
   X(kSslSniNameSetFailure, "ssl_sni_name_set_failure")                     \
+  X(kSslSuccessHandshakeOut, "ssl_total_success_handshake_count_out")      \
+  X(kSslOriginVerifyFailure, "ssl_origin_verify_failure")                  \
+  X(kSslOriginVerifyExpired, "ssl_origin_verify_expired")                  \
+  X(kSslOriginVerifyUnknownCa, "ssl_origin_verify_unknown_ca")             \
+  X(kSslOriginVerifyNameMismatch, "ssl_origin_verify_name_mismatch")       \
+  X(kSslOriginVerifyOther, "ssl_origin_verify_other")                      \
+  X(kSslOriginHandshakeTimeout, "ssl_origin_handshake_timeout")            \
+  X(kOriginSessionCacheHits, "origin_session_cache_hits")                  \
+  X(kOriginSessionCacheMisses, "origin_session_cache_misses")              \
   X(kSslHookError, "ssl_hook_error")                                       \
   X(kSslClientCertificateFailure, "ssl_client_certificate_failure")        \
   X(kHookTunnels, "hook_tunnels")                                          \

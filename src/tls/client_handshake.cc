@@ -1,30 +1,221 @@
 #include "tls/client_handshake.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 
+#include "core/log.h"
+
 namespace tlsgate::tls {
 
-Result<ossl::UniquePtr<SSL_CTX>> newClientContext() {
+using config::VerifyServerPolicy;
+using config::VerifyServerProperties;
+using stats::Counter;
+
+namespace {
+
+// ex_data slots: the handshake in progress, and where new sessions go.
+int handshakeIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+int sinkIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+bool isNameError(int err) {
+  return err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH;
+}
+
+bool checksChain(VerifyServerProperties p) {
+  return p == VerifyServerProperties::kSignature || p == VerifyServerProperties::kAll;
+}
+bool checksName(VerifyServerProperties p) {
+  return p == VerifyServerProperties::kName || p == VerifyServerProperties::kAll;
+}
+
+Counter reasonCounter(int err) {
+  switch (err) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return Counter::kSslOriginVerifyExpired;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return Counter::kSslOriginVerifyUnknownCa;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return Counter::kSslOriginVerifyNameMismatch;
+    default:
+      return Counter::kSslOriginVerifyOther;
+  }
+}
+
+}  // namespace
+
+const char* toString(ClientHandshakeError e) {
+  switch (e) {
+    case ClientHandshakeError::kNone:
+      return "none";
+    case ClientHandshakeError::kVerify:
+      return "verify";
+    case ClientHandshakeError::kTimeout:
+      return "timeout";
+    case ClientHandshakeError::kSsl:
+      return "ssl";
+    case ClientHandshakeError::kSyscall:
+      return "syscall";
+    case ClientHandshakeError::kCreate:
+      return "create";
+  }
+  return "?";
+}
+
+// STYLE rule 7: C callbacks are trampolines to member functions.
+struct ClientCallbacks {
+  static int verify(int ok, X509_STORE_CTX* store) {
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* hs =
+        ssl ? static_cast<ClientHandshake*>(SSL_get_ex_data(ssl, handshakeIndex())) : nullptr;
+    return hs ? hs->onVerify(ok, store) : ok;
+  }
+  static int newSession(SSL* ssl, SSL_SESSION* session) {
+    auto* sink = static_cast<SessionSink*>(SSL_get_ex_data(ssl, sinkIndex()));
+    if (!sink) return 0;  // OpenSSL keeps (and frees) it
+    sink->store(ossl::UniquePtr<SSL_SESSION>(session));
+    return 1;  // ours now
+  }
+};
+
+void setSessionSink(SSL* ssl, SessionSink* sink) {
+  SSL_set_ex_data(ssl, sinkIndex(), sink);
+}
+
+Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& params) {
   ossl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) return Error{"", 0, "cannot create the origin SSL_CTX: " + ossl::drainErrors()};
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  auto fail = [](std::string what) {
+    return Error{"", 0, what + (ERR_peek_error() ? ": " + ossl::drainErrors() : "")};
+  };
+  if (!ctx) return fail("cannot create the origin SSL_CTX");
+  SSL_CTX* c = ctx.get();
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // S17: the CAs that sign origins: a file, a directory (hashed names), or the system's.
+  if (params.caCerts.empty()) {
+    if (SSL_CTX_set_default_verify_paths(c) != 1) return fail("cannot load the system CA store");
+  } else {
+    struct stat st {};
+    if (::stat(params.caCerts.c_str(), &st) != 0)
+      return Error{"", 0, "ssl.client.ca_certs '" + params.caCerts + "': " + std::strerror(errno)};
+    const bool dir = S_ISDIR(st.st_mode);
+    if (SSL_CTX_load_verify_locations(c, dir ? nullptr : params.caCerts.c_str(),
+                                      dir ? params.caCerts.c_str() : nullptr) != 1)
+      return fail("cannot load CA certificates from '" + params.caCerts + "'");
+  }
+  SSL_CTX_set_verify_depth(c, static_cast<int>(params.verifyDepth));
+  if (!params.cert.empty()) {
+    // S17: a client certificate for origins that ask, its key checked to match now.
+    if (SSL_CTX_use_certificate_chain_file(c, params.cert.c_str()) != 1)
+      return fail("cannot load the client certificate '" + params.cert + "'");
+    if (SSL_CTX_use_PrivateKey_file(c, params.key.c_str(), SSL_FILETYPE_PEM) != 1)
+      return fail("cannot load the client key '" + params.key + "'");
+    if (SSL_CTX_check_private_key(c) != 1)
+      return fail("the client key '" + params.key + "' does not match '" + params.cert + "'");
+  }
+  // Sessions go to the connection's per-worker cache, not to OpenSSL's.
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(c, ClientCallbacks::newSession);
   return ctx;
 }
 
-ClientHandshake::ClientHandshake(SSL_CTX* ctx, ossl::UniquePtr<BIO> bio, const std::string& sni)
-    : ssl_(SSL_new(ctx)) {
+ClientHandshake::ClientHandshake(SSL_CTX* ctx, ossl::UniquePtr<BIO> bio, const std::string& sni,
+                                 const net::Address& origin, OriginVerification verification,
+                                 const std::string& alpnWire, SSL_SESSION* resume,
+                                 stats::CounterBlock& counters, HandshakeHooks* hooks)
+    : ssl_(SSL_new(ctx)),
+      origin_(origin),
+      verification_(verification),
+      counters_(counters),
+      hooks_(hooks) {
   if (!ssl_) {
-    reason_ = "cannot create the origin SSL: " + ossl::drainErrors();
+    fail(ClientHandshakeError::kCreate, "cannot create the origin SSL: " + ossl::drainErrors());
     return;
   }
+  SSL* ssl = ssl_.get();
+  SSL_set_ex_data(ssl, handshakeIndex(), this);
   BIO* b = bio.release();
-  SSL_set_bio(ssl_.get(), b, b);
-  SSL_set_connect_state(ssl_.get());
-  if (!sni.empty()) SSL_set_tlsext_host_name(ssl_.get(), sni.c_str());
+  SSL_set_bio(ssl, b, b);
+  SSL_set_connect_state(ssl);
+  // S18: the server name, when there is one; a failure is counted and the handshake goes
+  // on without it.
+  if (!sni.empty() && SSL_set_tlsext_host_name(ssl, sni.c_str()) != 1) {
+    counters_.add(Counter::kSslSniNameSetFailure);
+    TG_DEBUG(log::kSslError, "origin %s: cannot send SNI '%s': %s", origin_.toString().c_str(),
+             sni.c_str(), ossl::drainErrors().c_str());
+  }
+  if (!alpnWire.empty())
+    SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpnWire.data()),
+                        static_cast<unsigned>(alpnWire.size()));
+  if (resume) SSL_set_session(ssl, resume);
+  const bool verify = verification_.policy != VerifyServerPolicy::kDisabled &&
+                      verification_.properties != VerifyServerProperties::kNone;
+  if (!verify) {
+    SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+    return;
+  }
+  if (checksName(verification_.properties)) {
+    // S19: the name sent, or the origin's IP when none was.
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (!sni.empty())
+      X509_VERIFY_PARAM_set1_host(param, sni.c_str(), 0);
+    else
+      X509_VERIFY_PARAM_set1_ip_asc(param, origin_.ipString().c_str());
+  }
+  SSL_set_verify(ssl, SSL_VERIFY_PEER, ClientCallbacks::verify);
+}
+
+ClientHandshake::~ClientHandshake() {
+  if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
+}
+
+int ClientHandshake::onVerify(int ok, X509_STORE_CTX* store) {
+  const bool enforced = verification_.policy == VerifyServerPolicy::kEnforced;
+  if (!ok) {
+    int err = X509_STORE_CTX_get_error(store);
+    if (isNameError(err)) {
+      // OpenSSL checks the name before the signatures and dates; S19 wants the chain's
+      // verdict first, so the name's waits for the end of the chain checks.
+      if (checksName(verification_.properties) && !nameError_) nameError_ = err;
+      return 1;
+    }
+    if (!checksChain(verification_.properties)) return 1;  // NAME only: the chain is not ours
+    if (!chainError_) chainError_ = err;
+    return enforced ? 0 : 1;
+  }
+  // The last call is the leaf's (depth 0) after every check passed or was let through.
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  if (nameError_ && enforced) return 0;
+  if (hooks_) {
+    // OpenSSL cannot suspend certificate verification: the hooks complete synchronously.
+    if (hooks_->run(HookPoint::kVerifyServer) != HookVerdict::kContinue) {
+      hookRefused_ = true;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void ClientHandshake::countVerifyFailure(int err) {
+  counters_.add(Counter::kSslOriginVerifyFailure);
+  counters_.add(reasonCounter(err));
 }
 
 HandshakeWait ClientHandshake::advance() {
@@ -34,6 +225,15 @@ HandshakeWait ClientHandshake::advance() {
   int rc = SSL_do_handshake(ssl_.get());
   if (rc == 1) {
     done_ = true;
+    SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
+    counters_.add(Counter::kSslSuccessHandshakeOut);
+    if (int err = reportedError()) {  // PERMISSIVE: log and count, go on (S17)
+      countVerifyFailure(err);
+      log::warning(
+          "origin %s: certificate verification failed (%s); continuing "
+          "(verify_server_policy PERMISSIVE)",
+          origin_.toString().c_str(), X509_verify_cert_error_string(err));
+    }
     return HandshakeWait::kNone;
   }
   int sysErrno = errno;
@@ -44,15 +244,44 @@ HandshakeWait ClientHandshake::advance() {
       return HandshakeWait::kWrite;
     case SSL_ERROR_SYSCALL: {
       std::string queued = ossl::drainErrors();
-      reason_ = sysErrno ? std::strerror(sysErrno) : queued.empty() ? "origin closed" : queued;
+      fail(ClientHandshakeError::kSyscall, sysErrno         ? std::strerror(sysErrno)
+                                           : queued.empty() ? "the origin closed"
+                                                            : queued);
       return HandshakeWait::kNone;
     }
     default: {
       std::string queued = ossl::drainErrors();
-      reason_ = queued.empty() ? "TLS handshake with the origin failed" : queued;
+      if (hookRefused_) {
+        counters_.add(Counter::kSslHookError);
+        fail(ClientHandshakeError::kVerify, "a VERIFY_SERVER hook refused the origin");
+      } else if (int err = reportedError()) {
+        countVerifyFailure(err);
+        fail(ClientHandshakeError::kVerify,
+             std::string("certificate verification failed: ") + X509_verify_cert_error_string(err));
+      } else {
+        fail(ClientHandshakeError::kSsl, queued.empty() ? "TLS handshake failed" : queued);
+      }
       return HandshakeWait::kNone;
     }
   }
+}
+
+void ClientHandshake::timeout() {
+  if (done_ || failed()) return;
+  counters_.add(Counter::kSslOriginHandshakeTimeout);
+  fail(ClientHandshakeError::kTimeout, "client handshake timeout");
+}
+
+void ClientHandshake::fail(ClientHandshakeError error, std::string reason) {
+  error_ = error;
+  reason_ = std::move(reason);
+  if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
+  // A verification failure is worth a warning whatever the policy; the rest is debug.
+  if (error == ClientHandshakeError::kVerify)
+    log::warning("origin %s: %s", origin_.toString().c_str(), reason_.c_str());
+  else
+    TG_DEBUG(log::kSslError, "origin %s: handshake failed (%s): %s", origin_.toString().c_str(),
+             toString(error), reason_.c_str());
 }
 
 }  // namespace tlsgate::tls

@@ -1,39 +1,111 @@
-// ClientHandshake: the client side of TLS, towards an origin (sni.yaml partial_blind_route:
-// terminate the client's TLS, then re-encrypt to the origin).
+// ClientHandshake: the client side of the handshake driver (S2-S4 in the client role,
+// S17-S19), towards an origin that tlsgate re-encrypts to (partial_blind_route, routes
+// with tls: true).
 //
 // Same shape as the server driver: advance() runs SSL_do_handshake over whatever BIO it is
-// given and says what it waits for. The server name sent is the client's own SNI, so the
-// origin serves the certificate the client asked for. Certificate verification of the
-// origin belongs to the origin TLS work (issue 5); until then the context verifies nothing.
+// given and says what it waits for; the owner re-enters it on readiness and calls
+// timeout() when the client handshake clock runs out.
+//
+// Verification (S19), as ATS's policy and properties ask. The chain result comes first: a
+// chain failure is the reason even when the name does not match either. The name check is
+// OpenSSL's own (X509_VERIFY_PARAM host / IP matching: a wildcard covers one label): the
+// leaf must match the SNI sent or, when none was sent, the origin's IP address. Under
+// ENFORCED a failure aborts the handshake inside the verify callback (before tlsgate sends
+// a client certificate); under PERMISSIVE it is logged and counted and the handshake goes
+// on; DISABLED checks nothing. VERIFY_SERVER hooks run last, on the leaf.
 #pragma once
 
+#include <chrono>
 #include <string>
 
-#include "core/result.h"
+#include "config/gateway_config.h"
+#include "net/address.h"
+#include "stats/counters.h"
+#include "tls/handshake_hooks.h"
 #include "tls/ossl.h"
 #include "tls/server_handshake.h"
 
 namespace tlsgate::tls {
 
-// The client context every origin connection of a snapshot uses.
-Result<ossl::UniquePtr<SSL_CTX>> newClientContext();
+// The client context of one origin configuration (S17): protocol versions, CA store,
+// verification depth, client certificate and key (checked to match here).
+struct OriginContextParams {
+  std::string caCerts;  // file or directory; empty: the system store
+  unsigned verifyDepth = 7;
+  std::string cert;  // empty: none
+  std::string key;
+};
+Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& params);
+
+// Gives every origin session OpenSSL makes (TLS 1.2 sessions, TLS 1.3 tickets) to the
+// SessionSink set on its SSL: origin contexts call this once.
+class SessionSink {
+ public:
+  virtual ~SessionSink() = default;
+  // Takes ownership of `session`.
+  virtual void store(ossl::UniquePtr<SSL_SESSION> session) = 0;
+};
+void setSessionSink(SSL* ssl, SessionSink* sink);
+
+struct OriginVerification {
+  config::VerifyServerPolicy policy = config::VerifyServerPolicy::kEnforced;
+  config::VerifyServerProperties properties = config::VerifyServerProperties::kAll;
+};
+
+enum class ClientHandshakeError : uint8_t {
+  kNone,
+  kVerify,   // the origin's certificate failed verification (ENFORCED) or a hook refused it
+  kTimeout,  // ssl.client.handshake_timeout_in
+  kSsl,      // protocol error, alert from the origin (e.g. it wanted a client certificate)
+  kSyscall,  // socket error, or the origin closed
+  kCreate,   // S2: no SSL
+};
 
 class ClientHandshake {
  public:
-  // `sni` may be empty (no server_name sent).
-  ClientHandshake(SSL_CTX* ctx, ossl::UniquePtr<BIO> bio, const std::string& sni);
+  // `sni`: the name sent (S18), "" for none. `origin`: its address, for the IP check and
+  // the logs. `alpnWire`: offered protocols ("" = none). `resume`: a session to resume
+  // (may be null).
+  ClientHandshake(SSL_CTX* ctx, ossl::UniquePtr<BIO> bio, const std::string& sni,
+                  const net::Address& origin, OriginVerification verification,
+                  const std::string& alpnWire, SSL_SESSION* resume, stats::CounterBlock& counters,
+                  HandshakeHooks* hooks = nullptr);
+  ~ClientHandshake();
+  ClientHandshake(const ClientHandshake&) = delete;
+  ClientHandshake& operator=(const ClientHandshake&) = delete;
 
-  // kNone once done or failed (see failed()); kRead / kWrite: wait for that readiness.
+  // kNone once done or failed; kRead / kWrite: wait for that readiness.
   HandshakeWait advance();
+  void timeout();
+
   bool done() const { return done_; }
-  bool failed() const { return !reason_.empty(); }
+  bool failed() const { return error_ != ClientHandshakeError::kNone; }
+  ClientHandshakeError error() const { return error_; }
   const std::string& reason() const { return reason_; }
+  SSL* ssl() const { return ssl_.get(); }
   ossl::UniquePtr<SSL> takeSsl() { return std::move(ssl_); }
 
  private:
+  friend struct ClientCallbacks;
+  int onVerify(int ok, X509_STORE_CTX* store);
+  void fail(ClientHandshakeError error, std::string reason);
+  // The verification failure that counts: the chain's if any, else the name's (S19).
+  int reportedError() const { return chainError_ ? chainError_ : nameError_; }
+  void countVerifyFailure(int err);
+
   ossl::UniquePtr<SSL> ssl_;
+  net::Address origin_;
+  OriginVerification verification_;
+  stats::CounterBlock& counters_;
+  HandshakeHooks* hooks_;
   bool done_ = false;
+  ClientHandshakeError error_ = ClientHandshakeError::kNone;
   std::string reason_;
+  int chainError_ = 0;  // first X509_V_ERR_* of the chain checks that counts
+  int nameError_ = 0;   // host / IP mismatch, when the name is checked
+  bool hookRefused_ = false;
 };
+
+const char* toString(ClientHandshakeError e);
 
 }  // namespace tlsgate::tls

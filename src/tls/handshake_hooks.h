@@ -15,7 +15,16 @@
 
 namespace tlsgate::tls {
 
-enum class HookPoint : uint8_t { kVconnStart, kClientHello, kCert, kVerifyClient, kVconnClose };
+// Same values as the ABI's tlsgate_hook_point.
+enum class HookPoint : uint8_t {
+  kVconnStart,
+  kClientHello,
+  kCert,
+  kVerifyClient,
+  kVconnClose,
+  kOutboundStart,
+  kVerifyServer,
+};
 
 enum class HookVerdict : uint8_t {
   kContinue,   // every hook of the point re-enabled: go on
