@@ -50,12 +50,17 @@ class Parser {
   Status parseListeners(const Field& f, GatewayConfig& config) const;
   Status parseSsl(const Field& f, SslConfig& ssl) const;
   Status parseSslField(const Field& f, SslConfig& ssl) const;
-  Status parseAlpn(const Field& f, SslConfig& ssl) const;
+  Status parseClient(const Field& f, ClientTlsConfig& client) const;
+  Status parseClientField(const Field& f, ClientTlsConfig& client) const;
+  Result<std::vector<std::string>> protocolNames(const Field& f) const;
   Status parseProtocols(const Field& f, SslConfig& ssl) const;
   Result<bool> boolean(const Field& f) const;
-  Result<std::string> filePath(const Field& f) const;
+  Result<unsigned> count(const Field& f, const std::string& unit) const;
+  Result<std::string> filePath(const Field& f, const std::string& what = "a file") const;
   Status parseListener(const YAML::Node& node, int line, ListenerConfig& listener) const;
   Status parseRoutes(const Field& f, RoutesConfig& routes) const;
+  Result<RouteTarget> parseRoute(const Field& f) const;
+  Result<RouteTarget> parseRouteMapping(const Field& f) const;
   Status parseTunnel(const Field& f, TunnelConfig& tunnel) const;
   Status parsePlugins(const Field& f, GatewayConfig& config) const;
 
@@ -206,11 +211,22 @@ Result<bool> Parser::boolean(const Field& f) const {
   return fail(f.valueLine(), f.label + " must be true or false, got '" + v + "'");
 }
 
-// A file named in tlsgate.yaml, resolved against the folder of tlsgate.yaml.
-Result<std::string> Parser::filePath(const Field& f) const {
+// A non-negative integer of `unit`s ("seconds", "entries").
+Result<unsigned> Parser::count(const Field& f, const std::string& unit) const {
+  auto n = parseUnsigned(f.value);
+  if (!n) {
+    return fail(f.valueLine(), f.label + " must be a non-negative integer (" + unit + "), got " +
+                                   describe(f.value));
+  }
+  return *n;
+}
+
+// A file (or, as `what` says, a folder) named in tlsgate.yaml, resolved against the folder of
+// tlsgate.yaml. Whether it exists is for the code that opens it to say.
+Result<std::string> Parser::filePath(const Field& f, const std::string& what) const {
   auto text = string(f);
   if (!text) return text.error();
-  if (text->empty()) return fail(f.valueLine(), f.label + " must name a file");
+  if (text->empty()) return fail(f.valueLine(), f.label + " must name " + what);
   std::filesystem::path file(*text);
   return file.is_absolute() ? file.string() : (dir_ / file).string();
 }
@@ -219,11 +235,8 @@ Status Parser::parseTunnel(const Field& f, TunnelConfig& tunnel) const {
   auto keys = fields(f.value, f.valueLine(), "tunnel", {"inactivity_timeout"});
   if (!keys) return keys.error();
   for (const Field& k : *keys) {
-    auto seconds = parseUnsigned(k.value);
-    if (!seconds) {
-      return fail(k.valueLine(),
-                  k.label + " must be a non-negative integer (seconds), got " + describe(k.value));
-    }
+    auto seconds = count(k, "seconds");
+    if (!seconds) return seconds.error();
     tunnel.inactivityTimeoutSec = *seconds;
   }
   return Ok{};
@@ -266,10 +279,10 @@ Status Parser::parsePlugins(const Field& f, GatewayConfig& config) const {
 }
 
 Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
-  auto keys = fields(f.value, f.valueLine(), "ssl",
-                     {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn",
-                      "protocols", "ciphers", "ciphersuites", "groups", "verify_client",
-                      "verify_client_ca_certs"});
+  auto keys = fields(
+      f.value, f.valueLine(), "ssl",
+      {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn", "protocols",
+       "ciphers", "ciphersuites", "groups", "verify_client", "verify_client_ca_certs", "client"});
   if (!keys) return keys.error();
   bool haveMulticert = false;
   for (const auto& key : *keys) {
@@ -284,14 +297,18 @@ Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
 }
 
 Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
-  if (f.name == "alpn") return parseAlpn(f, ssl);
+  if (f.name == "client") return parseClient(f, ssl.client);
   if (f.name == "protocols") return parseProtocols(f, ssl);
+  if (f.name == "alpn") {  // S14
+    auto names = protocolNames(f);
+    if (!names) return names.error();
+    ssl.alpn = std::move(*names);
+    ssl.alpnGiven = true;
+    return Ok{};
+  }
   if (f.name == "handshake_timeout_in") {  // S1
-    auto seconds = parseUnsigned(f.value);
-    if (!seconds) {
-      return fail(f.valueLine(),
-                  f.label + " must be a non-negative integer (seconds), got " + describe(f.value));
-    }
+    auto seconds = count(f, "seconds");
+    if (!seconds) return seconds.error();
     ssl.handshakeTimeoutSec = *seconds;
     return Ok{};
   }
@@ -330,8 +347,9 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
   return Ok{};
 }
 
-// S14: the server's ALPN preference order; names are RFC 7301 protocol ids (1..255 bytes).
-Status Parser::parseAlpn(const Field& f, SslConfig& ssl) const {
+// ssl.alpn (S14, the server's preference order) and ssl.client.alpn (what is offered to
+// origins): RFC 7301 protocol ids of 1..255 bytes, each once.
+Result<std::vector<std::string>> Parser::protocolNames(const Field& f) const {
   if (!f.value.IsSequence()) {
     return fail(f.valueLine(),
                 f.label + " must be a sequence of protocol names, got " + describe(f.value));
@@ -349,8 +367,82 @@ Status Parser::parseAlpn(const Field& f, SslConfig& ssl) const {
       return fail(line, f.label + " lists '" + name + "' twice");
     names.push_back(name);
   }
-  ssl.alpn = std::move(names);
-  ssl.alpnGiven = true;
+  return names;
+}
+
+// ssl.client: TLS towards origins (S17-S19). Every key is optional.
+Status Parser::parseClient(const Field& f, ClientTlsConfig& client) const {
+  auto keys = fields(f.value, f.valueLine(), f.label,
+                     {"handshake_timeout_in", "verify_server_policy", "verify_server_properties",
+                      "ca_certs", "verify_depth", "cert", "key", "alpn", "session_cache"});
+  if (!keys) return keys.error();
+  client.line = f.line;
+  for (const Field& k : *keys) {
+    if (auto st = parseClientField(k, client); !st) return st;
+  }
+  // S17: a certificate is useless without its key, and a key alone names nothing to present.
+  if (!client.cert.empty() && client.key.empty())
+    return fail(f.line, f.label + ".cert needs " + f.label + ".key");
+  if (client.cert.empty() && !client.key.empty())
+    return fail(f.line, f.label + ".key needs " + f.label + ".cert");
+  return Ok{};
+}
+
+Status Parser::parseClientField(const Field& f, ClientTlsConfig& client) const {
+  if (f.name == "alpn") {
+    auto names = protocolNames(f);
+    if (!names) return names.error();
+    client.alpn = std::move(*names);
+    return Ok{};
+  }
+  if (f.name == "handshake_timeout_in" || f.name == "session_cache") {
+    const bool timeout = f.name == "handshake_timeout_in";
+    auto n = count(f, timeout ? "seconds" : "entries");
+    if (!n) return n.error();
+    (timeout ? client.handshakeTimeoutSec : client.sessionCache) = *n;
+    return Ok{};
+  }
+  if (f.name == "verify_depth") {
+    auto depth = parseUnsigned(f.value);
+    if (!depth || *depth < 1 || *depth > 100) {
+      return fail(f.valueLine(),
+                  f.label + " must be an integer from 1 to 100, got " + describe(f.value));
+    }
+    client.verifyDepth = *depth;
+    return Ok{};
+  }
+  if (f.name == "ca_certs" || f.name == "cert" || f.name == "key") {
+    auto file = filePath(f, f.name == "ca_certs" ? "a file or a directory" : "a file");
+    if (!file) return file.error();
+    (f.name == "ca_certs" ? client.caCerts : f.name == "cert" ? client.cert : client.key) = *file;
+    return Ok{};
+  }
+  auto text = string(f);
+  if (!text) return text.error();
+  const std::string& v = *text;
+  if (f.name == "verify_server_policy") {
+    if (v == "ENFORCED")
+      client.policy = VerifyServerPolicy::kEnforced;
+    else if (v == "PERMISSIVE")
+      client.policy = VerifyServerPolicy::kPermissive;
+    else if (v == "DISABLED")
+      client.policy = VerifyServerPolicy::kDisabled;
+    else
+      return fail(f.valueLine(),
+                  f.label + " must be ENFORCED, PERMISSIVE or DISABLED, got '" + v + "'");
+  } else {  // verify_server_properties
+    if (v == "NONE")
+      client.properties = VerifyServerProperties::kNone;
+    else if (v == "SIGNATURE")
+      client.properties = VerifyServerProperties::kSignature;
+    else if (v == "NAME")
+      client.properties = VerifyServerProperties::kName;
+    else if (v == "ALL")
+      client.properties = VerifyServerProperties::kAll;
+    else
+      return fail(f.valueLine(),
+                  f.label + " must be NONE, SIGNATURE, NAME or ALL, got '" + v + "'");
+  }
   return Ok{};
 }
 
@@ -383,9 +475,7 @@ Status Parser::parseRoutes(const Field& f, RoutesConfig& routes) const {
   if (!keys) return keys.error();
   for (const Field& k : *keys) {
     if (k.name == "default") {
-      auto text = string(k);
-      if (!text) return text.error();
-      auto target = parseRouteTarget(*text, path_, k.valueLine(), k.label);
+      auto target = parseRoute(k);
       if (!target) return target.error();
       routes.defaultRoute = std::move(*target);
     } else if (k.name == "send_proxy_protocol") {
@@ -407,16 +497,65 @@ Status Parser::parseRoutes(const Field& f, RoutesConfig& routes) const {
         const std::string& name = kv.first.Scalar();
         for (const auto& [seen, unused] : routes.alpn)
           if (seen == name) return fail(line, k.label + " lists '" + name + "' twice");
-        if (!kv.second.IsScalar())
-          return fail(line, k.label + "." + name + " must be an endpoint, got " +
-                                describe(kv.second));
-        auto target = parseRouteTarget(kv.second.Scalar(), path_, line, k.label + "." + name);
+        auto target = parseRoute({name, line, kv.second, k.label + "." + name});
         if (!target) return target.error();
         routes.alpn.emplace_back(name, std::move(*target));
       }
     }
   }
   return Ok{};
+}
+
+// An endpoint of routes: "builtin:inspect", "host:port", or {upstream, tls, sni}.
+Result<RouteTarget> Parser::parseRoute(const Field& f) const {
+  if (f.value.IsMap()) return parseRouteMapping(f);
+  if (!f.value.IsScalar()) {
+    return fail(f.valueLine(), f.label +
+                                   " must be builtin:inspect, host:port or a mapping {upstream, "
+                                   "tls, sni}, got " +
+                                   describe(f.value));
+  }
+  return parseRouteTarget(f.value.Scalar(), path_, f.valueLine(), f.label);
+}
+
+// {upstream: host:port, tls: true, sni: name}; the target's line is the route's key.
+Result<RouteTarget> Parser::parseRouteMapping(const Field& f) const {
+  auto keys = fields(f.value, f.line, f.label, {"upstream", "tls", "sni"});
+  if (!keys) return keys.error();
+  std::optional<RouteTarget> target;
+  bool tls = false;
+  const Field* sni = nullptr;
+  for (const Field& k : *keys) {
+    if (k.name == "upstream") {
+      auto text = string(k);
+      if (!text) return text.error();
+      // builtin:inspect terminates here: there is no upstream to speak TLS to.
+      if (text->starts_with("builtin:")) {
+        return fail(k.valueLine(), k.label + " must be host:port, got '" + *text +
+                                       "' (write builtin:inspect as the plain string " + f.label +
+                                       ": builtin:inspect)");
+      }
+      auto resolved = parseRouteTarget(*text, path_, k.valueLine(), k.label);
+      if (!resolved) return resolved.error();
+      target = std::move(*resolved);
+    } else if (k.name == "tls") {
+      auto on = boolean(k);
+      if (!on) return on.error();
+      tls = *on;
+    } else {
+      auto name = string(k);  // "" is allowed: send no SNI (S18, S19)
+      if (!name) return name.error();
+      sni = &k;
+    }
+  }
+  if (!target) return fail(f.line, f.label + ": missing required key 'upstream'");
+  target->line = f.line;
+  target->tls = tls;
+  if (sni) {
+    if (!tls) return fail(sni->line, sni->label + " only applies with tls: true");
+    target->originSni = sni->value.Scalar();
+  }
+  return std::move(*target);
 }
 
 }  // namespace

@@ -18,11 +18,13 @@
 //     groups: X25519:P-256:P-384        # key exchange groups
 //     verify_client: NONE               # NONE | MODERATE | STRICT (client certificates)
 //     verify_client_ca_certs: ca.pem    # CAs that sign client certificates (not NONE)
+//     client: {...}                     # TLS towards origins: see ClientTlsConfig
 //   sni: sni.yaml                       # optional: ATS sni.yaml, routing by server name
 //   tunnel:
 //     inactivity_timeout: 300           # seconds a blind tunnel may stay silent; 0 = forever
 //   routes:
 //     default: builtin:inspect          # or host:port of a plaintext upstream; optional
+//                                       # TLS to it: {upstream: host:port, tls: true, sni: x}
 //     alpn:                             # optional: one endpoint per ALPN protocol (S14)
 //       h2: 127.0.0.1:9001
 //     send_proxy_protocol: v2           # optional: PROXY header to these upstreams (v1|v2)

@@ -31,16 +31,22 @@ constexpr std::string_view kItemKeys[] = {"fqdn",
                                           "verify_client",
                                           "verify_client_ca_certs",
                                           "alpn_routes",
-                                          "send_proxy_protocol"};
+                                          "send_proxy_protocol",
+                                          "verify_server_policy",
+                                          "verify_server_properties",
+                                          "client_cert",
+                                          "client_key",
+                                          "client_sni_policy",
+                                          "origin_sni"};
+
+// The keys about TLS to the origin: only partial_blind_route opens TLS towards one.
+constexpr std::string_view kOriginTlsKeys[] = {"verify_server_policy", "verify_server_properties",
+                                               "client_cert",          "client_key",
+                                               "client_sni_policy",    "origin_sni"};
 
 // Keys of ATS's sni.yaml (9.x, 10.x) that tlsgate refuses by name rather than as unknown.
 constexpr std::string_view kAtsOnlyKeys[] = {
     "inbound_port_ranges",
-    "verify_server_policy",
-    "verify_server_properties",
-    "client_cert",
-    "client_key",
-    "client_sni_policy",
     "host_sni_policy",
     "server_cipher_suite",
     "server_TLSv1_3_cipher_suites",
@@ -182,6 +188,11 @@ const Field* findField(const std::vector<Field>& keys, std::string_view name) {
   return it == keys.end() ? nullptr : &*it;
 }
 
+bool isOriginTlsKey(std::string_view name) {
+  return std::find(std::begin(kOriginTlsKeys), std::end(kOriginTlsKeys), name) !=
+         std::end(kOriginTlsKeys);
+}
+
 std::string_view versionName(TlsVersion v) {
   return v == TlsVersion::kTls12 ? "TLSv1_2" : "TLSv1_3";
 }
@@ -207,6 +218,8 @@ class SniParser {
   Status parseCaCerts(const Field& f, SniRule& rule) const;
   Status parseAlpnRoutes(const Field& f, SniRule& rule) const;
   Status parseProxyProtocol(const Field& f, SniRule& rule) const;
+  Status parseOriginTls(const Field& f, SniRule& rule) const;
+  Status checkOriginTls(const std::vector<Field>& keys, const SniRule& rule) const;
   Status checkItem(const std::vector<Field>& keys, const SniRule& rule) const;
 
   const std::string& path_;
@@ -281,6 +294,7 @@ Status SniParser::parseField(const Field& f, SniRule& rule) const {
   if (f.name == "verify_client_ca_certs") return parseCaCerts(f, rule);
   if (f.name == "alpn_routes") return parseAlpnRoutes(f, rule);
   if (f.name == "send_proxy_protocol") return parseProxyProtocol(f, rule);
+  if (isOriginTlsKey(f.name)) return parseOriginTls(f, rule);
   if (f.name == "valid_tls_version_min_in" || f.name == "valid_tls_version_max_in") {
     auto version = parseVersion(f);
     if (!version) return version.error();
@@ -442,6 +456,53 @@ Status SniParser::parseProxyProtocol(const Field& f, SniRule& rule) const {
   return Ok{};
 }
 
+// The keys that override ssl.client for the origin of a partial_blind_route (S17-S19).
+Status SniParser::parseOriginTls(const Field& f, SniRule& rule) const {
+  auto text = string(f);
+  if (!text) return text.error();
+  const std::string& v = *text;
+  if (f.name == "verify_server_policy") {
+    if (v == "ENFORCED")
+      rule.verifyServerPolicy = VerifyServerPolicy::kEnforced;
+    else if (v == "PERMISSIVE")
+      rule.verifyServerPolicy = VerifyServerPolicy::kPermissive;
+    else if (v == "DISABLED")
+      rule.verifyServerPolicy = VerifyServerPolicy::kDisabled;
+    else
+      return fail(
+          f.valueLine(),
+          "verify_server_policy must be ENFORCED, PERMISSIVE or DISABLED, got " + inQuotes(v));
+  } else if (f.name == "verify_server_properties") {
+    if (v == "NONE")
+      rule.verifyServerProperties = VerifyServerProperties::kNone;
+    else if (v == "SIGNATURE")
+      rule.verifyServerProperties = VerifyServerProperties::kSignature;
+    else if (v == "NAME")
+      rule.verifyServerProperties = VerifyServerProperties::kName;
+    else if (v == "ALL")
+      rule.verifyServerProperties = VerifyServerProperties::kAll;
+    else
+      return fail(
+          f.valueLine(),
+          "verify_server_properties must be NONE, SIGNATURE, NAME or ALL, got " + inQuotes(v));
+  } else if (f.name == "client_cert" || f.name == "client_key") {
+    if (v.empty()) return fail(f.valueLine(), f.name + " must name a file");
+    const std::filesystem::path file(v);
+    (f.name == "client_cert" ? rule.clientCert : rule.clientKey) =
+        file.is_absolute() || dir_.empty() ? v : (dir_ / file).string();
+  } else if (f.name == "client_sni_policy") {
+    // ATS's other policies take the name from the HTTP request (Host header, remap).
+    if (v != "server_name") {
+      return fail(f.valueLine(), "client_sni_policy " + inQuotes(v) +
+                                     " is not supported: tlsgate has no HTTP layer, so only "
+                                     "server_name (the client's SNI) is");
+    }
+  } else {  // origin_sni; "" sends none (S18, S19)
+    rule.originSni = v;
+  }
+  return Ok{};
+}
+
 // Rules that involve two keys of one item; reported at the line of the second.
 Status SniParser::checkItem(const std::vector<Field>& keys, const SniRule& rule) const {
   const Field* min = findField(keys, "valid_tls_version_min_in");
@@ -466,6 +527,30 @@ Status SniParser::checkItem(const std::vector<Field>& keys, const SniRule& rule)
     return fail(std::max(alpn->line, findField(keys, "tunnel_route")->line),
                 "alpn_routes cannot be used with tunnel_route: a tunnelled connection is not "
                 "terminated, so no protocol is negotiated");
+  }
+  return checkOriginTls(keys, rule);
+}
+
+// The origin TLS keys need a TLS origin, and a client certificate needs its key; both are
+// reported at the item's line.
+Status SniParser::checkOriginTls(const std::vector<Field>& keys, const SniRule& rule) const {
+  for (const Field& f : keys) {
+    if (isOriginTlsKey(f.name) && rule.action != SniAction::kPartialBlind) {
+      return fail(rule.line, f.name +
+                                 " applies to partial_blind_route only (the one route that "
+                                 "speaks TLS to the origin)");
+    }
+  }
+  if (!rule.clientCert.empty() && rule.clientKey.empty())
+    return fail(rule.line, "client_cert needs client_key in the item");
+  if (rule.clientCert.empty() && !rule.clientKey.empty())
+    return fail(rule.line, "client_key needs client_cert in the item");
+  const Field* policy = findField(keys, "client_sni_policy");
+  const Field* sni = findField(keys, "origin_sni");
+  if (policy && sni) {
+    return fail(std::max(policy->line, sni->line),
+                "origin_sni and client_sni_policy cannot both be set: client_sni_policy "
+                "server_name sends the client's SNI, origin_sni sends the name it gives");
   }
   return Ok{};
 }

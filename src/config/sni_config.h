@@ -32,6 +32,13 @@
 //   alpn_routes     (tlsgate)   mapping ALPN protocol id (1..255 bytes) -> destination or
 //                               builtin:inspect; not with tunnel_route (TLS is not ended)
 //   send_proxy_protocol (tlsgate)  v1 | v2: send a PROXY protocol header upstream
+// TLS to the origin, overriding ssl.client; only with partial_blind_route (S17-S19):
+//   verify_server_policy        ENFORCED | PERMISSIVE | DISABLED
+//   verify_server_properties    NONE | SIGNATURE | NAME | ALL
+//   client_cert, client_key     files, relative to sni.yaml's folder; both or neither
+//   client_sni_policy           server_name only (the client's SNI; tlsgate has no HTTP layer)
+//   origin_sni      (tlsgate)   the SNI sent to the origin; '' sends none. Not with
+//                               client_sni_policy
 //
 // Destinations are `host:port`. The host is a name, an IPv4 literal or a bracketed IPv6
 // literal, and may hold $1..$9: the labels captured by the fqdn's wildcard ("*.example.com"
@@ -39,7 +46,7 @@
 // connected to) or {proxy_protocol_port} (the destination port of the client's PROXY
 // protocol header). expandDestination() substitutes them per connection.
 //
-// The other ATS keys (verify_server_policy, http2, tunnel_alpn, ...) are errors saying that
+// The other ATS keys (host_sni_policy, http2, tunnel_alpn, ...) are errors saying that
 // tlsgate does not support them; any other key is an "unknown key" error. Every error names
 // the file and line.
 #pragma once

@@ -72,6 +72,29 @@ std::string withListeners(const std::string& lines) {
          "  default: builtin:inspect\n";
 }
 
+// kMinimal with an ssl.client mapping: "client:" is line 5, the first of `lines` line 6.
+std::string withClient(const std::string& lines) {
+  return withSsl("  client:\n" + lines);
+}
+
+// kMinimal with `lines` as the routes mapping: the first of them is line 6.
+std::string withRoutes(const std::string& lines) {
+  return "listeners:\n"
+         "  - listen: 127.0.0.1:8443\n"
+         "ssl:\n"
+         "  multicert: ssl_multicert.config\n"
+         "routes:\n" +
+         lines;
+}
+
+// `text` fails at exactly `line` with exactly `message`, naming kPath.
+void expectError(const std::string& text, int line, const std::string& message) {
+  auto err = parseFail(text);
+  EXPECT_EQ(err.file, kPath) << text;
+  EXPECT_EQ(err.line, line) << text << "\n" << err.toString();
+  EXPECT_EQ(err.message, message) << text;
+}
+
 unsigned autoThreads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
@@ -450,6 +473,168 @@ TEST(GatewayConfigTest, EmptyMulticert) {
   EXPECT_TRUE(contains(err.message, "ssl.multicert must name a file")) << err.message;
 }
 
+// --- ssl.client: TLS towards origins (S17-S19) ---
+
+TEST(GatewayConfigTest, ClientTlsEveryKey) {
+  auto c =
+      parseOk(withSsl("  alpn: [http/1.1]\n"
+                      "  client:\n"
+                      "    handshake_timeout_in: 0\n"
+                      "    verify_server_policy: PERMISSIVE\n"
+                      "    verify_server_properties: SIGNATURE\n"
+                      "    ca_certs: certs/origin-ca\n"
+                      "    verify_depth: 3\n"
+                      "    cert: client.crt\n"
+                      "    key: /keys/client.key\n"
+                      "    alpn: [h2, http/1.1]\n"
+                      "    session_cache: 0\n"));
+  const ClientTlsConfig& t = c.ssl.client;
+  EXPECT_EQ(t.line, 6);
+  EXPECT_EQ(t.handshakeTimeoutSec, 0u);
+  EXPECT_EQ(t.policy, VerifyServerPolicy::kPermissive);
+  EXPECT_EQ(t.properties, VerifyServerProperties::kSignature);
+  EXPECT_EQ(t.caCerts, "/etc/tlsgate/certs/origin-ca");
+  EXPECT_EQ(t.verifyDepth, 3u);
+  EXPECT_EQ(t.cert, "/etc/tlsgate/client.crt");
+  EXPECT_EQ(t.key, "/keys/client.key");
+  EXPECT_EQ(t.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_EQ(t.sessionCache, 0u);
+  // The server side keeps its own settings.
+  EXPECT_EQ(c.ssl.handshakeTimeoutSec, 30u);
+  EXPECT_EQ(c.ssl.alpn, std::vector<std::string>{"http/1.1"});
+}
+
+TEST(GatewayConfigTest, ClientTlsDefaults) {
+  for (const std::string& text : {kMinimal, withSsl("  client: {}\n")}) {
+    const ClientTlsConfig t = parseOk(text).ssl.client;
+    EXPECT_EQ(t.line, text == kMinimal ? 0 : 5);
+    EXPECT_EQ(t.handshakeTimeoutSec, 30u);
+    EXPECT_EQ(t.policy, VerifyServerPolicy::kEnforced);
+    EXPECT_EQ(t.properties, VerifyServerProperties::kAll);
+    EXPECT_EQ(t.caCerts, "");
+    EXPECT_EQ(t.verifyDepth, 7u);
+    EXPECT_EQ(t.cert, "");
+    EXPECT_EQ(t.key, "");
+    EXPECT_FALSE(t.alpn.has_value());
+    EXPECT_EQ(t.sessionCache, 1024u);
+  }
+}
+
+TEST(GatewayConfigTest, ClientTlsPoliciesAndProperties) {
+  auto policy = [](const std::string& v) {
+    return parseOk(withClient("    verify_server_policy: " + v + "\n")).ssl.client.policy;
+  };
+  EXPECT_EQ(policy("ENFORCED"), VerifyServerPolicy::kEnforced);
+  EXPECT_EQ(policy("PERMISSIVE"), VerifyServerPolicy::kPermissive);
+  EXPECT_EQ(policy("DISABLED"), VerifyServerPolicy::kDisabled);
+  auto properties = [](const std::string& v) {
+    return parseOk(withClient("    verify_server_properties: " + v + "\n")).ssl.client.properties;
+  };
+  EXPECT_EQ(properties("NONE"), VerifyServerProperties::kNone);
+  EXPECT_EQ(properties("SIGNATURE"), VerifyServerProperties::kSignature);
+  EXPECT_EQ(properties("NAME"), VerifyServerProperties::kName);
+  EXPECT_EQ(properties("ALL"), VerifyServerProperties::kAll);
+}
+
+TEST(GatewayConfigTest, ClientTlsNumbersAtTheirBounds) {
+  auto client = [](const std::string& lines) { return parseOk(withClient(lines)).ssl.client; };
+  EXPECT_EQ(client("    verify_depth: 1\n").verifyDepth, 1u);
+  EXPECT_EQ(client("    verify_depth: 100\n").verifyDepth, 100u);
+  EXPECT_EQ(client("    handshake_timeout_in: 45\n").handshakeTimeoutSec, 45u);
+  EXPECT_EQ(client("    session_cache: 4294967295\n").sessionCache, 4294967295u);
+}
+
+TEST(GatewayConfigTest, ClientTlsAlpn) {
+  // An empty list offers origins no ALPN at all; absent offers what the client negotiated.
+  auto none = parseOk(withClient("    alpn: []\n")).ssl.client.alpn;
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
+  auto longest = parseOk(withClient("    alpn: [" + std::string(255, 'x') + "]\n")).ssl.client.alpn;
+  EXPECT_EQ(longest, std::vector<std::string>{std::string(255, 'x')});
+  EXPECT_FALSE(parseOk(withClient("    alpn: [h2]\n")).ssl.alpnGiven);
+}
+
+TEST(GatewayConfigTest, ClientTlsFilesResolveAgainstTheFolderOfTlsgateYaml) {
+  const std::string keys = "    ca_certs: ca.pem\n    cert: c.crt\n    key: k/c.key\n";
+  auto nested = parseOk(withClient(keys), "conf/tlsgate.yaml").ssl.client;
+  EXPECT_EQ(nested.caCerts, "conf/ca.pem");
+  EXPECT_EQ(nested.cert, "conf/c.crt");
+  EXPECT_EQ(nested.key, "conf/k/c.key");
+  auto bare = parseOk(withClient(keys), "tlsgate.yaml").ssl.client;
+  EXPECT_EQ(bare.caCerts, "ca.pem");
+  EXPECT_EQ(bare.key, "k/c.key");
+  // Only named, not opened: a folder of CAs and missing files are the loader's business.
+  EXPECT_EQ(parseOk(withClient("    ca_certs: /nonexistent/cas/\n")).ssl.client.caCerts,
+            "/nonexistent/cas/");
+}
+
+TEST(GatewayConfigTest, ClientTlsShapeErrors) {
+  const std::string keys =
+      "handshake_timeout_in, verify_server_policy, verify_server_properties, ca_certs, "
+      "verify_depth, cert, key, alpn, session_cache";
+  expectError(withSsl("  client: yes\n"), 5, "ssl.client must be a mapping, got 'yes'");
+  expectError(withSsl("  client:\n"), 5, "ssl.client must be a mapping, got nothing");
+  expectError(withSsl("  client: [a]\n"), 5, "ssl.client must be a mapping, got a sequence");
+  expectError(withClient("    verify_depth: 3\n    verify_peer: true\n"), 7,
+              "unknown key 'verify_peer' in ssl.client (expected one of: " + keys + ")");
+  expectError(withClient("    cert: a.crt\n    key: a.key\n    cert: b.crt\n"), 8,
+              "duplicate key 'cert' in ssl.client");
+  expectError(withSsl("  client: {}\n  client: {}\n"), 6, "duplicate key 'client' in ssl");
+}
+
+TEST(GatewayConfigTest, ClientTlsValueErrors) {
+  const std::string policy = "ssl.client.verify_server_policy must be ";
+  const std::string properties = "ssl.client.verify_server_properties must be ";
+  expectError(withClient("    verify_server_policy: enforced\n"), 6,
+              policy + "ENFORCED, PERMISSIVE or DISABLED, got 'enforced'");
+  expectError(withClient("    verify_server_policy: [ENFORCED]\n"), 6,
+              policy + "a string, got a sequence");
+  expectError(withClient("    verify_server_properties: BOTH\n"), 6,
+              properties + "NONE, SIGNATURE, NAME or ALL, got 'BOTH'");
+  expectError(withClient("    verify_server_properties:\n"), 6,
+              properties + "a string, got nothing");
+  for (const char* bad : {"-1", "abc", "1.5", "[1]", "99999999999"}) {
+    expectError(withClient("    handshake_timeout_in: " + std::string(bad) + "\n"), 6,
+                "ssl.client.handshake_timeout_in must be a non-negative integer (seconds), got " +
+                    std::string(bad[0] == '[' ? "a sequence" : "'" + std::string(bad) + "'"));
+    expectError(withClient("    session_cache: " + std::string(bad) + "\n"), 6,
+                "ssl.client.session_cache must be a non-negative integer (entries), got " +
+                    std::string(bad[0] == '[' ? "a sequence" : "'" + std::string(bad) + "'"));
+  }
+  for (const char* bad : {"0", "101", "-1", "abc", "2.5"}) {
+    expectError(
+        withClient("    verify_depth: " + std::string(bad) + "\n"), 6,
+        "ssl.client.verify_depth must be an integer from 1 to 100, got '" + std::string(bad) + "'");
+  }
+  expectError(withClient("    ca_certs: \"\"\n"), 6,
+              "ssl.client.ca_certs must name a file or a directory");
+  expectError(withClient("    cert: \"\"\n    key: k.pem\n"), 6,
+              "ssl.client.cert must name a file");
+  expectError(withClient("    cert: c.pem\n    key: {file: k.pem}\n"), 7,
+              "ssl.client.key must be a string, got a mapping");
+}
+
+TEST(GatewayConfigTest, ClientCertAndKeyComeTogether) {
+  // Reported at the line of `client`, here line 6.
+  expectError(withSsl("  alpn: [h2]\n  client:\n    verify_depth: 2\n    cert: c.pem\n"), 6,
+              "ssl.client.cert needs ssl.client.key");
+  expectError(withSsl("  alpn: [h2]\n  client:\n    key: k.pem\n"), 6,
+              "ssl.client.key needs ssl.client.cert");
+}
+
+TEST(GatewayConfigTest, ClientAlpnHasTheChecksOfSslAlpn) {
+  expectError(withClient("    alpn:\n      - h2\n      - http/1.1\n      - h2\n"), 9,
+              "ssl.client.alpn lists 'h2' twice");
+  expectError(withClient("    alpn:\n      - \"\"\n"), 7,
+              "ssl.client.alpn entry '' must be 1 to 255 bytes long");
+  expectError(withClient("    alpn: [" + std::string(256, 'x') + "]\n"), 6,
+              "ssl.client.alpn entry '" + std::string(256, 'x') + "' must be 1 to 255 bytes long");
+  expectError(withClient("    alpn: h2\n"), 6,
+              "ssl.client.alpn must be a sequence of protocol names, got 'h2'");
+  expectError(withClient("    alpn:\n      - [h2]\n"), 7,
+              "ssl.client.alpn entries must be strings, got a sequence");
+}
+
 // --- routes ---
 
 TEST(GatewayConfigTest, RouteBuiltinInspect) {
@@ -487,11 +672,13 @@ TEST(GatewayConfigTest, RouteThatIsNotHostPort) {
   }
 }
 
-TEST(GatewayConfigTest, RouteMustBeAString) {
-  auto err = parseFail(withRoute("[127.0.0.1, 9]"));
-  EXPECT_EQ(err.line, 6);
-  EXPECT_TRUE(contains(err.message, "routes.default must be a string, got a sequence"))
-      << err.message;
+TEST(GatewayConfigTest, RouteMustBeAStringOrAMapping) {
+  expectError(withRoute("[127.0.0.1, 9]"), 6,
+              "routes.default must be builtin:inspect, host:port or a mapping {upstream, tls, "
+              "sni}, got a sequence");
+  expectError(withRoutes("  alpn:\n    h2:\n"), 7,
+              "routes.alpn.h2 must be builtin:inspect, host:port or a mapping {upstream, tls, "
+              "sni}, got nothing");
 }
 
 TEST(GatewayConfigTest, AlpnRoutesKeepFileOrder) {
@@ -528,6 +715,119 @@ TEST(GatewayConfigTest, AlpnRoutesWithoutDefault) {
       "    h2: 127.0.0.1:9\n");
   EXPECT_FALSE(c.routes.defaultRoute.has_value());
   EXPECT_EQ(c.routes.alpn.size(), 1u);
+}
+
+// --- routes in the mapping form: TLS to the upstream (S17-S19) ---
+
+TEST(GatewayConfigTest, StringRoutesArePlaintextWithTheClientsSni) {
+  for (const char* route : {"127.0.0.1:9", "builtin:inspect"}) {
+    auto c = parseOk(withRoute(route));
+    EXPECT_FALSE(c.routes.defaultRoute->tls) << route;
+    EXPECT_FALSE(c.routes.defaultRoute->originSni.has_value()) << route;
+  }
+}
+
+TEST(GatewayConfigTest, DefaultRouteMapping) {
+  auto c =
+      parseOk(withRoutes("  default:\n"
+                         "    upstream: 127.0.0.1:9443\n"
+                         "    tls: true\n"
+                         "    sni: origin.example\n"));
+  ASSERT_TRUE(c.routes.defaultRoute.has_value());
+  const RouteTarget& r = *c.routes.defaultRoute;
+  EXPECT_EQ(r.line, 6);  // the route's key, not its first inner line
+  EXPECT_FALSE(r.inspect);
+  EXPECT_EQ(r.upstreamText, "127.0.0.1:9443");
+  EXPECT_EQ(r.upstream.toString(), "127.0.0.1:9443");
+  EXPECT_TRUE(r.tls);
+  EXPECT_EQ(r.originSni, "origin.example");
+}
+
+TEST(GatewayConfigTest, RouteMappingDefaultsAndEmptySni) {
+  auto plain = parseOk(withRoute("{upstream: \"[::1]:9\"}")).routes.defaultRoute;
+  EXPECT_EQ(plain->upstream.toString(), "[::1]:9");
+  EXPECT_FALSE(plain->tls);
+  EXPECT_FALSE(plain->originSni.has_value());
+  auto off = parseOk(withRoute("{upstream: 127.0.0.1:9, tls: false}")).routes.defaultRoute;
+  EXPECT_FALSE(off->tls);
+  auto tlsOnly = parseOk(withRoute("{upstream: 127.0.0.1:9, tls: true}")).routes.defaultRoute;
+  EXPECT_TRUE(tlsOnly->tls);
+  EXPECT_FALSE(tlsOnly->originSni.has_value());  // the client's SNI goes to the origin
+  // S19: "" sends no SNI; the origin's certificate must then match its IP address.
+  auto noSni =
+      parseOk(withRoute("{upstream: 127.0.0.1:9, tls: true, sni: ''}")).routes.defaultRoute;
+  ASSERT_TRUE(noSni->originSni.has_value());
+  EXPECT_EQ(*noSni->originSni, "");
+}
+
+TEST(GatewayConfigTest, AlpnRoutesMixBothForms) {
+  auto c =
+      parseOk(withRoutes("  alpn:\n"
+                         "    h2:\n"
+                         "      tls: true\n"
+                         "      upstream: 127.0.0.1:9001\n"
+                         "    http/1.1: builtin:inspect\n"
+                         "    x-tls: {upstream: 127.0.0.1:9002, tls: true, sni: x.example}\n"));
+  ASSERT_EQ(c.routes.alpn.size(), 3u);
+  EXPECT_EQ(c.routes.alpn[0].first, "h2");
+  EXPECT_EQ(c.routes.alpn[0].second.line, 7);
+  EXPECT_EQ(c.routes.alpn[0].second.upstream.toString(), "127.0.0.1:9001");
+  EXPECT_TRUE(c.routes.alpn[0].second.tls);
+  EXPECT_FALSE(c.routes.alpn[0].second.originSni.has_value());
+  EXPECT_TRUE(c.routes.alpn[1].second.inspect);
+  EXPECT_FALSE(c.routes.alpn[1].second.tls);
+  EXPECT_EQ(c.routes.alpn[2].second.line, 11);
+  EXPECT_EQ(c.routes.alpn[2].second.originSni, "x.example");
+  EXPECT_FALSE(c.routes.defaultRoute.has_value());
+}
+
+TEST(GatewayConfigTest, RouteMappingErrors) {
+  expectError(withRoutes("  default:\n    tls: true\n"), 6,
+              "routes.default: missing required key 'upstream'");
+  expectError(withRoute("{}"), 6, "routes.default: missing required key 'upstream'");
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    verify: true\n"), 8,
+              "unknown key 'verify' in routes.default (expected one of: upstream, tls, sni)");
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    upstream: 127.0.0.1:8\n"), 8,
+              "duplicate key 'upstream' in routes.default");
+  expectError(withRoutes("  default:\n    upstream: [127.0.0.1, 9]\n"), 7,
+              "routes.default.upstream must be a string, got a sequence");
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1\n"), 7,
+              "routes.default.upstream: '127.0.0.1' is not host:port");
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    tls: yes\n"), 8,
+              "routes.default.tls must be true or false, got 'yes'");
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    tls: true\n    sni: [a]\n"), 9,
+              "routes.default.sni must be a string, got a sequence");
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    tls: true\n    sni:\n"), 9,
+              "routes.default.sni must be a string, got nothing");
+}
+
+TEST(GatewayConfigTest, InspectIsNotAnUpstream) {
+  for (const char* builtin : {"builtin:inspect", "builtin:echo"}) {
+    expectError(withRoutes("  default:\n    upstream: " + std::string(builtin) + "\n"), 7,
+                "routes.default.upstream must be host:port, got '" + std::string(builtin) +
+                    "' (write builtin:inspect as the plain string routes.default: "
+                    "builtin:inspect)");
+  }
+}
+
+TEST(GatewayConfigTest, RouteSniNeedsTls) {
+  // At the line of sni, whichever order the keys are in.
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    sni: a.example\n"), 8,
+              "routes.default.sni only applies with tls: true");
+  expectError(withRoutes("  default:\n    sni: ''\n    tls: false\n    upstream: 127.0.0.1:9\n"), 7,
+              "routes.default.sni only applies with tls: true");
+  expectError(withRoutes("  alpn:\n    h2: {upstream: 127.0.0.1:9, sni: a}\n"), 7,
+              "routes.alpn.h2.sni only applies with tls: true");
+}
+
+TEST(GatewayConfigTest, AlpnRouteMappingErrorsNameTheProtocol) {
+  expectError(withRoutes("  alpn:\n    h2: 127.0.0.1:1\n    x:\n      tls: true\n"), 8,
+              "routes.alpn.x: missing required key 'upstream'");
+  expectError(withRoutes("  alpn:\n    h2:\n      upstream: 127.0.0.1:1\n      sni_name: a\n"), 9,
+              "unknown key 'sni_name' in routes.alpn.h2 (expected one of: upstream, tls, sni)");
+  expectError(withRoutes("  alpn:\n    h2:\n      upstream: builtin:inspect\n"), 8,
+              "routes.alpn.h2.upstream must be host:port, got 'builtin:inspect' (write "
+              "builtin:inspect as the plain string routes.alpn.h2: builtin:inspect)");
 }
 
 // --- listener options, sni, tunnel ---

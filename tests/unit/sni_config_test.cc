@@ -37,6 +37,11 @@ std::string item(const std::string& fqdn, const std::string& keys = "") {
   return "sni:\n  - fqdn: '" + fqdn + "'\n" + keys;
 }
 
+// A second item, b.example, on line 3, after one for a.example; its keys start on line 4.
+std::string secondItem(const std::string& keys) {
+  return "sni:\n  - fqdn: a.example\n  - fqdn: b.example\n" + keys;
+}
+
 // The match for `sni`, as the fqdn of the chosen rule ("<none>" when nothing matched).
 std::string matchedFqdn(const SniConfig& config, std::string_view sni) {
   auto m = config.match(sni);
@@ -105,6 +110,11 @@ TEST(SniConfigTest, AnItemWithOnlyAnFqdnHasDefaults) {
   EXPECT_TRUE(r.verifyClientCaCerts.empty());
   EXPECT_TRUE(r.alpnRoutes.empty());
   EXPECT_EQ(r.sendProxyProtocol, 0);
+  EXPECT_FALSE(r.verifyServerPolicy.has_value());
+  EXPECT_FALSE(r.verifyServerProperties.has_value());
+  EXPECT_TRUE(r.clientCert.empty());
+  EXPECT_TRUE(r.clientKey.empty());
+  EXPECT_FALSE(r.originSni.has_value());
 }
 
 TEST(SniConfigTest, EmptyFileAndEmptyListHaveNoRules) {
@@ -256,6 +266,71 @@ TEST(SniConfigTest, AlpnRoutesKeepFileOrderAndAcceptLongIds) {
   EXPECT_TRUE(parseOk(item("a", "    alpn_routes: {}\n")).rules[0].alpnRoutes.empty());
 }
 
+// S17-S19: a partial_blind_route item may override ssl.client for its origin.
+TEST(SniConfigTest, OriginTlsKeysOfAPartialBlindItem) {
+  auto c = parseOk(item("*.example.com",
+                        "    partial_blind_route: $1.internal:443\n"
+                        "    verify_server_policy: PERMISSIVE\n"
+                        "    verify_server_properties: NAME\n"
+                        "    client_cert: certs/client.crt\n"
+                        "    client_key: /keys/client.key\n"
+                        "    origin_sni: origin.internal\n"));
+  ASSERT_EQ(c.rules.size(), 1u);
+  const SniRule& r = c.rules[0];
+  EXPECT_EQ(r.action, SniAction::kPartialBlind);
+  EXPECT_EQ(r.verifyServerPolicy, VerifyServerPolicy::kPermissive);
+  EXPECT_EQ(r.verifyServerProperties, VerifyServerProperties::kName);
+  EXPECT_EQ(r.clientCert, "/etc/tlsgate/certs/client.crt");
+  EXPECT_EQ(r.clientKey, "/keys/client.key");
+  EXPECT_EQ(r.originSni, "origin.internal");
+}
+
+TEST(SniConfigTest, VerifyServerPoliciesAndProperties) {
+  auto rule = [](const std::string& key) {
+    return parseOk(item("a", "    partial_blind_route: o:443\n    " + key + "\n")).rules[0];
+  };
+  EXPECT_EQ(rule("verify_server_policy: ENFORCED").verifyServerPolicy,
+            VerifyServerPolicy::kEnforced);
+  EXPECT_EQ(rule("verify_server_policy: PERMISSIVE").verifyServerPolicy,
+            VerifyServerPolicy::kPermissive);
+  EXPECT_EQ(rule("verify_server_policy: DISABLED").verifyServerPolicy,
+            VerifyServerPolicy::kDisabled);
+  EXPECT_FALSE(rule("verify_server_policy: DISABLED").verifyServerProperties.has_value());
+  EXPECT_EQ(rule("verify_server_properties: NONE").verifyServerProperties,
+            VerifyServerProperties::kNone);
+  EXPECT_EQ(rule("verify_server_properties: SIGNATURE").verifyServerProperties,
+            VerifyServerProperties::kSignature);
+  EXPECT_EQ(rule("verify_server_properties: NAME").verifyServerProperties,
+            VerifyServerProperties::kName);
+  EXPECT_EQ(rule("verify_server_properties: ALL").verifyServerProperties,
+            VerifyServerProperties::kAll);
+  EXPECT_FALSE(rule("verify_server_properties: ALL").verifyServerPolicy.has_value());
+}
+
+TEST(SniConfigTest, OriginSniAndClientSniPolicy) {
+  const std::string route = "    partial_blind_route: o:443\n";
+  // S18: server_name (ATS's choice without an HTTP layer) sends the client's SNI: no override.
+  auto policy = parseOk(item("a", route + "    client_sni_policy: server_name\n"));
+  EXPECT_FALSE(policy.rules[0].originSni.has_value());
+  // S19: "" sends no SNI at all.
+  auto none = parseOk(item("a", route + "    origin_sni: ''\n"));
+  ASSERT_TRUE(none.rules[0].originSni.has_value());
+  EXPECT_EQ(*none.rules[0].originSni, "");
+  EXPECT_EQ(parseOk(item("a", route + "    origin_sni: O.Example\n")).rules[0].originSni,
+            "O.Example");
+}
+
+TEST(SniConfigTest, ClientCertAndKeyResolveAgainstTheFolderOfSniYaml) {
+  const std::string keys =
+      "    partial_blind_route: o:443\n    client_cert: c.crt\n    client_key: k/c.key\n";
+  auto nested = parseOk(item("a", keys), "conf/sni.yaml").rules[0];
+  EXPECT_EQ(nested.clientCert, "conf/c.crt");
+  EXPECT_EQ(nested.clientKey, "conf/k/c.key");
+  auto bare = parseOk(item("a", keys), "sni.yaml").rules[0];
+  EXPECT_EQ(bare.clientCert, "c.crt");
+  EXPECT_EQ(bare.clientKey, "k/c.key");
+}
+
 // ---------------------------------------------------------------- errors, with their line
 
 struct ErrorCase {
@@ -274,12 +349,7 @@ void expectErrors(const std::vector<ErrorCase>& cases) {
 }
 
 TEST(SniConfigTest, AtsKeysThatTlsgateDoesNotSupport) {
-  for (const std::string key : {"verify_server_policy",
-                                "verify_server_properties",
-                                "client_cert",
-                                "client_key",
-                                "client_sni_policy",
-                                "host_sni_policy",
+  for (const std::string key : {"host_sni_policy",
                                 "http2",
                                 "http2_buffer_water_mark",
                                 "http2_initial_window_size_in",
@@ -313,7 +383,8 @@ TEST(SniConfigTest, UnknownKeysListTheSupportedOnes) {
   const std::string supported =
       " (expected one of: fqdn, tunnel_route, forward_route, partial_blind_route, ip_allow, "
       "valid_tls_version_min_in, valid_tls_version_max_in, verify_client, "
-      "verify_client_ca_certs, alpn_routes, send_proxy_protocol)";
+      "verify_client_ca_certs, alpn_routes, send_proxy_protocol, verify_server_policy, "
+      "verify_server_properties, client_cert, client_key, client_sni_policy, origin_sni)";
   expectErrors({
       {item("a", "    tunel_route: x:1\n"), 3, "unknown key 'tunel_route' in sni item" + supported},
       {"sni:\n  - tunnel_route: x:1\n    FQDN: a\n", 3,
@@ -520,6 +591,84 @@ TEST(SniConfigTest, BadSendProxyProtocol) {
        "send_proxy_protocol must be v1 or v2, got 'v3'"},
       {item("a", "    send_proxy_protocol: 1\n"), 3,
        "send_proxy_protocol must be v1 or v2, got '1'"},
+  });
+}
+
+TEST(SniConfigTest, BadOriginTlsValues) {
+  const std::string route = "    partial_blind_route: o:443\n";
+  expectErrors({
+      {item("a", route + "    verify_server_policy: enforced\n"), 4,
+       "verify_server_policy must be ENFORCED, PERMISSIVE or DISABLED, got 'enforced'"},
+      {item("a", route + "    verify_server_policy: [ENFORCED]\n"), 4,
+       "verify_server_policy must be a string, got a sequence"},
+      {item("a", route + "    verify_server_properties: BOTH\n"), 4,
+       "verify_server_properties must be NONE, SIGNATURE, NAME or ALL, got 'BOTH'"},
+      {item("a", route + "    verify_server_properties:\n"), 4,
+       "verify_server_properties must be a string, got nothing"},
+      {item("a", route + "    client_cert: ''\n    client_key: k.pem\n"), 4,
+       "client_cert must name a file"},
+      {item("a", route + "    client_cert: c.pem\n    client_key:\n      file: k.pem\n"), 6,
+       "client_key must be a string, got a mapping"},
+      {item("a", route + "    origin_sni: [a, b]\n"), 4,
+       "origin_sni must be a string, got a sequence"},
+      {item("a", route + "    origin_sni:\n"), 4, "origin_sni must be a string, got nothing"},
+      {item("a", route + "    client_sni_policy: [server_name]\n"), 4,
+       "client_sni_policy must be a string, got a sequence"},
+  });
+}
+
+TEST(SniConfigTest, ClientSniPolicyIsServerNameOnly) {
+  const std::string why =
+      " is not supported: tlsgate has no HTTP layer, so only server_name (the client's SNI) is";
+  for (const std::string policy : {"host", "remap", "@server_name", "SERVER_NAME", ""}) {
+    expectErrors(
+        {{item("a", "    partial_blind_route: o:443\n    client_sni_policy: '" + policy + "'\n"), 4,
+          "client_sni_policy '" + policy + "'" + why}});
+  }
+}
+
+TEST(SniConfigTest, ClientCertAndKeyComeTogetherAtTheItemsLine) {
+  expectErrors({
+      {secondItem("    partial_blind_route: o:443\n    client_cert: c.pem\n"), 3,
+       "client_cert needs client_key in the item"},
+      {secondItem("    client_key: k.pem\n    partial_blind_route: o:443\n"), 3,
+       "client_key needs client_cert in the item"},
+  });
+}
+
+TEST(SniConfigTest, OriginTlsKeysNeedPartialBlindRoute) {
+  const std::string why =
+      " applies to partial_blind_route only (the one route that speaks TLS to "
+      "the origin)";
+  for (const std::string key :
+       {"verify_server_policy: ENFORCED", "verify_server_properties: ALL", "client_cert: c.pem",
+        "client_key: k.pem", "client_sni_policy: server_name", "origin_sni: o.example"}) {
+    const std::string name = key.substr(0, key.find(':'));
+    for (const std::string route : {"", "    tunnel_route: t:443\n", "    forward_route: f:80\n"}) {
+      // At the item's line, whether the route comes before the key or not at all.
+      expectErrors({{secondItem(route + "    " + key + "\n"), 3, name + why}});
+    }
+  }
+  // Several: the first in file order is named.
+  expectErrors({{secondItem("    origin_sni: o\n    verify_server_policy: DISABLED\n"), 3,
+                 "origin_sni" + why}});
+}
+
+TEST(SniConfigTest, OriginSniAndClientSniPolicyConflict) {
+  const std::string message =
+      "origin_sni and client_sni_policy cannot both be set: client_sni_policy server_name sends "
+      "the client's SNI, origin_sni sends the name it gives";
+  expectErrors({
+      {item("a",
+            "    origin_sni: o.example\n"
+            "    partial_blind_route: o:443\n"
+            "    client_sni_policy: server_name\n"),
+       5, message},
+      {item("a",
+            "    client_sni_policy: server_name\n"
+            "    origin_sni: ''\n"
+            "    partial_blind_route: o:443\n"),
+       4, message},
   });
 }
 
