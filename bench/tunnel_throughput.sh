@@ -13,10 +13,14 @@
 # flows. The load generator costs little CPU: the sender uses sendfile() from a memfd, the
 # receiver recv(MSG_TRUNC), which discards TCP data without copying it.
 #
-# Printed per system and direction (median of REPS): GB/s (10^9 bytes/s) and the server's
-# CPU seconds per GiB, from utime+stime in /proc/<pid>/stat (the process and its children,
-# so nginx's worker counts) before and after the transfer. "direct" is the client and the
-# sink without a proxy: the load generator's own ceiling.
+# Printed per system and direction (medians of REPS):
+#   GB/s       10^9 bytes per second through the system, end to end;
+#   CPU s/GiB  the server's CPU seconds per GiB: utime+stime from /proc/<pid>/stat (the
+#              process and its children, so nginx's worker counts) before and after;
+#   GB/s/core  bytes per server CPU second: what one core would move if the server were
+#              the bottleneck (on a shared 2-core VM it often is not, see "busy");
+#   busy       server CPU seconds / wall seconds during the transfer.
+# "direct" is the client and the sink without a proxy: the load generator's own ceiling.
 #
 # Environment: GIB (4), REPS (3), SUTS ("direct tlsgate haproxy haproxy-splice nginx"),
 # SUT_CPU (0), LOAD_CPU (1), BASE_PORT (18480), KEEP=1 keeps the scratch directory.
@@ -40,7 +44,7 @@ cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    [[ ${KEEP:-0} == 1 ]] && echo "scratch: $WORK" >&2 || rm -rf "$WORK"
+    if [[ ${KEEP:-0} == 1 ]]; then echo "scratch: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -199,8 +203,8 @@ PY
 
 # --- systems under test ----------------------------------------------------------------------
 wait_port() {
-    local i
-    for i in $(seq 100); do
+    local _
+    for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null && return 0
         sleep 0.1
     done
@@ -301,9 +305,10 @@ stop_sut() {
 cpu_ticks() {
     local total=0 pid f
     for pid in "$1" $(pgrep -P "$1" || true); do
+        # The fields after "(comm) ": utime and stime are the 12th and 13th.
         f=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-        set -- $f
-        total=$((total + ${12} + ${13}))
+        read -ra f <<<"$f"
+        total=$((total + f[11] + f[12]))
     done
     echo "$total"
 }
@@ -317,26 +322,32 @@ wait_port "$SINK_PORT"
 
 printf '%s, %s GiB per transfer, median of %s; SUT on CPU %s, client and sink on CPU %s\n' \
     "$(date -u +%Y-%m-%d)" "$GIB" "$REPS" "$SUT_CPU" "$LOAD_CPU"
-printf '%-16s %-5s %8s %14s\n' system dir "GB/s" "CPU s/GiB"
+printf '%-16s %-5s %6s %10s %10s %6s\n' system dir "GB/s" "CPU s/GiB" "GB/s/core" "busy"
 for sut in $SUTS; do
     port=$SUT_PORT
     if [[ $sut == direct ]]; then port=$SINK_PORT; else start_sut "$sut"; fi
     for dir in up down; do
-        rates=() cpus=()
+        rates=() cpus=() percore=() busy=()
         for _ in $(seq "$REPS"); do
             [[ $sut == direct ]] || before=$(cpu_ticks "$SUT_PID")
             secs=$(taskset -c "$LOAD_CPU" "$WORK/tput" "$dir" "$HOST" "$port" "$WORK/hello.bin" "$BYTES")
-            [[ $sut == direct ]] || after=$(cpu_ticks "$SUT_PID")
             rates+=("$(awk -v b="$BYTES" -v s="$secs" 'BEGIN {printf "%.2f", b / s / 1e9}')")
-            if [[ $sut != direct ]]; then
-                cpus+=("$(awk -v t=$((after - before)) -v hz="$TICKS" -v g="$GIB" \
-                    'BEGIN {printf "%.3f", t / hz / g}')")
-            fi
+            [[ $sut == direct ]] && continue
+            after=$(cpu_ticks "$SUT_PID")
+            cpu=$(awk -v t=$((after - before)) -v hz="$TICKS" 'BEGIN {print t / hz}')
+            cpus+=("$(awk -v c="$cpu" -v g="$GIB" 'BEGIN {printf "%.3f", c / g}')")
+            percore+=("$(awk -v b="$BYTES" -v c="$cpu" 'BEGIN {printf "%.2f", b / c / 1e9}')")
+            busy+=("$(awk -v c="$cpu" -v s="$secs" 'BEGIN {printf "%d%%", 100 * c / s}')")
         done
         rate=$(printf '%s\n' "${rates[@]}" | median)
-        cpu=-
-        [[ $sut == direct ]] || cpu=$(printf '%s\n' "${cpus[@]}" | median)
-        printf '%-16s %-5s %8s %14s   (GB/s: %s)\n' "$sut" "$dir" "$rate" "$cpu" "${rates[*]}"
+        cpu=- core=- load=-
+        if [[ $sut != direct ]]; then
+            cpu=$(printf '%s\n' "${cpus[@]}" | median)
+            core=$(printf '%s\n' "${percore[@]}" | median)
+            load=$(printf '%s\n' "${busy[@]}" | median)
+        fi
+        printf '%-16s %-5s %6s %10s %10s %6s   (GB/s: %s; CPU s/GiB: %s)\n' "$sut" "$dir" "$rate" \
+            "$cpu" "$core" "$load" "${rates[*]}" "${cpus[*]:--}"
     done
     [[ $sut == direct ]] || stop_sut
 done
