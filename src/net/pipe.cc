@@ -15,7 +15,7 @@ constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 struct EmptyPipe {
   Fd read;
   Fd write;
-  size_t capacity;
+  size_t capacity = 0;
 };
 
 // Empty pipes of this thread. A pipe released while kKeep are idle already is closed: that
