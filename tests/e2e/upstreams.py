@@ -467,3 +467,99 @@ def proxy_header_echo_handler(conn: socket.socket, record: dict) -> None:
     record["received"] = n
     record["sha256"] = h.hexdigest()
     record["eof"] = True
+
+
+# --------------------------------------------------------------------------------------
+# TLS origins: what tlsgate meets when it is the TLS client (re-encrypt routes)
+# --------------------------------------------------------------------------------------
+
+def _subject_text(cert: dict | None) -> str | None:
+    """A peer certificate's subject as getpeercert() gives it, in `CN=...,O=...` form."""
+    if not cert:
+        return None
+    short = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+             "countryName": "C", "localityName": "L", "stateOrProvinceName": "ST"}
+    return ",".join(f"{short.get(k, k)}={v}" for rdn in cert.get("subject", ()) for k, v in rdn)
+
+
+class OriginServer(TcpServer):
+    """A TLS origin (Python ssl) in threads, serving `chain` (leaf first, then any
+    intermediates) with `key`.
+
+    `client_ca`: the origin requires a client certificate signed by it (CERT_REQUIRED).
+    `max_version`: caps the TLS version (TLS 1.2 makes a refused client certificate fail
+    inside the client's handshake; under TLS 1.3 the refusal comes after it). `alpn`: the
+    protocols it accepts.
+
+    Per connection: the handshake, then one JSON line saying what it saw —
+    {"sni": the server_name received or null, "reused": session resumed (tickets are
+    issued, TLS 1.3 default of two per handshake; one SSLContext, so one ticket key),
+    "client_subject": the client certificate's subject or null, "alpn", "version"} — then
+    an echo of everything until EOF. Each record gets the same keys plus "handshake": True
+    and "received" (bytes echoed). A failed handshake leaves the record without
+    "handshake" and puts the exception in `errors`."""
+
+    def __init__(self, chain: Path, key: Path, *, client_ca: Path | None = None,
+                 max_version: ssl.TLSVersion | None = None, alpn: list[str] | None = None,
+                 timeout: float = 30.0):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(chain), str(key))
+        if client_ca is not None:
+            ctx.load_verify_locations(cafile=str(client_ca))
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        if max_version is not None:
+            ctx.maximum_version = max_version
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        self.context = ctx
+        seen = threading.local()
+
+        def on_sni(_sslsock, name, _ctx):
+            seen.sni = name
+
+        ctx.sni_callback = on_sni
+
+        def handler(conn: socket.socket, record: dict) -> None:
+            seen.sni = None
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                hello = {"sni": seen.sni, "reused": tls.session_reused,
+                         "client_subject": _subject_text(tls.getpeercert()),
+                         "alpn": tls.selected_alpn_protocol(), "version": tls.version()}
+                record.update(hello, handshake=True)
+                tls.sendall((json.dumps(hello) + "\n").encode())
+                n = 0
+                try:
+                    while True:
+                        data = tls.recv(65536)
+                        if not data:
+                            break
+                        n += len(data)
+                        tls.sendall(data)
+                    record["end"] = "close_notify"
+                except (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError) as e:
+                    record["end"] = type(e).__name__  # tlsgate owes the origin nothing more
+                record["received"] = n
+
+        super().__init__(handler, timeout=timeout)
+
+
+def silent_handler(conn: socket.socket, record: dict) -> None:
+    """An origin that accepts TCP and never answers: reads (the ClientHello) until the peer
+    closes. Records "received" (bytes), "first" (the first byte, b"\\x16" for a TLS
+    handshake record) and "held" (seconds from the first byte to the peer's close)."""
+    n = 0
+    first = None
+    start = None
+    while True:
+        try:
+            data = conn.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            break
+        if first is None:
+            first, start = data[:1], time.monotonic()
+        n += len(data)
+    record["received"] = n
+    record["first"] = first
+    record["held"] = None if start is None else time.monotonic() - start
