@@ -102,9 +102,11 @@ int main(int argc, char** argv) {
   tuneAllocator();
   sigset_t signals = blockSignals();
   stats::CounterRegistry counters;
+  proxy::OriginSessionCache originSessions(cfg.ssl.client.sessionCache);
   std::vector<std::unique_ptr<proxy::Worker>> workers;
   for (unsigned i = 0; i < cfg.threads; ++i)
-    workers.push_back(std::make_unique<proxy::Worker>(i, counters.newBlock(), *snapshot));
+    workers.push_back(
+        std::make_unique<proxy::Worker>(i, counters.newBlock(), *snapshot, originSessions));
   if (Status s = openListeners(cfg, workers); !s) {
     std::fprintf(stderr, "%s\n", s.error().toString().c_str());
     return 1;

@@ -484,13 +484,15 @@ void ClientConnection::startOriginHandshake() {
     SSL_get0_alpn_selected(ssl_.get(), &p, &len);
     if (len) alpnWire = tls::alpnToWire({std::string(reinterpret_cast<const char*>(p), len)});
   }
+  SSL_CTX* ctx = target_.originContext ? target_.originContext : snapshot_->originContext.get();
   OriginSessionCache& cache = worker_.originSessions();
   originSessions_.cache = &cache;
-  originSessions_.key = OriginSessionCache::keyOf(target_.address->toString(), sni);
-  SSL_CTX* ctx = target_.originContext ? target_.originContext : snapshot_->originContext.get();
+  // The context is the client identity: a session is never resumed under another one.
+  originSessions_.key = OriginSessionCache::keyOf(target_.address->toString(), sni, ctx);
+  ossl::UniquePtr<SSL_SESSION> resume = cache.find(originSessions_.key);
   auto& oh = phase_.emplace<OriginHandshaking>(
       ctx, tls::newSocketBio(&upstreamIo_), sni, *target_.address, target_.verification, alpnWire,
-      cache.find(originSessions_.key), worker_.counters(), hooks_.get());
+      resume.get(), worker_.counters(), hooks_.get());
   if (oh.driver.ssl()) tls::setSessionSink(oh.driver.ssl(), &originSessions_);
   if (client.handshakeTimeoutSec)
     worker_.reactor().arm(timer_, std::chrono::seconds(client.handshakeTimeoutSec));

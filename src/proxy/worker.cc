@@ -61,14 +61,13 @@ class Worker::Listener final : public EventHandler {
 };
 
 Worker::Worker(int id, stats::CounterBlock& counters,
-               std::shared_ptr<const config::Snapshot> snapshot)
+               std::shared_ptr<const config::Snapshot> snapshot,
+               OriginSessionCache& originSessions)
     : id_(id),
       counters_(counters),
       snapshot_(std::move(snapshot)),
       link_(std::make_shared<hooks::ReactorLink>(reactor_)),
-      // The configured number of origin sessions, shared out between the workers.
-      originSessions_((snapshot_->config.ssl.client.sessionCache + snapshot_->config.threads - 1) /
-                      std::max(1u, snapshot_->config.threads)) {}
+      originSessions_(originSessions) {}
 
 Worker::~Worker() {
   link_->cut();

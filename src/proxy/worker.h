@@ -21,7 +21,9 @@ class ClientConnection;
 
 class Worker {
  public:
-  Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const config::Snapshot> snapshot);
+  // `originSessions` is shared by every worker.
+  Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const config::Snapshot> snapshot,
+         OriginSessionCache& originSessions);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -57,7 +59,7 @@ class Worker {
   Reactor reactor_;
   std::shared_ptr<hooks::ReactorLink> link_;
   BufferPool buffers_;
-  OriginSessionCache originSessions_;
+  OriginSessionCache& originSessions_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   ClientConnection* connections_ = nullptr;  // intrusive list head
 };

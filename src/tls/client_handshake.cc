@@ -253,6 +253,8 @@ HandshakeWait ClientHandshake::advance() {
       std::string queued = ossl::drainErrors();
       if (hookRefused_) {
         counters_.add(Counter::kSslHookError);
+        // A PERMISSIVE policy let a failure through before the hook refused: still count it.
+        if (int err = reportedError()) countVerifyFailure(err);
         fail(ClientHandshakeError::kVerify, "a VERIFY_SERVER hook refused the origin");
       } else if (int err = reportedError()) {
         countVerifyFailure(err);
