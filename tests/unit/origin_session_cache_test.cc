@@ -23,10 +23,14 @@ ossl::UniquePtr<SSL_SESSION> session(const char* id) {
   return s;
 }
 
-TEST(OriginSessionCache, KeyIsAddressAndSni) {
-  EXPECT_EQ(OriginSessionCache::keyOf("10.0.0.1:443", "a.test"), "10.0.0.1:443/a.test");
-  EXPECT_NE(OriginSessionCache::keyOf("10.0.0.1:443", ""),
-            OriginSessionCache::keyOf("10.0.0.1:443", "a.test"));
+TEST(OriginSessionCache, KeyIsAddressSniAndIdentity) {
+  int one = 0, two = 0;
+  const auto key = OriginSessionCache::keyOf("10.0.0.1:443", "a.test", &one);
+  EXPECT_EQ(key, OriginSessionCache::keyOf("10.0.0.1:443", "a.test", &one));
+  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.1:443", "", &one));
+  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.2:443", "a.test", &one));
+  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.1:443", "a.test", &two))
+      << "a session must not be resumed under another client identity";
 }
 
 TEST(OriginSessionCache, NewestSessionPerKeyWins) {
@@ -37,7 +41,7 @@ TEST(OriginSessionCache, NewestSessionPerKeyWins) {
   cache.store("k", std::move(first));
   cache.store("k", std::move(second));
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(cache.find("k"), secondPtr);
+  EXPECT_EQ(cache.find("k").get(), secondPtr);
   EXPECT_EQ(cache.find("other"), nullptr);
 }
 
