@@ -125,6 +125,12 @@ struct RouteTarget {
   // S18: the name sent to the origin. Absent: the client's SNI; "": none (the origin's
   // certificate must then match its IP address, S19).
   std::optional<std::string> originSni;
+  // Overrides of ssl.client for this route (tls: true only): client certificate and key,
+  // CA file or directory, ALPN offered to the origin. Paths resolved like ssl.client's.
+  std::string clientCert;
+  std::string clientKey;
+  std::string caCerts;
+  std::optional<std::vector<std::string>> originAlpn;
 };
 
 // routes: the endpoints of tlsgate.yaml (S14). sni.yaml can override them per name.

@@ -88,6 +88,8 @@ struct SniRule {
   std::string clientCert;  // client_cert, resolved against sni.yaml's folder; empty: none
   std::string clientKey;   // client_key, likewise; required with client_cert
   std::optional<std::string> originSni;  // origin_sni (extension): "" = send none
+  std::string originCaCerts;  // origin_ca_certs (extension): CAs for this origin, resolved
+  std::optional<std::vector<std::string>> originAlpn;  // origin_alpn (extension)
 };
 
 // SniMatch is the rule chosen for a server name, and the labels its wildcard captured
