@@ -8,7 +8,8 @@ namespace tlsgate::config {
 
 namespace {
 
-// An endpoint from a target written in tlsgate.yaml (already resolved by the parser).
+// An endpoint from a target written in tlsgate.yaml (already resolved by the parser); its
+// origin context, if it needs its own, comes later.
 Endpoint fromRouteTarget(const RouteTarget& t, int sendProxy, const std::string& source,
                          const ClientTlsConfig& client) {
   Endpoint e;
@@ -20,6 +21,7 @@ Endpoint fromRouteTarget(const RouteTarget& t, int sendProxy, const std::string&
   e.sendProxyProtocol = sendProxy;
   e.source = source;
   e.originSni = t.originSni;
+  e.originAlpn = t.originAlpn;
   e.verification = {client.policy, client.properties};
   return e;
 }
@@ -66,18 +68,43 @@ int verifyMode(VerifyClient v) {
 
 }  // namespace
 
+Result<SSL_CTX*> Routing::originContextFor(const ClientTlsConfig& client,
+                                           const std::string& caCerts, const std::string& cert,
+                                           const std::string& key, const std::string& path,
+                                           int line) {
+  if (caCerts.empty() && cert.empty()) return nullptr;  // the snapshot's context serves
+  // S17: another CA set or client certificate for this origin: a context of its own.
+  auto ctx = tls::newOriginContext({caCerts.empty() ? client.caCerts : caCerts, client.verifyDepth,
+                                    cert.empty() ? client.cert : cert,
+                                    cert.empty() ? client.key : key});
+  if (!ctx) return Error{path, line, ctx.error().message};
+  contexts_.push_back(std::move(ctx.value()));
+  return contexts_.back().get();
+}
+
+Result<Endpoint> Routing::routeEndpoint(const RouteTarget& t, const GatewayConfig& config) {
+  Endpoint e = fromRouteTarget(t, config.routes.sendProxyProtocol,
+                               config.path + ":" + std::to_string(t.line), config.ssl.client);
+  auto ctx =
+      originContextFor(config.ssl.client, t.caCerts, t.clientCert, t.clientKey, config.path, t.line);
+  if (!ctx) return ctx.error();
+  e.originContext = *ctx;
+  return e;
+}
+
 Result<std::unique_ptr<Routing>> Routing::build(const GatewayConfig& config) {
   auto routing = std::make_unique<Routing>();
-  const std::string yaml = config.path;
   const ClientTlsConfig& client = config.ssl.client;
-  if (config.routes.defaultRoute)
-    routing->default_ =
-        fromRouteTarget(*config.routes.defaultRoute, config.routes.sendProxyProtocol,
-                        yaml + ":" + std::to_string(config.routes.defaultRoute->line), client);
-  for (const auto& [protocol, target] : config.routes.alpn)
-    routing->alpn_.emplace_back(protocol,
-                                fromRouteTarget(target, config.routes.sendProxyProtocol,
-                                                yaml + ":" + std::to_string(target.line), client));
+  if (config.routes.defaultRoute) {
+    auto e = routing->routeEndpoint(*config.routes.defaultRoute, config);
+    if (!e) return e.error();
+    routing->default_ = std::move(e.value());
+  }
+  for (const auto& [protocol, target] : config.routes.alpn) {
+    auto e = routing->routeEndpoint(target, config);
+    if (!e) return e.error();
+    routing->alpn_.emplace_back(protocol, std::move(e.value()));
+  }
 
   if (!config.sniPath.empty()) {
     auto sni = loadSniConfig(config.sniPath);
@@ -89,19 +116,16 @@ Result<std::unique_ptr<Routing>> Routing::build(const GatewayConfig& config) {
   const std::string& path = routing->sni_.path;
   for (const SniRule& rule : routing->sni_.rules) {
     SniPolicy policy;
-    if (!rule.clientCert.empty()) {
-      // S17: this name's client certificate towards its origin: a context of its own.
-      auto ctx = tls::newOriginContext(
-          {client.caCerts, client.verifyDepth, rule.clientCert, rule.clientKey});
-      if (!ctx) return Error{path, rule.line, ctx.error().message};
-      policy.originContext = std::move(ctx.value());
-    }
     if (rule.action != SniAction::kNone) {
       auto e = fromSniTarget(kindOf(rule.action), rule.destination, rule.sendProxyProtocol, path,
                              rule.line);
       if (!e) return e.error();
+      auto ctx = routing->originContextFor(client, rule.originCaCerts, rule.clientCert,
+                                           rule.clientKey, path, rule.line);
+      if (!ctx) return ctx.error();
+      e->originContext = *ctx;
       e->originSni = rule.originSni;
-      e->originContext = policy.originContext.get();
+      e->originAlpn = rule.originAlpn;
       e->verification = {rule.verifyServerPolicy.value_or(client.policy),
                          rule.verifyServerProperties.value_or(client.properties)};
       policy.action = std::move(e.value());

@@ -43,7 +43,8 @@ struct Endpoint {
   std::string source;                   // "sni.yaml:12", for messages
   // kOriginTls (S17-S19):
   std::optional<std::string> originSni;  // absent: the client's SNI; "": none
-  SSL_CTX* originContext = nullptr;      // an item's own (client_cert); null: the snapshot's
+  SSL_CTX* originContext = nullptr;  // its own CA / client certificate; null: the snapshot's
+  std::optional<std::vector<std::string>> originAlpn;  // absent: ssl.client.alpn
   tls::OriginVerification verification;
 };
 
@@ -52,7 +53,6 @@ struct SniPolicy {
   std::optional<Endpoint> action;                      // tunnel / forward / partial blind
   std::vector<std::pair<std::string, Endpoint>> alpn;  // alpn_routes
   std::unique_ptr<tls::ClientVerification> verify;     // verify_client, when given
-  ossl::UniquePtr<SSL_CTX> originContext;              // client_cert / client_key, when given
 };
 
 class Routing {
@@ -74,6 +74,14 @@ class Routing {
   std::vector<std::string> servedProtocols() const;
 
  private:
+  // The origin context of an endpoint that overrides the CA or the client certificate of
+  // ssl.client (null when it overrides neither); errors name `path`:`line`.
+  Result<SSL_CTX*> originContextFor(const ClientTlsConfig& client, const std::string& caCerts,
+                                    const std::string& cert, const std::string& key,
+                                    const std::string& path, int line);
+  Result<Endpoint> routeEndpoint(const RouteTarget& t, const GatewayConfig& config);
+
+  std::vector<ossl::UniquePtr<SSL_CTX>> contexts_;  // owned; endpoints point into them
   SniConfig sni_;
   std::vector<SniPolicy> policies_;  // one per sni_.rules entry
   std::optional<Endpoint> default_;

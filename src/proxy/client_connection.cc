@@ -473,11 +473,13 @@ void ClientConnection::startOriginHandshake() {
   // S18: the route's name, else the client's; none makes S19 check the origin's IP.
   const char* clientSni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
   std::string sni = target_.originSni ? *target_.originSni : clientSni ? clientSni : "";
-  // Offered to the origin: ssl.client.alpn, else what the client negotiated.
+  // Offered to the origin: the route's, else ssl.client.alpn, else what the client
+  // negotiated.
   const auto& client = snapshot_->config.ssl.client;
+  const auto& offer = target_.originAlpn ? target_.originAlpn : client.alpn;
   std::string alpnWire;
-  if (client.alpn) {
-    alpnWire = tls::alpnToWire(*client.alpn);
+  if (offer) {
+    alpnWire = tls::alpnToWire(*offer);
   } else {
     const unsigned char* p = nullptr;
     unsigned len = 0;

@@ -77,6 +77,7 @@ EndpointDecision ConnectionRouting::decide(const config::Endpoint& e) const {
   d.address = e.address;
   d.originSni = e.originSni;
   d.originContext = e.originContext;
+  d.originAlpn = e.originAlpn;
   d.verification = e.verification;
   if (e.kind == EndpointKind::kInspect) return d;
   if (e.address) {

@@ -29,6 +29,7 @@ struct EndpointDecision {
   // kOriginTls: from the endpoint (see config::Endpoint).
   std::optional<std::string> originSni;
   SSL_CTX* originContext = nullptr;
+  std::optional<std::vector<std::string>> originAlpn;
   tls::OriginVerification verification;
   std::string refusal;  // non-empty: no endpoint (S14) or a plugin refused; the reason
 };
