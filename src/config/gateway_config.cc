@@ -62,6 +62,7 @@ class Parser {
   Status parseRoutes(const Field& f, RoutesConfig& routes) const;
   Result<RouteTarget> parseRoute(const Field& f) const;
   Result<RouteTarget> parseRouteMapping(const Field& f) const;
+  Status parseRouteTls(const Field& f, RouteTarget& target) const;
   Status parseTunnel(const Field& f, TunnelConfig& tunnel) const;
   Status parsePlugins(const Field& f, GatewayConfig& config) const;
 
@@ -498,13 +499,15 @@ Result<RouteTarget> Parser::parseRoute(const Field& f) const {
   return parseRouteTarget(f.value.Scalar(), path_, f.valueLine(), f.label);
 }
 
-// {upstream: host:port, tls: true, sni: name}; the target's line is the route's key.
+// {upstream: host:port, tls: true, sni: name, cert, key, ca_certs, alpn}; the target's line
+// is the route's key.
 Result<RouteTarget> Parser::parseRouteMapping(const Field& f) const {
-  auto keys = fields(f.value, f.line, f.label, {"upstream", "tls", "sni"});
+  auto keys = fields(f.value, f.line, f.label,
+                     {"upstream", "tls", "sni", "cert", "key", "ca_certs", "alpn"});
   if (!keys) return keys.error();
-  std::optional<RouteTarget> target;
-  bool tls = false;
-  const Field* sni = nullptr;
+  RouteTarget target;
+  bool haveUpstream = false;
+  const Field* needsTls = nullptr;  // the first key that only applies with tls: true
   for (const Field& k : *keys) {
     if (k.name == "upstream") {
       auto text = string(k);
@@ -517,25 +520,44 @@ Result<RouteTarget> Parser::parseRouteMapping(const Field& f) const {
       }
       auto resolved = parseRouteTarget(*text, path_, k.valueLine(), k.label);
       if (!resolved) return resolved.error();
-      target = std::move(*resolved);
+      target.upstreamText = std::move(resolved->upstreamText);
+      target.upstream = resolved->upstream;
+      haveUpstream = true;
     } else if (k.name == "tls") {
       auto on = boolean(k);
       if (!on) return on.error();
-      tls = *on;
+      target.tls = *on;
     } else {
-      auto name = string(k);  // "" is allowed: send no SNI (S18, S19)
-      if (!name) return name.error();
-      sni = &k;
+      if (auto st = parseRouteTls(k, target); !st) return st.error();
+      if (!needsTls) needsTls = &k;
     }
   }
-  if (!target) return fail(f.line, f.label + ": missing required key 'upstream'");
-  target->line = f.line;
-  target->tls = tls;
-  if (sni) {
-    if (!tls) return fail(sni->line, sni->label + " only applies with tls: true");
-    target->originSni = sni->value.Scalar();
+  if (!haveUpstream) return fail(f.line, f.label + ": missing required key 'upstream'");
+  target.line = f.line;
+  if (needsTls && !target.tls)
+    return fail(needsTls->line, needsTls->label + " only applies with tls: true");
+  auto problem =
+      certKeyPairProblem(target.clientCert, target.clientKey, f.label + ".cert", f.label + ".key");
+  if (!problem.empty()) return fail(f.line, problem);
+  return target;
+}
+
+// The keys of a route mapping that set up TLS to its upstream: this route's own values for
+// what ssl.client sets for every origin (S17-S19).
+Status Parser::parseRouteTls(const Field& f, RouteTarget& target) const {
+  if (f.name == "alpn") {
+    auto names = parseProtocolNames(f, path_, f.label);
+    if (!names) return names.error();
+    target.originAlpn = std::move(*names);
+    return Ok{};
   }
-  return std::move(*target);
+  if (f.name == "sni") {
+    auto name = string(f);  // "" is allowed: send no SNI (S18, S19)
+    if (!name) return name.error();
+    target.originSni = std::move(*name);
+    return Ok{};
+  }
+  return originFile(f, target.caCerts, target.clientCert, target.clientKey);
 }
 
 }  // namespace
