@@ -52,15 +52,17 @@ class Parser {
   Status parseSslField(const Field& f, SslConfig& ssl) const;
   Status parseClient(const Field& f, ClientTlsConfig& client) const;
   Status parseClientField(const Field& f, ClientTlsConfig& client) const;
-  Result<std::vector<std::string>> protocolNames(const Field& f) const;
   Status parseProtocols(const Field& f, SslConfig& ssl) const;
   Result<bool> boolean(const Field& f) const;
   Result<unsigned> count(const Field& f, const std::string& unit) const;
   Result<std::string> filePath(const Field& f, const std::string& what = "a file") const;
+  Status originFile(const Field& f, std::string& caCerts, std::string& cert,
+                    std::string& key) const;
   Status parseListener(const YAML::Node& node, int line, ListenerConfig& listener) const;
   Status parseRoutes(const Field& f, RoutesConfig& routes) const;
   Result<RouteTarget> parseRoute(const Field& f) const;
   Result<RouteTarget> parseRouteMapping(const Field& f) const;
+  Status parseRouteTls(const Field& f, RouteTarget& target) const;
   Status parseTunnel(const Field& f, TunnelConfig& tunnel) const;
   Status parsePlugins(const Field& f, GatewayConfig& config) const;
 
@@ -231,6 +233,15 @@ Result<std::string> Parser::filePath(const Field& f, const std::string& what) co
   return file.is_absolute() ? file.string() : (dir_ / file).string();
 }
 
+// ca_certs, cert and key of ssl.client and of a TLS route: the same keys, the same checks.
+Status Parser::originFile(const Field& f, std::string& caCerts, std::string& cert,
+                          std::string& key) const {
+  auto file = filePath(f, f.name == "ca_certs" ? "a file or a directory" : "a file");
+  if (!file) return file.error();
+  (f.name == "ca_certs" ? caCerts : f.name == "cert" ? cert : key) = std::move(*file);
+  return Ok{};
+}
+
 Status Parser::parseTunnel(const Field& f, TunnelConfig& tunnel) const {
   auto keys = fields(f.value, f.valueLine(), "tunnel", {"inactivity_timeout"});
   if (!keys) return keys.error();
@@ -300,7 +311,7 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
   if (f.name == "client") return parseClient(f, ssl.client);
   if (f.name == "protocols") return parseProtocols(f, ssl);
   if (f.name == "alpn") {  // S14
-    auto names = protocolNames(f);
+    auto names = parseProtocolNames(f, path_, f.label);
     if (!names) return names.error();
     ssl.alpn = std::move(*names);
     ssl.alpnGiven = true;
@@ -347,29 +358,6 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
   return Ok{};
 }
 
-// ssl.alpn (S14, the server's preference order) and ssl.client.alpn (what is offered to
-// origins): RFC 7301 protocol ids of 1..255 bytes, each once.
-Result<std::vector<std::string>> Parser::protocolNames(const Field& f) const {
-  if (!f.value.IsSequence()) {
-    return fail(f.valueLine(),
-                f.label + " must be a sequence of protocol names, got " + describe(f.value));
-  }
-  std::vector<std::string> names;
-  for (const auto& node : f.value) {
-    const int line = lineOf(node) != 0 ? lineOf(node) : f.line;
-    if (!node.IsScalar())
-      return fail(line, f.label + " entries must be strings, got " + describe(node));
-    const std::string& name = node.Scalar();
-    if (name.empty() || name.size() > 255) {
-      return fail(line, f.label + " entry '" + name + "' must be 1 to 255 bytes long");
-    }
-    if (std::find(names.begin(), names.end(), name) != names.end())
-      return fail(line, f.label + " lists '" + name + "' twice");
-    names.push_back(name);
-  }
-  return names;
-}
-
 // ssl.client: TLS towards origins (S17-S19). Every key is optional.
 Status Parser::parseClient(const Field& f, ClientTlsConfig& client) const {
   auto keys = fields(f.value, f.valueLine(), f.label,
@@ -380,17 +368,14 @@ Status Parser::parseClient(const Field& f, ClientTlsConfig& client) const {
   for (const Field& k : *keys) {
     if (auto st = parseClientField(k, client); !st) return st;
   }
-  // S17: a certificate is useless without its key, and a key alone names nothing to present.
-  if (!client.cert.empty() && client.key.empty())
-    return fail(f.line, f.label + ".cert needs " + f.label + ".key");
-  if (client.cert.empty() && !client.key.empty())
-    return fail(f.line, f.label + ".key needs " + f.label + ".cert");
+  auto problem = certKeyPairProblem(client.cert, client.key, f.label + ".cert", f.label + ".key");
+  if (!problem.empty()) return fail(f.line, problem);
   return Ok{};
 }
 
 Status Parser::parseClientField(const Field& f, ClientTlsConfig& client) const {
   if (f.name == "alpn") {
-    auto names = protocolNames(f);
+    auto names = parseProtocolNames(f, path_, f.label);
     if (!names) return names.error();
     client.alpn = std::move(*names);
     return Ok{};
@@ -411,12 +396,8 @@ Status Parser::parseClientField(const Field& f, ClientTlsConfig& client) const {
     client.verifyDepth = *depth;
     return Ok{};
   }
-  if (f.name == "ca_certs" || f.name == "cert" || f.name == "key") {
-    auto file = filePath(f, f.name == "ca_certs" ? "a file or a directory" : "a file");
-    if (!file) return file.error();
-    (f.name == "ca_certs" ? client.caCerts : f.name == "cert" ? client.cert : client.key) = *file;
-    return Ok{};
-  }
+  if (f.name == "ca_certs" || f.name == "cert" || f.name == "key")
+    return originFile(f, client.caCerts, client.cert, client.key);
   auto text = string(f);
   if (!text) return text.error();
   const std::string& v = *text;
@@ -518,13 +499,15 @@ Result<RouteTarget> Parser::parseRoute(const Field& f) const {
   return parseRouteTarget(f.value.Scalar(), path_, f.valueLine(), f.label);
 }
 
-// {upstream: host:port, tls: true, sni: name}; the target's line is the route's key.
+// {upstream: host:port, tls: true, sni: name, cert, key, ca_certs, alpn}; the target's line
+// is the route's key.
 Result<RouteTarget> Parser::parseRouteMapping(const Field& f) const {
-  auto keys = fields(f.value, f.line, f.label, {"upstream", "tls", "sni"});
+  auto keys = fields(f.value, f.line, f.label,
+                     {"upstream", "tls", "sni", "cert", "key", "ca_certs", "alpn"});
   if (!keys) return keys.error();
-  std::optional<RouteTarget> target;
-  bool tls = false;
-  const Field* sni = nullptr;
+  RouteTarget target;
+  bool haveUpstream = false;
+  const Field* needsTls = nullptr;  // the first key that only applies with tls: true
   for (const Field& k : *keys) {
     if (k.name == "upstream") {
       auto text = string(k);
@@ -537,25 +520,44 @@ Result<RouteTarget> Parser::parseRouteMapping(const Field& f) const {
       }
       auto resolved = parseRouteTarget(*text, path_, k.valueLine(), k.label);
       if (!resolved) return resolved.error();
-      target = std::move(*resolved);
+      target.upstreamText = std::move(resolved->upstreamText);
+      target.upstream = resolved->upstream;
+      haveUpstream = true;
     } else if (k.name == "tls") {
       auto on = boolean(k);
       if (!on) return on.error();
-      tls = *on;
+      target.tls = *on;
     } else {
-      auto name = string(k);  // "" is allowed: send no SNI (S18, S19)
-      if (!name) return name.error();
-      sni = &k;
+      if (auto st = parseRouteTls(k, target); !st) return st.error();
+      if (!needsTls) needsTls = &k;
     }
   }
-  if (!target) return fail(f.line, f.label + ": missing required key 'upstream'");
-  target->line = f.line;
-  target->tls = tls;
-  if (sni) {
-    if (!tls) return fail(sni->line, sni->label + " only applies with tls: true");
-    target->originSni = sni->value.Scalar();
+  if (!haveUpstream) return fail(f.line, f.label + ": missing required key 'upstream'");
+  target.line = f.line;
+  if (needsTls && !target.tls)
+    return fail(needsTls->line, needsTls->label + " only applies with tls: true");
+  auto problem =
+      certKeyPairProblem(target.clientCert, target.clientKey, f.label + ".cert", f.label + ".key");
+  if (!problem.empty()) return fail(f.line, problem);
+  return target;
+}
+
+// The keys of a route mapping that set up TLS to its upstream: this route's own values for
+// what ssl.client sets for every origin (S17-S19).
+Status Parser::parseRouteTls(const Field& f, RouteTarget& target) const {
+  if (f.name == "alpn") {
+    auto names = parseProtocolNames(f, path_, f.label);
+    if (!names) return names.error();
+    target.originAlpn = std::move(*names);
+    return Ok{};
   }
-  return std::move(*target);
+  if (f.name == "sni") {
+    auto name = string(f);  // "" is allowed: send no SNI (S18, S19)
+    if (!name) return name.error();
+    target.originSni = std::move(*name);
+    return Ok{};
+  }
+  return originFile(f, target.caCerts, target.clientCert, target.clientKey);
 }
 
 }  // namespace
@@ -577,6 +579,38 @@ Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& p
   route.upstreamText = std::string(text);
   route.upstream = *upstream;
   return route;
+}
+
+// ssl.alpn (S14, the server's preference order), and what is offered to origins.
+Result<std::vector<std::string>> parseProtocolNames(const yaml::Field& f, const std::string& path,
+                                                    const std::string& label) {
+  auto fail = [&](int line, std::string message) { return Error{path, line, std::move(message)}; };
+  if (!f.value.IsSequence()) {
+    return fail(f.valueLine(),
+                label + " must be a sequence of protocol names, got " + describe(f.value));
+  }
+  std::vector<std::string> names;
+  for (const auto& node : f.value) {
+    const int line = lineOf(node) != 0 ? lineOf(node) : f.line;
+    if (!node.IsScalar())
+      return fail(line, label + " entries must be strings, got " + describe(node));
+    const std::string& name = node.Scalar();
+    if (name.empty() || name.size() > 255) {
+      return fail(line, label + " entry '" + name + "' must be 1 to 255 bytes long");
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      return fail(line, label + " lists '" + name + "' twice");
+    names.push_back(name);
+  }
+  return names;
+}
+
+// S17: a certificate is useless without its key, and a key alone names nothing to present.
+std::string certKeyPairProblem(std::string_view cert, std::string_view key,
+                               const std::string& certName, const std::string& keyName) {
+  if (!cert.empty() && key.empty()) return certName + " needs " + keyName;
+  if (cert.empty() && !key.empty()) return keyName + " needs " + certName;
+  return "";
 }
 
 Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& path) {

@@ -148,6 +148,22 @@ struct TunnelConfig {
 Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& path, int line,
                                      const std::string& label);
 
+namespace yaml {
+struct Field;
+}
+
+// parseProtocolNames reads a list of ALPN protocol ids, the value of every key that names
+// protocols (ssl.alpn, ssl.client.alpn, a route's alpn, sni.yaml's origin_alpn): a sequence of
+// RFC 7301 ids of 1..255 bytes, each once; [] is an empty list. Errors name `path`, the line
+// of the offending entry, and the key as `label`.
+Result<std::vector<std::string>> parseProtocolNames(const yaml::Field& f, const std::string& path,
+                                                    const std::string& label);
+
+// certKeyPairProblem is "" when a client certificate and its key are both given or both
+// absent (empty), else "<certName> needs <keyName>" or "<keyName> needs <certName>" (S17).
+std::string certKeyPairProblem(std::string_view cert, std::string_view key,
+                               const std::string& certName, const std::string& keyName);
+
 // plugins: [{path: hook_test.so, args: [...]}] — loaded in this order.
 struct PluginConfig {
   int line = 0;

@@ -37,12 +37,15 @@ constexpr std::string_view kItemKeys[] = {"fqdn",
                                           "client_cert",
                                           "client_key",
                                           "client_sni_policy",
-                                          "origin_sni"};
+                                          "origin_sni",
+                                          "origin_ca_certs",
+                                          "origin_alpn"};
 
 // The keys about TLS to the origin: only partial_blind_route opens TLS towards one.
 constexpr std::string_view kOriginTlsKeys[] = {"verify_server_policy", "verify_server_properties",
                                                "client_cert",          "client_key",
-                                               "client_sni_policy",    "origin_sni"};
+                                               "client_sni_policy",    "origin_sni",
+                                               "origin_ca_certs",      "origin_alpn"};
 
 // Keys of ATS's sni.yaml (9.x, 10.x) that tlsgate refuses by name rather than as unknown.
 constexpr std::string_view kAtsOnlyKeys[] = {
@@ -207,6 +210,7 @@ class SniParser {
  private:
   Error fail(int line, std::string message) const { return Error{path_, line, std::move(message)}; }
   Result<std::string> string(const Field& f) const;
+  std::string resolved(const std::string& file) const;
   Result<SniRule> parseItem(const YAML::Node& node, int line) const;
   Status parseField(const Field& f, SniRule& rule) const;
   Status parseFqdn(const Field& f, SniRule& rule) const;
@@ -230,6 +234,12 @@ Result<std::string> SniParser::string(const Field& f) const {
   if (!f.value.IsScalar())
     return fail(f.valueLine(), f.name + " must be a string, got " + describe(f.value));
   return f.value.Scalar();
+}
+
+// Files named in sni.yaml are relative to its folder.
+std::string SniParser::resolved(const std::string& file) const {
+  const std::filesystem::path p(file);
+  return p.is_absolute() || dir_.empty() ? file : (dir_ / p).string();
 }
 
 Result<SniConfig> SniParser::parse(const YAML::Node& root) const {
@@ -404,8 +414,7 @@ Status SniParser::parseCaCerts(const Field& f, SniRule& rule) const {
   auto text = string(f);
   if (!text) return text.error();
   if (text->empty()) return fail(f.valueLine(), "verify_client_ca_certs must name a file");
-  const std::filesystem::path file(*text);
-  rule.verifyClientCaCerts = file.is_absolute() || dir_.empty() ? *text : (dir_ / file).string();
+  rule.verifyClientCaCerts = resolved(*text);
   return Ok{};
 }
 
@@ -458,6 +467,12 @@ Status SniParser::parseProxyProtocol(const Field& f, SniRule& rule) const {
 
 // The keys that override ssl.client for the origin of a partial_blind_route (S17-S19).
 Status SniParser::parseOriginTls(const Field& f, SniRule& rule) const {
+  if (f.name == "origin_alpn") {
+    auto names = parseProtocolNames(f, path_, f.name);
+    if (!names) return names.error();
+    rule.originAlpn = std::move(*names);
+    return Ok{};
+  }
   auto text = string(f);
   if (!text) return text.error();
   const std::string& v = *text;
@@ -487,9 +502,10 @@ Status SniParser::parseOriginTls(const Field& f, SniRule& rule) const {
           "verify_server_properties must be NONE, SIGNATURE, NAME or ALL, got " + inQuotes(v));
   } else if (f.name == "client_cert" || f.name == "client_key") {
     if (v.empty()) return fail(f.valueLine(), f.name + " must name a file");
-    const std::filesystem::path file(v);
-    (f.name == "client_cert" ? rule.clientCert : rule.clientKey) =
-        file.is_absolute() || dir_.empty() ? v : (dir_ / file).string();
+    (f.name == "client_cert" ? rule.clientCert : rule.clientKey) = resolved(v);
+  } else if (f.name == "origin_ca_certs") {
+    if (v.empty()) return fail(f.valueLine(), "origin_ca_certs must name a file or a directory");
+    rule.originCaCerts = resolved(v);
   } else if (f.name == "client_sni_policy") {
     // ATS's other policies take the name from the HTTP request (Host header, remap).
     if (v != "server_name") {
@@ -541,10 +557,8 @@ Status SniParser::checkOriginTls(const std::vector<Field>& keys, const SniRule& 
                                  "speaks TLS to the origin)");
     }
   }
-  if (!rule.clientCert.empty() && rule.clientKey.empty())
-    return fail(rule.line, "client_cert needs client_key in the item");
-  if (rule.clientCert.empty() && !rule.clientKey.empty())
-    return fail(rule.line, "client_key needs client_cert in the item");
+  auto problem = certKeyPairProblem(rule.clientCert, rule.clientKey, "client_cert", "client_key");
+  if (!problem.empty()) return fail(rule.line, problem + " in the item");
   const Field* policy = findField(keys, "client_sni_policy");
   const Field* sni = findField(keys, "origin_sni");
   if (policy && sni) {

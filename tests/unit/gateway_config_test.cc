@@ -786,7 +786,8 @@ TEST(GatewayConfigTest, RouteMappingErrors) {
               "routes.default: missing required key 'upstream'");
   expectError(withRoute("{}"), 6, "routes.default: missing required key 'upstream'");
   expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    verify: true\n"), 8,
-              "unknown key 'verify' in routes.default (expected one of: upstream, tls, sni)");
+              "unknown key 'verify' in routes.default (expected one of: upstream, tls, sni, cert, "
+              "key, ca_certs, alpn)");
   expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    upstream: 127.0.0.1:8\n"), 8,
               "duplicate key 'upstream' in routes.default");
   expectError(withRoutes("  default:\n    upstream: [127.0.0.1, 9]\n"), 7,
@@ -824,10 +825,164 @@ TEST(GatewayConfigTest, AlpnRouteMappingErrorsNameTheProtocol) {
   expectError(withRoutes("  alpn:\n    h2: 127.0.0.1:1\n    x:\n      tls: true\n"), 8,
               "routes.alpn.x: missing required key 'upstream'");
   expectError(withRoutes("  alpn:\n    h2:\n      upstream: 127.0.0.1:1\n      sni_name: a\n"), 9,
-              "unknown key 'sni_name' in routes.alpn.h2 (expected one of: upstream, tls, sni)");
+              "unknown key 'sni_name' in routes.alpn.h2 (expected one of: upstream, tls, sni, "
+              "cert, key, ca_certs, alpn)");
   expectError(withRoutes("  alpn:\n    h2:\n      upstream: builtin:inspect\n"), 8,
               "routes.alpn.h2.upstream must be host:port, got 'builtin:inspect' (write "
               "builtin:inspect as the plain string routes.alpn.h2: builtin:inspect)");
+}
+
+// --- a route's own TLS settings towards its upstream, instead of ssl.client's (S17-S19) ---
+
+TEST(GatewayConfigTest, RouteTlsOverrides) {
+  auto c =
+      parseOk(withRoutes("  default:\n"
+                         "    upstream: 127.0.0.1:9443\n"
+                         "    tls: true\n"
+                         "    cert: certs/client.crt\n"
+                         "    key: /keys/client.key\n"
+                         "    ca_certs: origin-cas/\n"
+                         "    alpn: [h2, http/1.1]\n"));
+  const RouteTarget& r = *c.routes.defaultRoute;
+  EXPECT_EQ(r.line, 6);
+  EXPECT_TRUE(r.tls);
+  EXPECT_EQ(r.upstream.toString(), "127.0.0.1:9443");
+  EXPECT_EQ(r.clientCert, "/etc/tlsgate/certs/client.crt");
+  EXPECT_EQ(r.clientKey, "/keys/client.key");
+  EXPECT_EQ(r.caCerts, "/etc/tlsgate/origin-cas/");
+  EXPECT_EQ(r.originAlpn, (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_FALSE(r.originSni.has_value());
+  // ssl.client keeps its own settings.
+  EXPECT_EQ(c.ssl.client.cert, "");
+  EXPECT_EQ(c.ssl.client.caCerts, "");
+  EXPECT_FALSE(c.ssl.client.alpn.has_value());
+}
+
+TEST(GatewayConfigTest, RouteTlsOverridesAreAbsentByDefault) {
+  for (const std::string route : {"127.0.0.1:9", "{upstream: 127.0.0.1:9, tls: true, sni: a}"}) {
+    const RouteTarget r = *parseOk(withRoute(route)).routes.defaultRoute;
+    EXPECT_EQ(r.clientCert, "") << route;
+    EXPECT_EQ(r.clientKey, "") << route;
+    EXPECT_EQ(r.caCerts, "") << route;
+    EXPECT_FALSE(r.originAlpn.has_value()) << route;  // ssl.client.alpn applies
+  }
+}
+
+TEST(GatewayConfigTest, AlpnRouteTlsOverridesAndAnEmptyAlpn) {
+  auto c =
+      parseOk(withRoutes("  alpn:\n"
+                         "    h2: {upstream: 127.0.0.1:9001, tls: true, alpn: [h2], key: k.pem, "
+                         "cert: c.pem}\n"
+                         "    x-none:\n"
+                         "      upstream: 127.0.0.1:9002\n"
+                         "      tls: true\n"
+                         "      alpn: []\n"
+                         "      ca_certs: /etc/ssl/certs\n"
+                         "    x-long: {upstream: 127.0.0.1:9003, tls: true, alpn: [" +
+                         std::string(255, 'x') + "]}\n"));
+  ASSERT_EQ(c.routes.alpn.size(), 3u);
+  const RouteTarget& h2 = c.routes.alpn[0].second;
+  EXPECT_EQ(h2.originAlpn, std::vector<std::string>{"h2"});
+  EXPECT_EQ(h2.clientCert, "/etc/tlsgate/c.pem");
+  EXPECT_EQ(h2.clientKey, "/etc/tlsgate/k.pem");
+  // [] offers the origin no ALPN at all; absent offers what ssl.client says.
+  const RouteTarget& none = c.routes.alpn[1].second;
+  ASSERT_TRUE(none.originAlpn.has_value());
+  EXPECT_TRUE(none.originAlpn->empty());
+  EXPECT_EQ(none.caCerts, "/etc/ssl/certs");
+  EXPECT_EQ(c.routes.alpn[2].second.originAlpn, std::vector<std::string>{std::string(255, 'x')});
+}
+
+TEST(GatewayConfigTest, RouteTlsFilesResolveAgainstTheFolderOfTlsgateYaml) {
+  const std::string route =
+      "{upstream: 127.0.0.1:9, tls: true, ca_certs: ca.pem, cert: c.crt, key: k/c.key}";
+  auto nested = *parseOk(withRoute(route), "conf/tlsgate.yaml").routes.defaultRoute;
+  EXPECT_EQ(nested.caCerts, "conf/ca.pem");
+  EXPECT_EQ(nested.clientCert, "conf/c.crt");
+  EXPECT_EQ(nested.clientKey, "conf/k/c.key");
+  auto bare = *parseOk(withRoute(route), "tlsgate.yaml").routes.defaultRoute;
+  EXPECT_EQ(bare.caCerts, "ca.pem");
+  EXPECT_EQ(bare.clientCert, "c.crt");
+  EXPECT_EQ(bare.clientKey, "k/c.key");
+}
+
+TEST(GatewayConfigTest, RouteTlsKeysNeedTls) {
+  // At the line of the key, like sni: tls absent or false, before or after the key.
+  for (const std::string key :
+       {"cert: c.pem", "key: k.pem", "ca_certs: ca.pem", "alpn: [h2]", "alpn: []"}) {
+    const std::string name = key.substr(0, key.find(':'));
+    expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    " + key + "\n"), 8,
+                "routes.default." + name + " only applies with tls: true");
+    expectError(
+        withRoutes("  default:\n    " + key + "\n    tls: false\n    upstream: 127.0.0.1:9\n"), 7,
+        "routes.default." + name + " only applies with tls: true");
+    expectError(withRoutes("  alpn:\n    h2: {upstream: 127.0.0.1:9, " + key + "}\n"), 7,
+                "routes.alpn.h2." + name + " only applies with tls: true");
+  }
+  // Several: the first in file order is named.
+  expectError(withRoutes("  default:\n"
+                         "    upstream: 127.0.0.1:9\n"
+                         "    alpn: [h2]\n"
+                         "    sni: a.example\n"
+                         "    cert: c.pem\n"),
+              8, "routes.default.alpn only applies with tls: true");
+}
+
+TEST(GatewayConfigTest, RouteCertAndKeyComeTogether) {
+  // The message of ssl.client's check, at the line of the route's key.
+  expectError(withRoutes("  default:\n    upstream: 127.0.0.1:9\n    tls: true\n    cert: c.pem\n"),
+              6, "routes.default.cert needs routes.default.key");
+  expectError(withRoutes("  default:\n    key: k.pem\n    upstream: 127.0.0.1:9\n    tls: true\n"),
+              6, "routes.default.key needs routes.default.cert");
+  expectError(withRoutes("  alpn:\n"
+                         "    http/1.1: builtin:inspect\n"
+                         "    h2: {upstream: 127.0.0.1:9, tls: true, key: k.pem}\n"),
+              8, "routes.alpn.h2.key needs routes.alpn.h2.cert");
+  // ssl.client's key does not complete a route's certificate: each identity is a pair.
+  expectError(
+      "listeners:\n"
+      "  - listen: 127.0.0.1:8443\n"
+      "ssl:\n"
+      "  multicert: ssl_multicert.config\n"
+      "  client: {cert: c.pem, key: k.pem}\n"
+      "routes:\n"
+      "  default: {upstream: 127.0.0.1:9, tls: true, cert: other.pem}\n",
+      7, "routes.default.cert needs routes.default.key");
+}
+
+TEST(GatewayConfigTest, RouteAlpnHasTheChecksOfSslAlpn) {
+  const std::string route = "  default:\n    upstream: 127.0.0.1:9\n    tls: true\n";  // 6-8
+  expectError(withRoutes(route + "    alpn:\n      - h2\n      - http/1.1\n      - h2\n"), 12,
+              "routes.default.alpn lists 'h2' twice");
+  expectError(withRoutes(route + "    alpn:\n      - \"\"\n"), 10,
+              "routes.default.alpn entry '' must be 1 to 255 bytes long");
+  expectError(
+      withRoutes(route + "    alpn: [" + std::string(256, 'x') + "]\n"), 9,
+      "routes.default.alpn entry '" + std::string(256, 'x') + "' must be 1 to 255 bytes long");
+  expectError(withRoutes(route + "    alpn: h2\n"), 9,
+              "routes.default.alpn must be a sequence of protocol names, got 'h2'");
+  expectError(withRoutes(route + "    alpn:\n"), 9,
+              "routes.default.alpn must be a sequence of protocol names, got nothing");
+  expectError(withRoutes(route + "    alpn:\n      - [h2]\n"), 10,
+              "routes.default.alpn entries must be strings, got a sequence");
+  expectError(withRoutes("  alpn:\n    h2: {upstream: 127.0.0.1:9, tls: true, alpn: [h2, h2]}\n"),
+              7, "routes.alpn.h2.alpn lists 'h2' twice");
+}
+
+TEST(GatewayConfigTest, RouteTlsFileErrors) {
+  const std::string route = "  default:\n    upstream: 127.0.0.1:9\n    tls: true\n";  // 6-8
+  expectError(withRoutes(route + "    ca_certs: \"\"\n"), 9,
+              "routes.default.ca_certs must name a file or a directory");
+  expectError(withRoutes(route + "    ca_certs: [a.pem, b.pem]\n"), 9,
+              "routes.default.ca_certs must be a string, got a sequence");
+  expectError(withRoutes(route + "    cert: \"\"\n    key: k.pem\n"), 9,
+              "routes.default.cert must name a file");
+  expectError(withRoutes(route + "    cert: c.pem\n    key:\n      file: k.pem\n"), 11,
+              "routes.default.key must be a string, got a mapping");
+  expectError(withRoutes(route + "    key:\n    cert: c.pem\n"), 9,
+              "routes.default.key must be a string, got nothing");
+  expectError(withRoutes(route + "    cert: a.pem\n    key: k.pem\n    cert: b.pem\n"), 11,
+              "duplicate key 'cert' in routes.default");
 }
 
 // --- listener options, sni, tunnel ---

@@ -115,6 +115,8 @@ TEST(SniConfigTest, AnItemWithOnlyAnFqdnHasDefaults) {
   EXPECT_TRUE(r.clientCert.empty());
   EXPECT_TRUE(r.clientKey.empty());
   EXPECT_FALSE(r.originSni.has_value());
+  EXPECT_TRUE(r.originCaCerts.empty());
+  EXPECT_FALSE(r.originAlpn.has_value());
 }
 
 TEST(SniConfigTest, EmptyFileAndEmptyListHaveNoRules) {
@@ -274,7 +276,9 @@ TEST(SniConfigTest, OriginTlsKeysOfAPartialBlindItem) {
                         "    verify_server_properties: NAME\n"
                         "    client_cert: certs/client.crt\n"
                         "    client_key: /keys/client.key\n"
-                        "    origin_sni: origin.internal\n"));
+                        "    origin_sni: origin.internal\n"
+                        "    origin_ca_certs: cas/origin.pem\n"
+                        "    origin_alpn: [h2, http/1.1]\n"));
   ASSERT_EQ(c.rules.size(), 1u);
   const SniRule& r = c.rules[0];
   EXPECT_EQ(r.action, SniAction::kPartialBlind);
@@ -283,6 +287,8 @@ TEST(SniConfigTest, OriginTlsKeysOfAPartialBlindItem) {
   EXPECT_EQ(r.clientCert, "/etc/tlsgate/certs/client.crt");
   EXPECT_EQ(r.clientKey, "/keys/client.key");
   EXPECT_EQ(r.originSni, "origin.internal");
+  EXPECT_EQ(r.originCaCerts, "/etc/tlsgate/cas/origin.pem");
+  EXPECT_EQ(r.originAlpn, (std::vector<std::string>{"h2", "http/1.1"}));
 }
 
 TEST(SniConfigTest, VerifyServerPoliciesAndProperties) {
@@ -329,6 +335,32 @@ TEST(SniConfigTest, ClientCertAndKeyResolveAgainstTheFolderOfSniYaml) {
   auto bare = parseOk(item("a", keys), "sni.yaml").rules[0];
   EXPECT_EQ(bare.clientCert, "c.crt");
   EXPECT_EQ(bare.clientKey, "k/c.key");
+}
+
+TEST(SniConfigTest, OriginCaCertsResolveAgainstTheFolderOfSniYaml) {
+  auto ca = [](const std::string& value, const std::string& path) {
+    const std::string keys = "    partial_blind_route: o:443\n    origin_ca_certs: " + value + "\n";
+    return parseOk(item("a", keys), path).rules[0].originCaCerts;
+  };
+  EXPECT_EQ(ca("ca.pem", kPath), "/etc/tlsgate/ca.pem");
+  EXPECT_EQ(ca("cas/", kPath), "/etc/tlsgate/cas/");  // a directory of CAs
+  EXPECT_EQ(ca("/etc/ssl/certs", kPath), "/etc/ssl/certs");
+  EXPECT_EQ(ca("ca.pem", "conf/sni.yaml"), "conf/ca.pem");
+  EXPECT_EQ(ca("ca.pem", "sni.yaml"), "ca.pem");
+}
+
+TEST(SniConfigTest, OriginAlpn) {
+  auto alpn = [](const std::string& value) {
+    const std::string keys = "    partial_blind_route: o:443\n    origin_alpn: " + value + "\n";
+    return parseOk(item("a", keys)).rules[0].originAlpn;
+  };
+  // [] offers the origin no ALPN at all; absent leaves it to ssl.client.
+  auto none = alpn("[]");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(alpn("[http/1.1, h2]"), (std::vector<std::string>{"http/1.1", "h2"}));
+  EXPECT_EQ(alpn("\n      - " + std::string(255, 'p')),
+            std::vector<std::string>{std::string(255, 'p')});
 }
 
 // ---------------------------------------------------------------- errors, with their line
@@ -384,7 +416,8 @@ TEST(SniConfigTest, UnknownKeysListTheSupportedOnes) {
       " (expected one of: fqdn, tunnel_route, forward_route, partial_blind_route, ip_allow, "
       "valid_tls_version_min_in, valid_tls_version_max_in, verify_client, "
       "verify_client_ca_certs, alpn_routes, send_proxy_protocol, verify_server_policy, "
-      "verify_server_properties, client_cert, client_key, client_sni_policy, origin_sni)";
+      "verify_server_properties, client_cert, client_key, client_sni_policy, origin_sni, "
+      "origin_ca_certs, origin_alpn)";
   expectErrors({
       {item("a", "    tunel_route: x:1\n"), 3, "unknown key 'tunel_route' in sni item" + supported},
       {"sni:\n  - tunnel_route: x:1\n    FQDN: a\n", 3,
@@ -614,6 +647,30 @@ TEST(SniConfigTest, BadOriginTlsValues) {
       {item("a", route + "    origin_sni:\n"), 4, "origin_sni must be a string, got nothing"},
       {item("a", route + "    client_sni_policy: [server_name]\n"), 4,
        "client_sni_policy must be a string, got a sequence"},
+      {item("a", route + "    origin_ca_certs: ''\n"), 4,
+       "origin_ca_certs must name a file or a directory"},
+      {item("a", route + "    origin_ca_certs: [a.pem, b.pem]\n"), 4,
+       "origin_ca_certs must be a string, got a sequence"},
+      {item("a", route + "    origin_ca_certs:\n      file: ca.pem\n"), 5,
+       "origin_ca_certs must be a string, got a mapping"},
+  });
+}
+
+TEST(SniConfigTest, OriginAlpnHasTheChecksOfSslAlpn) {
+  const std::string route = "    partial_blind_route: o:443\n";  // line 3
+  expectErrors({
+      {item("a", route + "    origin_alpn:\n      - h2\n      - http/1.1\n      - h2\n"), 7,
+       "origin_alpn lists 'h2' twice"},
+      {item("a", route + "    origin_alpn:\n      - ''\n"), 5,
+       "origin_alpn entry '' must be 1 to 255 bytes long"},
+      {item("a", route + "    origin_alpn: [" + std::string(256, 'p') + "]\n"), 4,
+       "origin_alpn entry '" + std::string(256, 'p') + "' must be 1 to 255 bytes long"},
+      {item("a", route + "    origin_alpn: h2\n"), 4,
+       "origin_alpn must be a sequence of protocol names, got 'h2'"},
+      {item("a", route + "    origin_alpn:\n"), 4,
+       "origin_alpn must be a sequence of protocol names, got nothing"},
+      {item("a", route + "    origin_alpn:\n      - [h2]\n"), 5,
+       "origin_alpn entries must be strings, got a sequence"},
   });
 }
 
@@ -642,7 +699,8 @@ TEST(SniConfigTest, OriginTlsKeysNeedPartialBlindRoute) {
       "the origin)";
   for (const std::string key :
        {"verify_server_policy: ENFORCED", "verify_server_properties: ALL", "client_cert: c.pem",
-        "client_key: k.pem", "client_sni_policy: server_name", "origin_sni: o.example"}) {
+        "client_key: k.pem", "client_sni_policy: server_name", "origin_sni: o.example",
+        "origin_ca_certs: ca.pem", "origin_alpn: [h2]", "origin_alpn: []"}) {
     const std::string name = key.substr(0, key.find(':'));
     for (const std::string route : {"", "    tunnel_route: t:443\n", "    forward_route: f:80\n"}) {
       // At the item's line, whether the route comes before the key or not at all.
