@@ -175,6 +175,11 @@ class TproxyBed:
             if p.returncode != 0:
                 problems.append(f"ip netns del {ns}: {p.stderr.strip()}")
         self._created.clear()
+        # `ip netns add` made /run/netns a mount point of its own; once no namespace is left
+        # in it, undo that too, so that a chroot or container can be removed afterwards.
+        with contextlib.suppress(OSError):
+            if not os.listdir("/run/netns"):
+                _run(["umount", "/run/netns"])
         return problems
 
     def __enter__(self) -> "TproxyBed":

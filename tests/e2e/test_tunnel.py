@@ -236,8 +236,12 @@ def test_tunnel_to_the_original_destination_on_an_ordinary_listener_is_refused(g
         c.sendall(b"GET / HTTP/1.0\r\n\r\n")
         how, _, data = wait_closed(c, scaled(5))
         assert how in ("eof", "reset") and data == b"", (how, data)
-    assert any("a transparent listener or a PROXY header is needed" in l
-               for l in gw.lines), gw.stderr_text()
+    # The warning is written before the close, but read from tlsgate's stderr by another
+    # thread: wait for it.
+    deadline = time.monotonic() + scaled(5)
+    while not any("a transparent listener or a PROXY header is needed" in l for l in gw.lines):
+        assert time.monotonic() < deadline, gw.stderr_text()
+        time.sleep(0.05)
 
 
 def test_client_silent_before_the_proxy_header_is_closed_by_the_handshake_clock(gateway):
