@@ -24,7 +24,8 @@
 //     inactivity_timeout: 300           # seconds a blind tunnel may stay silent; 0 = forever
 //   routes:
 //     default: builtin:inspect          # or host:port of a plaintext upstream; optional
-//                                       # TLS to it: {upstream: host:port, tls: true, sni: x}
+//                                       # TLS to it: {upstream: host:port, tls: true, sni: x,
+//                                       #   ca_certs: f, cert: c, key: k, alpn: [h2]}
 //     alpn:                             # optional: one endpoint per ALPN protocol (S14)
 //       h2: 127.0.0.1:9001
 //     send_proxy_protocol: v2           # optional: PROXY header to these upstreams (v1|v2)

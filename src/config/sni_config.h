@@ -39,6 +39,8 @@
 //   client_sni_policy           server_name only (the client's SNI; tlsgate has no HTTP layer)
 //   origin_sni      (tlsgate)   the SNI sent to the origin; '' sends none. Not with
 //                               client_sni_policy
+//   origin_ca_certs (tlsgate)   the CAs of this item's origin (file or directory)
+//   origin_alpn     (tlsgate)   the ALPN offered to this item's origin
 //
 // Destinations are `host:port`. The host is a name, an IPv4 literal or a bracketed IPv6
 // literal, and may hold $1..$9: the labels captured by the fqdn's wildcard ("*.example.com"

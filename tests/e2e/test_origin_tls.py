@@ -701,3 +701,48 @@ def test_sni_item_origin_sni_and_client_certificate(gateway, pki, opki):
     s = settled(gw, ssl_total_success_handshake_count_out=2)
     assert s["ssl_total_success_handshake_count_out"] == 2, s
     assert all(s[k] == 0 for k in ALL_VERIFY_COUNTERS), s
+
+
+# --------------------------------------------------------------------------------------
+# Per-route and per-name overrides of the CA, the client certificate and ALPN
+# --------------------------------------------------------------------------------------
+
+def test_route_overrides_ca_client_certificate_and_alpn(gateway, pki, opki):
+    """A route in mapping form brings its own ca_certs (ssl.client has none: the system
+    store, which does not know the origin CA), its own client certificate, and the ALPN
+    offered to the origin; the origin sees all three."""
+    with origin(opki, "valid", client_ca=opki.crt("client-ca"), alpn=["h2", "x-route"]) as o:
+        route = (f"{{upstream: {o.address}, tls: true, ca_certs: {CA_FILE}, "
+                 f"cert: client.crt, key: client.key, alpn: [x-route]}}")
+        gw = gateway(route=route, extra_ssl_yaml=client_yaml({"verify_server_policy": "ENFORCED"}),
+                     files={CA_FILE: opki.ca.read_text(), **client_files(opki)})
+        v = visit(gw, pki, ORIGIN_NAME)
+        assert_passed(v, ORIGIN_NAME)
+        assert v.hello["client_subject"] == f"CN={CLIENT_CN}", v.hello
+        assert v.hello["alpn"] == "x-route", v.hello
+
+
+def test_sni_item_overrides_ca_and_alpn(gateway, pki, opki):
+    """sni.yaml's origin_ca_certs and origin_alpn apply to that item's origin only: the
+    item with them passes and offers its protocol; an item without them, under the same
+    global policy and the system store, is refused."""
+    with origin(opki, "valid", alpn=["x-item"]) as o:
+        sni_yaml = (
+            "sni:\n"
+            f"  - fqdn: {ORIGIN_NAME}\n"
+            f"    partial_blind_route: {o.address}\n"
+            f"    origin_ca_certs: {CA_FILE}\n"
+            "    origin_alpn: [x-item]\n"
+            "  - fqdn: other.test\n"
+            f"    partial_blind_route: {o.address}\n"
+            f"    origin_sni: {ORIGIN_NAME}\n")
+        gw = gateway(route=None, extra_yaml="sni: sni.yaml\n",
+                     extra_ssl_yaml=client_yaml({"verify_server_policy": "ENFORCED"}),
+                     files={"sni.yaml": sni_yaml, CA_FILE: opki.ca.read_text()})
+        v = visit(gw, pki, ORIGIN_NAME)
+        assert_passed(v, ORIGIN_NAME)
+        assert v.hello["alpn"] == "x-item", v.hello
+        refused = visit(gw, pki, "other.test")
+        assert refused.hello is None and refused.end == "close_notify", refused
+        s = settled(gw, ssl_origin_verify_unknown_ca=1)
+        assert s["ssl_origin_verify_unknown_ca"] == 1, s
