@@ -21,6 +21,8 @@ run_suite() {  # run_suite BUILD_DIR CTEST_REGEX [cmake args...]
     cmake --build "$dir"
     echo "== tests in $dir${only:+ (matching $only)}"
     (cd "$dir" && ctest --output-on-failure --timeout 1200 -j "$(nproc)" ${only:+-R "$only"})
+    # ctest shows no output for skipped tests: print pytest's reasons (-rs) for each skip.
+    grep -h "^SKIPPED \[" "$dir/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/   /' || true
 }
 
 run_suite build ""
