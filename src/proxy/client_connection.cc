@@ -194,6 +194,10 @@ void ClientConnection::close(const char* why) {
   worker_.reactor().cancel(timer_);
   phase_.emplace<Closing>();  // ends the handshake, relay or tunnel and their sockets
   if (hooks_) hooks_->sessionCreated(nullptr);
+  // A close_notify to the origin whatever ended the connection: OpenSSL marks the session
+  // of a TLS connection freed without one as not resumable, and a client that resets
+  // (as many do) would cost every later connection a full handshake with the origin.
+  if (upstreamSsl_) tls::tlsShutdown(upstreamSsl_.get());
   upstreamSsl_.reset();
   upstreamFd_.reset();
   ssl_.reset();

@@ -746,3 +746,32 @@ def test_sni_item_overrides_ca_and_alpn(gateway, pki, opki):
         assert refused.hello is None and refused.end == "close_notify", refused
         s = settled(gw, ssl_origin_verify_unknown_ca=1)
         assert s["ssl_origin_verify_unknown_ca"] == 1, s
+
+
+def test_origin_session_survives_a_client_that_resets(gateway, pki, opki):
+    """A client that ends with a TCP reset instead of a close (as `openssl s_time` does)
+    must not spoil the origin session: tlsgate closes the origin side with a close_notify,
+    so the session stays resumable and the next connection resumes it."""
+    import socket as _socket
+    import struct
+
+    with origin(opki, "valid") as o:
+        gw = origin_gateway(gateway, opki, o.address, threads=1)
+        ctx = client_context(pki.ca, check_hostname=False)
+        raw = _socket.create_connection(("127.0.0.1", gw.port), timeout=scaled(10))
+        s = ctx.wrap_socket(raw, server_hostname=ORIGIN_NAME)
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = s.recv(4096)
+            assert chunk, line
+            line += chunk
+        assert json.loads(line)["reused"] is False
+        # RST: SO_LINGER with a zero timeout, then close without a close_notify.
+        s.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        settled(gw, ssl_total_success_handshake_count_out=1)
+        second = visit(gw, pki, ORIGIN_NAME)
+        assert_passed(second, ORIGIN_NAME)
+        assert second.hello["reused"] is True, second.hello
+    s = settled(gw, ssl_total_success_handshake_count_out=2)
+    assert s["origin_session_cache_hits"] == 1, s
