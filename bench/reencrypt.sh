@@ -88,6 +88,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A copy: a rebuild of the binary during the run (other people share the checkout) must not
+# put two builds in one table.
+mkdir "$WORK/bin" && cp "$TLSGATE_BIN" "$WORK/bin/tlsgate"
+TLSGATE_SHA=$(sha256sum "$TLSGATE_BIN" | cut -c1-12)
+TLSGATE_BIN=$WORK/bin/tlsgate
+
 wait_port() {
     local _
     for _ in $(seq 100); do
@@ -478,8 +484,8 @@ per_rep() { awk '{u = d = ""; for (i = 1; i <= NF; i++) {if ($i ~ /^us=/) u = su
 field() { grep -o "\(^\| \)$1=[^ ]*" | cut -d= -f2; } # field NAME < lines
 
 # --- run ----------------------------------------------------------------------------------------
-printf '%s, tlsgate %s, %s, %s; T=%ss, median of %s; system on CPU %s, client and origin on CPU %s\n' \
-    "$(date -u +%Y-%m-%d)" "$("$TLSGATE_BIN" --version | head -1 | awk '{print $2}')" \
+printf '%s, tlsgate %s (sha256 %s), %s, %s; T=%ss, median of %s; system on CPU %s, client and origin on CPU %s\n' \
+    "$(date -u +%Y-%m-%d)" "$("$TLSGATE_BIN" --version | head -1 | awk '{print $2}')" "$TLSGATE_SHA" \
     "$(nginx -v 2>&1 | sed 's/^nginx version: //')" "$(openssl version | awk '{print $1, $2}')" \
     "$T" "$REPS" "$SUT_CPU" "$LOAD_CPU"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
