@@ -42,6 +42,8 @@
 #   µs CPU/conn  the system's utime+stime (/proc/<pid>/stat, the process and its children,
 #                so nginx's worker counts) per connection, ±(max-min)/median over REPS;
 #   +µs          over the same server's terminate-only row: the cost of re-encrypting;
+#   ÷nginx       a tlsgate row's µs over nginx's (tlsgate-plain: over nginx-plain) in the same
+#                repetition, median of the ratios: robust to slow spells that hit both;
 #   busy         the system's CPU time as a share of SUT_CPU's time (/proc/stat ticks);
 #   other        SUT_CPU's busy time not charged to the system (other processes,
 #                interrupts), same base: the noise indicator;
@@ -481,6 +483,10 @@ measure() { # measure SYSTEM CLOSE
 # The µs CPU/conn of each repetition, "*" after one that stayed disturbed.
 per_rep() { awk '{u = d = ""; for (i = 1; i <= NF; i++) {if ($i ~ /^us=/) u = substr($i, 4)
     if ($i == "disturbed=1") d = "*"}; printf "%s%s%s", (NR > 1 ? " " : ""), u, d}'; }
+us_by_rep() { # us_by_rep SYSTEM RESULTS → "rep µs" lines, sorted for join
+    grep "^$1 rep=" "$2" | awk '{for (i = 1; i <= NF; i++) {if ($i ~ /^rep=/) r = substr($i, 5)
+        if ($i ~ /^us=/) u = substr($i, 4)}; print r, u}' | sort
+}
 field() { grep -o "\(^\| \)$1=[^ ]*" | cut -d= -f2; } # field NAME < lines
 
 # --- run ----------------------------------------------------------------------------------------
@@ -532,8 +538,8 @@ for key in $KEYS; do
             "client close: $close ($(case $close in quiet) echo "FIN, no close_notify" ;;
                 reset) echo "RST, no close_notify, as openssl s_time" ;;
                 *) echo "close_notify, then FIN" ;; esac))"
-        printf '%-16s %6s %15s %6s %5s %5s %8s %5s   %s\n' system "conn/s" "µs CPU/conn" "+µs" \
-            busy other resumed bytes \
+        printf '%-16s %6s %15s %6s %6s %5s %5s %8s %5s   %s\n' system "conn/s" "µs CPU/conn" "+µs" \
+            "÷nginx" busy other resumed bytes \
             "(µs CPU/conn per rep; origin resumed; tlsgate cache hits/misses)"
         for sut in $SUTS; do
             rows=$(grep "^$sut rep=" "$results")
@@ -544,6 +550,13 @@ for key in $KEYS; do
             if [[ $sut != *-plain ]] && grep -q "^$base rep=" "$results"; then
                 extra=$((us - $(grep "^$base rep=" "$results" | field us | median)))
             fi
+            # ÷nginx: tlsgate's µs over nginx's in the same repetition (the terminate-only rows
+            # over nginx-plain), median: slow spells of the VM hit both alike.
+            peer=$([[ $sut == *-plain ]] && echo nginx-plain || echo nginx) ratio=-
+            if [[ $sut == tlsgate* ]] && grep -q "^$peer rep=" "$results"; then
+                ratio=$(join <(us_by_rep "$sut" "$results") <(us_by_rep "$peer" "$results") |
+                    awk '{printf "%.2f\n", $2 / $3}' | median)
+            fi
             resumed=- cache=
             if [[ $sut != *-plain ]]; then
                 resumed=$(paste -d' ' <(field reused <<<"$rows") <(field origin <<<"$rows") |
@@ -553,8 +566,8 @@ for key in $KEYS; do
             fi
             [[ $sut == tlsgate* && $sut != *-plain ]] &&
                 cache+="; $(paste -d/ <(field hits <<<"$rows") <(field misses <<<"$rows") | xargs)"
-            printf '%-16s %6s %9s ±%3s%% %6s %4s%% %4s%% %8s %5s   (%s%s)\n' "$sut" \
-                "$(field rate <<<"$rows" | median)" "$us" "$sp" "$extra" \
+            printf '%-16s %6s %9s ±%3s%% %6s %6s %4s%% %4s%% %8s %5s   (%s%s)\n' "$sut" \
+                "$(field rate <<<"$rows" | median)" "$us" "$sp" "$extra" "$ratio" \
                 "$(field busy <<<"$rows" | median)" "$(field other <<<"$rows" | median)" \
                 "$resumed" "$(field bytes <<<"$rows" | median)" "$(per_rep <<<"$rows")" "$cache"
         done
