@@ -64,8 +64,7 @@ void ClientConnection::start() {
       close("PROXY header expected from a source not in proxy_protocol_from");
       return;
     }
-    needProxyHeader_ = true;
-    phase_.emplace<ReadingPreface>();
+    phase_.emplace<ReadingProxyHeader>();
     drive();
     return;
   }
@@ -84,8 +83,7 @@ void ClientConnection::afterProxyHeader() {
     }
   }
   if (listener().passthrough) {
-    sniffFirstByte_ = true;
-    if (!std::holds_alternative<ReadingPreface>(phase_)) phase_.emplace<ReadingPreface>();
+    phase_.emplace<SniffingFirstByte>();
     drive();
     return;
   }
@@ -137,18 +135,10 @@ bool ClientConnection::readProxyHeader() {
     local_ = r.header.destination;
     proxyProtocolPort_ = local_.port();
   }
-  needProxyHeader_ = false;
   return true;
 }
 
-void ClientConnection::readPreface() {
-  if (!io_.readable) return;
-  if (needProxyHeader_) {
-    if (!readProxyHeader()) return;
-    afterProxyHeader();  // may start the handshake or a tunnel
-    return;
-  }
-  if (!sniffFirstByte_) return;
+void ClientConnection::sniffFirstByte() {
   uint8_t first = 0;
   ssize_t n = ::recv(fd_.get(), &first, 1, MSG_PEEK);
   if (n < 0) {
@@ -162,7 +152,6 @@ void ClientConnection::readPreface() {
     close("EOF before the first byte");
     return;
   }
-  sniffFirstByte_ = false;
   if (first != kTlsHandshakeRecord) {
     // S9: not TLS: the bytes go, untouched, where the client was going.
     worker_.counters().add(Counter::kPassthroughTunnels);
@@ -264,7 +253,8 @@ void ClientConnection::onTimer() {
   } else if (auto* hs = std::get_if<Handshaking>(&phase_)) {
     hs->driver.timeout();  // S1: counted by the driver
     close("handshake timeout");
-  } else if (std::holds_alternative<ReadingPreface>(phase_)) {
+  } else if (std::holds_alternative<ReadingProxyHeader>(phase_) ||
+             std::holds_alternative<SniffingFirstByte>(phase_)) {
     // The clock covers the PROXY header and S9's first byte too.
     worker_.counters().add(Counter::kSslHandshakeTimeout);
     close("handshake timeout before TLS");
@@ -284,8 +274,10 @@ void ClientConnection::drive() {
     driveOriginHandshake(*oh);
   } else if (std::holds_alternative<OutboundStarting>(phase_)) {
     startOriginHandshake();
-  } else if (std::holds_alternative<ReadingPreface>(phase_)) {
-    readPreface();
+  } else if (std::holds_alternative<ReadingProxyHeader>(phase_)) {
+    if (io_.readable && readProxyHeader()) afterProxyHeader();  // handshake or tunnel next
+  } else if (std::holds_alternative<SniffingFirstByte>(phase_)) {
+    if (io_.readable) sniffFirstByte();
   }
   // Resolving, Connecting: nothing to do until the answer comes.
 }
@@ -496,9 +488,9 @@ void ClientConnection::startOriginHandshake() {
   // The context is the client identity: a session is never resumed under another one.
   originSessions_.key = OriginSessionCache::keyOf(target_.address->toString(), sni, ctx);
   ossl::UniquePtr<SSL_SESSION> resume = cache.find(originSessions_.key);
-  auto& oh = phase_.emplace<OriginHandshaking>(
-      ctx, tls::newSocketBio(&upstreamIo_), sni, *target_.address, target_.verification, alpnWire,
-      resume.get(), worker_.counters(), hooks_.get());
+  auto& oh = phase_.emplace<OriginHandshaking>(ctx, tls::newSocketBio(&upstreamIo_), sni,
+                                               *target_.address, target_.verification, alpnWire,
+                                               resume.get(), worker_.counters(), hooks_.get());
   if (oh.driver.ssl()) tls::setSessionSink(oh.driver.ssl(), &originSessions_);
   if (client.handshakeTimeoutSec)
     worker_.reactor().arm(timer_, std::chrono::seconds(client.handshakeTimeoutSec));

@@ -67,8 +67,10 @@ class ClientConnection final : public EventHandler,
   ClientConnection* next = nullptr;
 
  private:
-  // Before TLS: the PROXY header (listener proxy_protocol) and S9's first byte.
-  struct ReadingPreface {};
+  // Before TLS: the PROXY header (listener proxy_protocol), then S9's first byte
+  // (listener passthrough).
+  struct ReadingProxyHeader {};
+  struct SniffingFirstByte {};
   // Phase structs are built in place (their members are neither copyable nor movable).
   struct Handshaking {
     template <class... Args>
@@ -107,9 +109,9 @@ class ClientConnection final : public EventHandler,
   // The socket is closed; waiting for a hook that holds the connection (S13) or for the
   // VCONN_CLOSE hooks to finish.
   struct Closing {};
-  using Phase =
-      std::variant<std::monostate, ReadingPreface, Handshaking, Resolving, Connecting,
-                   OutboundStarting, OriginHandshaking, Relaying, Inspecting, Tunneling, Closing>;
+  using Phase = std::variant<std::monostate, ReadingProxyHeader, SniffingFirstByte, Handshaking,
+                             Resolving, Connecting, OutboundStarting, OriginHandshaking, Relaying,
+                             Inspecting, Tunneling, Closing>;
 
   // Where the origin's new sessions go: the worker's cache, under this connection's key.
   struct OriginSessions final : tls::SessionSink {
@@ -130,9 +132,9 @@ class ClientConnection final : public EventHandler,
   const config::ListenerConfig& listener() const;
   void drive();
   // PROXY header, then S5, then S9's first byte, then the handshake.
-  void readPreface();
   bool readProxyHeader();  // false: not complete yet, or the connection closed
   void afterProxyHeader();
+  void sniffFirstByte();  // S9
   void startHandshake();
   void driveHandshake(Handshaking& hs);
   void onHandshakeDone(tls::ServerHandshake& driver);
@@ -166,12 +168,10 @@ class ClientConnection final : public EventHandler,
   size_t listenerIndex_;
   uint16_t listenerPort_;           // where the client connected ({inbound_local_port})
   uint16_t proxyProtocolPort_ = 0;  // the PROXY header's destination port
-  bool needProxyHeader_ = false;
-  bool sniffFirstByte_ = false;  // S9
-  tls::SocketIo io_;             // outlives ssl_ and the phases, which point into it
-  ossl::UniquePtr<SSL> ssl_;     // the established session, after the handshake
-  EndpointDecision target_;      // where the connection goes once decided
-  std::string replay_;           // what a tunnel replays to its destination (S10)
+  tls::SocketIo io_;                // outlives ssl_ and the phases, which point into it
+  ossl::UniquePtr<SSL> ssl_;        // the established session, after the handshake
+  EndpointDecision target_;         // where the connection goes once decided
+  std::string replay_;              // what a tunnel replays to its destination (S10)
   Fd upstreamFd_;
   tls::SocketIo upstreamIo_;       // the upstream socket's readiness (and its BIO's, to an origin)
   OriginSessions originSessions_;  // outlives upstreamSsl_, which hands it sessions
