@@ -193,6 +193,18 @@ class HttpUpstream:
         self._thread.join(5)
 
 
+def record_sni(ctx: ssl.SSLContext) -> threading.local:
+    """Makes `ctx` record the SNI of each handshake in the returned thread-local's `sni`
+    (one handler thread per connection; reset it to None before each handshake)."""
+    seen = threading.local()
+
+    def on_sni(_sslsock, name, _ctx):
+        seen.sni = name
+
+    ctx.sni_callback = on_sni
+    return seen
+
+
 class TlsServer(TcpServer):
     """A TLS server (Python ssl) in threads: per connection, completes the handshake, sends
     `tunnel-server sni=<SNI it saw>\\n`, then reads until EOF."""
@@ -200,12 +212,7 @@ class TlsServer(TcpServer):
     def __init__(self, crt: Path, key: Path):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(crt), str(key))
-        seen = threading.local()
-
-        def on_sni(sslsock, name, _ctx):
-            seen.sni = name
-
-        ctx.sni_callback = on_sni
+        seen = record_sni(ctx)
 
         def handler(conn: socket.socket, record: dict) -> None:
             seen.sni = None
@@ -512,12 +519,7 @@ class OriginServer(TcpServer):
         if alpn:
             ctx.set_alpn_protocols(alpn)
         self.context = ctx
-        seen = threading.local()
-
-        def on_sni(_sslsock, name, _ctx):
-            seen.sni = name
-
-        ctx.sni_callback = on_sni
+        seen = record_sni(ctx)
 
         def handler(conn: socket.socket, record: dict) -> None:
             seen.sni = None
