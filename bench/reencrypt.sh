@@ -88,6 +88,8 @@ cleanup() {
     if [[ ${KEEP:-0} == 1 ]]; then echo "scratch: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 trap 'exit 130' INT TERM
 
 # A copy: a rebuild of the binary during the run (other people share the checkout) must not
@@ -95,16 +97,6 @@ trap 'exit 130' INT TERM
 mkdir "$WORK/bin" && cp "$TLSGATE_BIN" "$WORK/bin/tlsgate"
 TLSGATE_SHA=$(sha256sum "$TLSGATE_BIN" | cut -c1-12)
 TLSGATE_BIN=$WORK/bin/tlsgate
-
-wait_port() {
-    local _
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
 
 # --- the load generator -------------------------------------------------------------------
 cat >"$WORK/conns.c" <<'C'
@@ -370,24 +362,6 @@ CONF
     wait_port "$SUT_PORT"
 }
 
-stop_sut() {
-    kill "$SUT_PID" 2>/dev/null || true
-    wait "$SUT_PID" 2>/dev/null || true
-    SUT_PID=
-}
-
-# utime+stime in ticks of a process and its children.
-cpu_ticks() {
-    local total=0 pid f
-    for pid in "$1" $(pgrep -P "$1" || true); do
-        # The fields after "(comm) ": utime and stime are the 12th and 13th.
-        f=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-        read -ra f <<<"$f"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-
 # Ticks of one CPU: "busy all", busy = user nice system irq softirq (not idle, iowait,
 # steal), all = every field. The shares are taken of "all", not of wall time: on this VM
 # a CPU accounts 5-10 % more ticks than wall seconds when it is never idle.
@@ -422,7 +396,6 @@ tlsgate_stats() { # tlsgate_stats → the newest stats line
 }
 counter() { grep -o "\"$1\": [0-9]*" <<<"$2" | grep -o '[0-9]*$'; }
 
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 spread() { # (max - min) / median, in %
     sort -g | awk '{v[NR] = $1} END {m = v[int((NR + 1) / 2)]
         if (m > 0) printf "%.0f", 100 * (v[NR] - v[1]) / m; else print 0}'

@@ -47,6 +47,8 @@ cleanup() {
     if [[ ${KEEP:-0} == 1 ]]; then echo "scratch: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # --- the load generator -------------------------------------------------------------------
 cat >"$WORK/tput.c" <<'C'
@@ -202,16 +204,6 @@ open(sys.argv[1], "wb").write(hello)
 PY
 
 # --- systems under test ----------------------------------------------------------------------
-wait_port() {
-    local _
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
-
 SUT_PID=
 start_sut() {
     local dir=$WORK/$1
@@ -295,25 +287,6 @@ CONF
     wait_port "$SUT_PORT"
 }
 
-stop_sut() {
-    kill "$SUT_PID" 2>/dev/null || true
-    wait "$SUT_PID" 2>/dev/null || true
-    SUT_PID=
-}
-
-# utime+stime in ticks of a process and its children.
-cpu_ticks() {
-    local total=0 pid f
-    for pid in "$1" $(pgrep -P "$1" || true); do
-        # The fields after "(comm) ": utime and stime are the 12th and 13th.
-        f=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-        read -ra f <<<"$f"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # --- run ----------------------------------------------------------------------------------------
 taskset -c "$LOAD_CPU" "$WORK/tput" sink "$SINK_PORT" &
