@@ -83,7 +83,7 @@ def tshark_fields(pcap: Path, display_filter: str, fields: list[str],
     return [l for l in out.stdout.splitlines() if l.strip()]
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def need_tshark():
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
@@ -95,7 +95,7 @@ def keylog_gateway(gateway, tmp_path: Path, **kwargs) -> tuple[Gateway, Path]:
                    **kwargs), keys
 
 
-def test_keylog_decrypts_a_captured_tls13_exchange(gateway, pki, tmp_path):
+def test_keylog_decrypts_a_captured_tls13_exchange(need_tshark, gateway, pki, tmp_path):
     with HttpUpstream(TOKEN) as upstream:
         gw, keys = keylog_gateway(gateway, tmp_path, route=upstream.address)
         assert any("warning: ssl.keylog_file" in l and str(keys) in l for l in gw.lines), \
@@ -124,7 +124,7 @@ def test_keylog_decrypts_a_captured_tls13_exchange(gateway, pki, tmp_path):
     assert tshark_fields(pcap, "http", ["frame.number"], None) == []
 
 
-def test_keylog_covers_the_origin_session(gateway, pki, tmp_path):
+def test_keylog_covers_the_origin_session(need_tshark, gateway, pki, tmp_path):
     """The secrets of tlsgate's session with a TLS origin are in the same file: what the
     client sent, re-encrypted towards the origin, decrypts (tshark shows it as data)."""
     payload = b"to the origin and back: keylog\n"
@@ -153,3 +153,15 @@ def test_keylog_covers_the_origin_session(gateway, pki, tmp_path):
                      for h in tshark_fields(pcap, "data", ["data.data"], keys))
     assert payload in clear, clear
     assert tshark_fields(pcap, "data", ["data.data"], None) == []
+
+
+def test_unopenable_keylog_file_is_a_config_error_with_its_line(pki, tlsgate_bin, tmp_path):
+    gw = Gateway(tlsgate_bin, tmp_path / "gw", pki,
+                 extra_ssl_yaml=f"keylog_file: {tmp_path}/no/such/dir/keys.log")
+    gw.write_files()
+    line = next(i for i, l in enumerate(gw.yaml_text().splitlines(), 1) if "keylog_file" in l)
+    out = subprocess.run([tlsgate_bin, "-c", str(gw.yaml_path), "--check"], capture_output=True,
+                         text=True, timeout=scaled(10))
+    assert out.returncode == 1, out
+    assert f"{gw.yaml_path}:{line}: ssl.keylog_file: cannot open '{tmp_path}/no/such/dir/" \
+           "keys.log': No such file or directory" in out.stderr, out.stderr
