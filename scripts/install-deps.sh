@@ -11,6 +11,12 @@ FUZZ=(clang libclang-rt-14-dev)
 # test bed (tests/e2e/netns.py).
 TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client nghttp2-server procps iproute2 iptables ca-certificates)
 
+# scdoc: the man page (docs/tlsgate.8.scd). tshark: test_keylog.py decrypts a capture with the
+# key log; man-db, groff-base and systemd: test_install.py renders the man page and verifies
+# the unit.
+BUILD+=(scdoc)
+TEST+=(tshark man-db groff-base systemd)
+
 want=("${BUILD[@]}" "${FUZZ[@]}" "${TEST[@]}")
 if [[ ${1:-} == --bench ]]; then
     want+=(nginx-light libnginx-mod-stream haproxy util-linux)

@@ -290,10 +290,10 @@ Status Parser::parsePlugins(const Field& f, GatewayConfig& config) const {
 }
 
 Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
-  auto keys = fields(
-      f.value, f.valueLine(), "ssl",
-      {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn", "protocols",
-       "ciphers", "ciphersuites", "groups", "verify_client", "verify_client_ca_certs", "client"});
+  auto keys = fields(f.value, f.valueLine(), "ssl",
+                     {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn",
+                      "protocols", "ciphers", "ciphersuites", "groups", "verify_client",
+                      "verify_client_ca_certs", "client", "wire_trace", "keylog_file"});
   if (!keys) return keys.error();
   bool haveMulticert = false;
   for (const auto& key : *keys) {
@@ -310,6 +310,19 @@ Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
 Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
   if (f.name == "client") return parseClient(f, ssl.client);
   if (f.name == "protocols") return parseProtocols(f, ssl);
+  if (f.name == "wire_trace") {  // S21
+    auto trace = parseWireTrace(f, path_);
+    if (!trace) return trace.error();
+    ssl.wireTrace = std::move(*trace);
+    return Ok{};
+  }
+  if (f.name == "keylog_file") {
+    auto file = filePath(f);
+    if (!file) return file.error();
+    ssl.keylogFile = *file;
+    ssl.keylogLine = f.line;
+    return Ok{};
+  }
   if (f.name == "alpn") {  // S14
     auto names = parseProtocolNames(f, path_, f.label);
     if (!names) return names.error();

@@ -19,6 +19,11 @@
 //     verify_client: NONE               # NONE | MODERATE | STRICT (client certificates)
 //     verify_client_ca_certs: ca.pem    # CAs that sign client certificates (not NONE)
 //     client: {...}                     # TLS towards origins: see ClientTlsConfig
+//     wire_trace: {client_ip: 127.0.0.1, server_name: a.test, percentage: 100}
+//                                       # S21: trace the handshakes that match (see
+//                                       # wire_trace_config.h); absent: none
+//     keylog_file: /path/keys.log       # NSS key log of every session (debugging only:
+//                                       # whoever reads it decrypts the traffic)
 //   sni: sni.yaml                       # optional: ATS sni.yaml, routing by server name
 //   tunnel:
 //     inactivity_timeout: 300           # seconds a blind tunnel may stay silent; 0 = forever
@@ -42,6 +47,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/wire_trace_config.h"
 #include "core/result.h"
 #include "net/address.h"
 
@@ -113,6 +119,9 @@ struct SslConfig {
   VerifyClient verifyClient = VerifyClient::kNone;
   std::string verifyClientCaCerts;  // CA file, resolved against the folder of tlsgate.yaml
   ClientTlsConfig client;
+  std::optional<WireTraceConfig> wireTrace;  // S21; absent: nothing is traced
+  std::string keylogFile;                    // resolved; empty: no key log
+  int keylogLine = 0;
 };
 
 // An endpoint written in tlsgate.yaml: "builtin:inspect", "host:port", or the mapping

@@ -72,6 +72,8 @@ class Routing {
   // The protocols some route serves, in preference order (routes.alpn, then sni.yaml's
   // alpn_routes, in file order): what is offered when ssl.alpn is not given.
   std::vector<std::string> servedProtocols() const;
+  // The origin contexts the endpoints own (ssl.keylog_file is attached to each).
+  const std::vector<ossl::UniquePtr<SSL_CTX>>& originContexts() const { return contexts_; }
 
  private:
   // The origin context of an endpoint that overrides the CA or the client certificate of

@@ -42,6 +42,17 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   snapshot->config = std::move(config);
   const std::string& yamlPath = snapshot->config.path;
   snapshot->serverParams = serverParamsOf(snapshot->config.ssl);
+  // Debugging aids (S21, the key log): the snapshot owns what its contexts point to.
+  if (snapshot->config.ssl.wireTrace)
+    snapshot->serverParams.wireTrace = &*snapshot->config.ssl.wireTrace;
+  if (!snapshot->config.ssl.keylogFile.empty()) {
+    auto keyLog = tls::KeyLog::open(snapshot->config.ssl.keylogFile);
+    if (!keyLog)
+      return Error{yamlPath, snapshot->config.ssl.keylogLine,
+                   "ssl.keylog_file: " + keyLog.error().message};
+    snapshot->keyLog = std::move(keyLog.value());
+    snapshot->serverParams.keyLog = snapshot->keyLog.get();
+  }
 
   auto routing = Routing::build(snapshot->config);
   if (!routing) return routing.error();
@@ -69,6 +80,10 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
       tls::newOriginContext({client.caCerts, client.verifyDepth, client.cert, client.key});
   if (!origin) return Error{yamlPath, client.line, origin.error().message};
   snapshot->originContext = std::move(origin.value());
+  if (snapshot->keyLog) {  // the server contexts have it from serverParams
+    snapshot->keyLog->attach(snapshot->originContext.get());
+    for (const auto& ctx : snapshot->routing->originContexts()) snapshot->keyLog->attach(ctx.get());
+  }
 
   const std::string& multicertPath = snapshot->config.ssl.multicertPath;
   auto entries = loadMulticert(multicertPath);

@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "net/cidr.h"
 #include "tls/cert_store.h"
+#include "tls/keylog.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
 
@@ -23,6 +24,8 @@ namespace tlsgate::config {
 struct Snapshot {
   GatewayConfig config;
   tls::ServerParams serverParams;
+  // ssl.keylog_file (null when off); before the contexts that point to it, so it goes last.
+  std::unique_ptr<tls::KeyLog> keyLog;
   std::unique_ptr<tls::CertStore> certs;
   std::unique_ptr<Routing> routing;
   std::vector<net::CidrSet> proxyProtocolFrom;  // per listener, as config.listeners

@@ -15,6 +15,7 @@
 #include "proxy/worker.h"
 #include "tls/session_info.h"
 #include "tls/tls_io.h"
+#include "tls/wire_trace.h"
 
 namespace tlsgate::proxy {
 
@@ -492,6 +493,7 @@ void ClientConnection::startOriginHandshake() {
                                                *target_.address, target_.verification, alpnWire,
                                                resume.get(), worker_.counters(), hooks_.get());
   if (oh.driver.ssl()) tls::setSessionSink(oh.driver.ssl(), &originSessions_);
+  if (oh.driver.ssl()) tls::traceOriginOf(ssl_.get(), oh.driver.ssl(), *target_.address);  // S21
   if (client.handshakeTimeoutSec)
     worker_.reactor().arm(timer_, std::chrono::seconds(client.handshakeTimeoutSec));
   driveOriginHandshake(oh);

@@ -1,5 +1,6 @@
 #include "tls/server_context.h"
 
+#include "tls/keylog.h"
 #include "tls/server_handshake.h"
 
 namespace tlsgate::tls {
@@ -48,6 +49,7 @@ Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
   // No session-ID cache by default (as ATS): TLS 1.3 and ticket resumption are stateless.
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
   ServerHandshake::installCallbacks(c);
+  if (params.keyLog) params.keyLog->attach(c);
   if (params.verifyClientMode != SSL_VERIFY_NONE) {
     // Client certificates: signed by these CAs, whose names are sent in the request.
     if (SSL_CTX_load_verify_locations(c, params.clientCaFile.c_str(), nullptr) != 1)

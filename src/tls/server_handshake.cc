@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "tls/client_hello.h"
+#include "tls/wire_trace.h"
 
 namespace tlsgate::tls {
 
@@ -232,6 +233,7 @@ HandshakeWait ServerHandshake::doCreateSession() {
   BIO* bio = pendingBio_.release();
   SSL_set_bio(ssl_.get(), bio, bio);
   SSL_set_accept_state(ssl_.get());
+  if (params_.wireTrace) startWireTrace(ssl_.get(), *params_.wireTrace, peer_, local_);  // S21
   if (hooks_) hooks_->sessionCreated(ssl_.get());
   state_ = HandshakeState::kAccept;
   return HandshakeWait::kNone;
@@ -371,6 +373,7 @@ std::chrono::microseconds ServerHandshake::elapsed() const {
 }
 
 int ServerHandshake::onClientHello(int* alert) {
+  if (params_.wireTrace) wireTraceClientHello(ssl_.get());  // S21: the server_name filter
   HookVerdict v = hooks_ ? hooks_->run(HookPoint::kClientHello) : HookVerdict::kContinue;
   switch (v) {
     case HookVerdict::kContinue:

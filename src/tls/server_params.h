@@ -10,7 +10,13 @@
 
 #include "core/result.h"
 
+namespace tlsgate::config {
+struct WireTraceConfig;
+}
+
 namespace tlsgate::tls {
+
+class KeyLog;
 
 // Modern defaults, close to ATS 9.2 and Mozilla's "intermediate" profile. AES-128-GCM
 // comes first: as strong as needed and the cheapest suite on AES-NI hardware.
@@ -33,6 +39,9 @@ struct ServerParams {
   std::chrono::seconds handshakeTimeout{30};  // S1; 0 = none
   int verifyClientMode = SSL_VERIFY_NONE;  // SSL_VERIFY_PEER [| SSL_VERIFY_FAIL_IF_NO_PEER_CERT]
   std::string clientCaFile;                // CAs for client certificates
+  // Debugging aids, owned by the snapshot; null when off.
+  const config::WireTraceConfig* wireTrace = nullptr;  // S21: which sessions to trace
+  const KeyLog* keyLog = nullptr;                      // ssl.keylog_file
 };
 
 // "http/1.1", "h2" → "\x08http/1.1\x02h2". Names must be 1..255 bytes.

@@ -243,6 +243,62 @@ TEST(GatewayConfigTest, VerifyClientLevelsAndCaFile) {
   EXPECT_TRUE(contains(noCa.message, "verify_client_ca_certs")) << noCa.message;
 }
 
+// S21: ssl.wire_trace; and ssl.keylog_file.
+TEST(GatewayConfigTest, WireTraceAbsentMeansNoTraceAndNoKeyLog) {
+  auto c = parseOk(withSsl(""));
+  EXPECT_FALSE(c.ssl.wireTrace.has_value());
+  EXPECT_EQ(c.ssl.keylogFile, "");
+}
+
+TEST(GatewayConfigTest, WireTraceAllFilters) {
+  auto c =
+      parseOk(withSsl("  wire_trace:\n"
+                      "    client_ip: 10.0.0.0/8\n"
+                      "    server_name: A.Test\n"
+                      "    percentage: 25\n"));
+  ASSERT_TRUE(c.ssl.wireTrace.has_value());
+  const WireTraceConfig& t = *c.ssl.wireTrace;
+  EXPECT_EQ(t.line, 5);
+  ASSERT_TRUE(t.clientIp.has_value());
+  EXPECT_TRUE(t.clientIp->contains(*net::parseAddress("10.1.2.3:1", true)));
+  EXPECT_FALSE(t.clientIp->contains(*net::parseAddress("127.0.0.1:1", true)));
+  EXPECT_EQ(t.serverName, "a.test");  // SNI matching ignores case
+  EXPECT_EQ(t.percentage, 25u);
+}
+
+TEST(GatewayConfigTest, WireTraceEmptyMappingOrNothingTracesEverything) {
+  for (const char* text : {"  wire_trace: {}\n", "  wire_trace:\n"}) {
+    auto c = parseOk(withSsl(text));
+    ASSERT_TRUE(c.ssl.wireTrace.has_value()) << text;
+    EXPECT_FALSE(c.ssl.wireTrace->clientIp.has_value());
+    EXPECT_EQ(c.ssl.wireTrace->serverName, "");
+    EXPECT_EQ(c.ssl.wireTrace->percentage, 100u);
+  }
+}
+
+TEST(GatewayConfigTest, WireTraceErrors) {
+  expectError(withSsl("  wire_trace: {client_ip: 10.0.0.0/33}\n"), 5,
+              "ssl.wire_trace.client_ip: '10.0.0.0/33': prefix length must be 0..32");
+  expectError(withSsl("  wire_trace:\n    percentage: 101\n"), 6,
+              "ssl.wire_trace.percentage must be an integer from 0 to 100, got '101'");
+  expectError(withSsl("  wire_trace:\n    percentage: half\n"), 6,
+              "ssl.wire_trace.percentage must be an integer from 0 to 100, got 'half'");
+  expectError(withSsl("  wire_trace:\n    server_name: [a, b]\n"), 6,
+              "ssl.wire_trace.server_name must be a server name, got a sequence");
+  expectError(withSsl("  wire_trace: yes\n"), 5, "ssl.wire_trace must be a mapping, got 'yes'");
+  expectError(withSsl("  wire_trace:\n    client: 1.2.3.4\n"), 6,
+              "unknown key 'client' in ssl.wire_trace (expected one of: client_ip, server_name, "
+              "percentage)");
+}
+
+TEST(GatewayConfigTest, KeyLogFileIsResolvedAgainstTheConfigFolder) {
+  auto c = parseOk(withSsl("  keylog_file: keys.log\n"));
+  EXPECT_EQ(c.ssl.keylogFile, "/etc/tlsgate/keys.log");
+  EXPECT_EQ(c.ssl.keylogLine, 5);
+  EXPECT_EQ(parseOk(withSsl("  keylog_file: /var/tmp/k.log\n")).ssl.keylogFile, "/var/tmp/k.log");
+  expectError(withSsl("  keylog_file: \"\"\n"), 5, "ssl.keylog_file must name a file");
+}
+
 TEST(GatewayConfigTest, UnknownKeyInsideListener) {
   auto err =
       parseFail(withListeners("  - listen: 127.0.0.1:1\n"
