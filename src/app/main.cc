@@ -9,14 +9,18 @@
 #include <thread>
 #include <vector>
 
+#include "admin/admin_endpoint.h"
+#include "admin/gateway_control.h"
 #include "app/command_line.h"
 #include "app/plugin_loader.h"
 #include "config/snapshot.h"
 #include "hooks/hook_registry.h"
+#include "core/access_log.h"
 #include "core/log.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
 #include "stats/counters.h"
+#include "stats/listener_stats.h"
 
 using namespace tlsgate;
 
@@ -28,7 +32,7 @@ sigset_t blockSignals() {
   signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) sigaddset(&set, s);
+  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGUSR2}) sigaddset(&set, s);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -46,10 +50,35 @@ Status openListeners(const config::GatewayConfig& cfg,
       if (address.port() == 0) address = net::localAddress(fd->get());
       w->addListener(std::move(fd.value()), address, i);
     }
+    stats::ListenerRegistry::instance().add(l.address, address.toString());
     log::info("listening on %s", address.toString().c_str());
   }
   return Ok{};
 }
+
+// The admin endpoint's view of this process until app::Gateway (reload, drain) replaces it:
+// one snapshot for the process's life, no reload.
+class StaticGateway final : public admin::GatewayControl {
+ public:
+  StaticGateway(std::shared_ptr<const config::Snapshot> snapshot,
+                const stats::CounterRegistry& counters, AccessLog* accessLog)
+      : snapshot_(std::move(snapshot)), counters_(counters), accessLog_(accessLog) {
+    status_.startTime = std::time(nullptr);
+  }
+  admin::ReloadResult reload() override { return {false, "reload not available", {}}; }
+  admin::ReloadStatus reloadStatus() const override { return status_; }
+  std::shared_ptr<const config::Snapshot> snapshot() const override { return snapshot_; }
+  stats::Totals counters() const override { return counters_.sum(); }
+  void reopenLogs() override {
+    if (accessLog_) accessLog_->reopen();
+  }
+
+ private:
+  std::shared_ptr<const config::Snapshot> snapshot_;
+  const stats::CounterRegistry& counters_;
+  AccessLog* accessLog_;
+  admin::ReloadStatus status_;
+};
 
 // Keep freed memory in the process instead of trimming the heap after every burst: a heap
 // that shrinks and regrows pays an mprotect() and fresh zeroed pages per handshake.
@@ -112,6 +141,30 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  std::unique_ptr<AccessLog> accessLog;
+  if (cfg.accessLog) {
+    auto opened = AccessLog::open(cfg.accessLog->path, cfg.threads);
+    if (!opened) {
+      std::fprintf(stderr, "%s:%d: access_log: %s\n", cfg.path.c_str(), cfg.accessLog->line,
+                   opened.error().toString().c_str());
+      return 1;
+    }
+    accessLog = std::move(opened.value());
+    AccessLog::setActive(accessLog.get());
+  }
+  StaticGateway control(*snapshot, counters, accessLog.get());
+  admin::AdminEndpoint adminEndpoint(control, counters);
+  std::unique_ptr<admin::HttpServer> adminServer;
+  if (cfg.admin) {
+    auto started = admin::startAdmin(*cfg.admin, adminEndpoint);
+    if (!started) {
+      std::fprintf(stderr, "%s:%d: %s\n", cfg.path.c_str(), cfg.admin->line,
+                   started.error().toString().c_str());
+      return 1;
+    }
+    adminServer = std::move(started.value());
+  }
+
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
   log::info("%u worker threads, %s", cfg.threads, OpenSSL_version(OPENSSL_VERSION));
@@ -124,6 +177,10 @@ int main(int argc, char** argv) {
       log::info("stats %s", stats::CounterRegistry::toJson(counters.sum()).c_str());
       continue;
     }
+    if (sig == SIGUSR2) {  // logrotate
+      control.reopenLogs();
+      continue;
+    }
     if (sig == SIGHUP) {
       log::info("SIGHUP: reload is not supported yet; configuration unchanged");
       continue;
@@ -134,6 +191,9 @@ int main(int argc, char** argv) {
   for (auto& w : workers) w->stop();
   for (auto& t : threads) t.join();
   workers.clear();
+  adminServer.reset();
+  AccessLog::setActive(nullptr);
+  accessLog.reset();  // flushes the last lines
   log::info("stopped");
   return 0;
 }

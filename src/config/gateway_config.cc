@@ -65,6 +65,8 @@ class Parser {
   Status parseRouteTls(const Field& f, RouteTarget& target) const;
   Status parseTunnel(const Field& f, TunnelConfig& tunnel) const;
   Status parsePlugins(const Field& f, GatewayConfig& config) const;
+  Status parseAdmin(const Field& f, GatewayConfig& config) const;
+  Status parseAccessLog(const Field& f, GatewayConfig& config) const;
 
   const std::string& path_;
   std::filesystem::path dir_;
@@ -86,7 +88,8 @@ Result<std::string> Parser::string(const Field& f) const {
 Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(0, "the file is empty: expected listeners, ssl and routes");
   auto top = fields(root, lineOf(root), "",
-                    {"threads", "listeners", "ssl", "routes", "sni", "tunnel", "plugins"});
+                    {"threads", "listeners", "ssl", "routes", "sni", "tunnel", "plugins", "admin",
+                     "access_log"});
   if (!top) return top.error();
 
   GatewayConfig config;
@@ -107,6 +110,10 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
       st = parsePlugins(f, config);
     } else if (f.name == "tunnel") {
       st = parseTunnel(f, config.tunnel);
+    } else if (f.name == "admin") {
+      st = parseAdmin(f, config);
+    } else if (f.name == "access_log") {
+      st = parseAccessLog(f, config);
     } else if (f.name == "sni") {
       auto file = filePath(f);
       if (!file) return file.error();
@@ -250,6 +257,46 @@ Status Parser::parseTunnel(const Field& f, TunnelConfig& tunnel) const {
     if (!seconds) return seconds.error();
     tunnel.inactivityTimeoutSec = *seconds;
   }
+  return Ok{};
+}
+
+Status Parser::parseAdmin(const Field& f, GatewayConfig& config) const {
+  auto keys = fields(f.value, f.valueLine(), "admin", {"listen"});
+  if (!keys) return keys.error();
+  if (keys->empty()) return fail(f.valueLine(), "admin needs listen: address:port");
+  AdminConfig admin;
+  admin.line = f.line;
+  const Field& k = keys->front();
+  auto text = string(k);
+  if (!text) return text.error();
+  auto address = net::parseAddress(*text, true);
+  if (!address) {
+    return fail(k.valueLine(), "bad admin.listen address '" + *text +
+                                   "': expected a literal address with a port, e.g. "
+                                   "127.0.0.1:9090");
+  }
+  admin.address = *address;
+  config.admin = admin;
+  return Ok{};
+}
+
+Status Parser::parseAccessLog(const Field& f, GatewayConfig& config) const {
+  auto keys = fields(f.value, f.valueLine(), "access_log", {"path"});
+  if (!keys) return keys.error();
+  if (keys->empty()) return fail(f.valueLine(), "access_log needs path: a file or stderr");
+  AccessLogConfig log;
+  log.line = f.line;
+  const Field& k = keys->front();
+  auto text = string(k);
+  if (!text) return text.error();
+  if (*text == "stderr") {
+    log.path = *text;
+  } else {
+    auto file = filePath(k);
+    if (!file) return file.error();
+    log.path = *file;
+  }
+  config.accessLog = log;
   return Ok{};
 }
 

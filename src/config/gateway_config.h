@@ -37,6 +37,10 @@
 //   plugins:                            # optional, loaded in order (include/tlsgate/plugin.h)
 //     - path: plugins/hook_test.so      # relative to this file
 //       args: [--hook, cert]
+//   admin:                              # optional: the admin HTTP endpoint (absent = none)
+//     listen: 127.0.0.1:9090            # /metrics /stats /health /certs /reload /debug /reopen
+//   access_log:                         # optional: one JSON line per connection (absent = off)
+//     path: /var/log/tlsgate/access.log # relative to this file, or "stderr"
 //
 // Every mapping key is checked: an unknown key, a wrong type or a bad value is an error that
 // names the file and line.
@@ -181,6 +185,18 @@ struct PluginConfig {
   std::vector<std::string> args;
 };
 
+// admin: the admin endpoint (README "Operations").
+struct AdminConfig {
+  int line = 0;
+  net::Address address;  // always has a port
+};
+
+// access_log: one JSON line per connection at close.
+struct AccessLogConfig {
+  int line = 0;
+  std::string path;  // resolved against the folder of tlsgate.yaml, or "stderr"
+};
+
 struct GatewayConfig {
   std::string path;  // of tlsgate.yaml, as given
   unsigned threads = 0;
@@ -191,6 +207,8 @@ struct GatewayConfig {
   int sniLine = 0;
   TunnelConfig tunnel;
   std::vector<PluginConfig> plugins;
+  std::optional<AdminConfig> admin;
+  std::optional<AccessLogConfig> accessLog;
 };
 
 // Pure parser over the file's text (`path` is used for messages and relative names).

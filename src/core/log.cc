@@ -52,6 +52,13 @@ void setDebugTags(std::string_view csv) {
   }
 }
 
+std::vector<std::string> debugTagNames(bool enabledOnly) {
+  std::vector<std::string> names;
+  for (const DebugTag* tag : registry())
+    if (!enabledOnly || tag->on()) names.emplace_back(tag->name());
+  return names;
+}
+
 void debug(const DebugTag& tag, const char* fmt, ...) {
   char prefix[64];
   std::snprintf(prefix, sizeof prefix, "[%s] ", tag.name());

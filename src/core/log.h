@@ -8,6 +8,7 @@
 #include <atomic>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tlsgate::log {
 
@@ -22,12 +23,16 @@ class DebugTag {
 
  private:
   friend void setDebugTags(std::string_view csv);
+// Every tag, and those switched on now (for the admin endpoint's /debug).
+std::vector<std::string> debugTagNames(bool enabledOnly);
   const char* name_;
   std::atomic<bool> on_{false};
 };
 
 // Enables exactly the tags matched by the comma-separated patterns (empty = none).
 void setDebugTags(std::string_view csv);
+// Every tag, and those switched on now (for the admin endpoint's /debug).
+std::vector<std::string> debugTagNames(bool enabledOnly);
 
 void debug(const DebugTag& tag, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

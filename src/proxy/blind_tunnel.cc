@@ -57,6 +57,7 @@ BlindTunnel::Step BlindTunnel::sendReplay() {
     if (n == 0) break;
     replayed_ += static_cast<size_t>(n);
     counters_.add(Counter::kTunnelBytesClientToDestination, static_cast<uint64_t>(n));
+    toDestination_.delivered += static_cast<uint64_t>(n);
     activity_ = moved = true;
   }
   if (replayed_ == replay_.size() && !replay_.empty()) {
@@ -98,6 +99,7 @@ BlindTunnel::Step BlindTunnel::pumpDirection(net::Readiness& from, net::Readines
     }
     if (n == 0) break;  // `to` is full; its EPOLLOUT resumes
     counters_.add(d.counter, static_cast<uint64_t>(n));
+    d.delivered += static_cast<uint64_t>(n);
     activity_ = moved = true;
   }
   if (d.pipe.empty() && d.flow == Flow::kDraining) {

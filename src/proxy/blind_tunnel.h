@@ -49,6 +49,9 @@ class BlindTunnel {
   // (tunnel.inactivity_timeout) uses it.
   bool takeActivity() { return std::exchange(activity_, false); }
   int destinationFd() const { return destinationFd_.get(); }
+  // Bytes delivered so far in each direction (the replay counts towards the destination).
+  uint64_t bytesToDestination() const { return toDestination_.delivered; }
+  uint64_t bytesToClient() const { return toClient_.delivered; }
 
  private:
   // Where one direction is: open, its sender hit EOF (flush then end), or ended.
@@ -62,6 +65,7 @@ class BlindTunnel {
     Flow flow = Flow::kOpen;
     stats::Counter counter;  // bytes delivered
     const char* name;        // for debug lines
+    uint64_t delivered = 0;
   };
 
   Step sendReplay();

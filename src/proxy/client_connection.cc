@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/access_log.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "hooks/hook_registry.h"
@@ -54,6 +55,11 @@ const config::ListenerConfig& ClientConnection::listener() const {
 }
 
 void ClientConnection::start() {
+  auto& registry = stats::ListenerRegistry::instance();
+  listenerStats_ = registry.find(listener().address);
+  if (!listenerStats_)  // a listener main did not register: once, under the registry's mutex
+    listenerStats_ = registry.add(listener().address, listener().address.toString());
+  if (listenerStats_) listenerStats_->accepted(worker_.id());
   worker_.reactor().add(fd_.get(), kAllEvents, this);
   // S1: the handshake clock (it also bounds the PROXY header); traffic does not extend it.
   auto timeout = snapshot_->serverParams.handshakeTimeout;
@@ -62,7 +68,8 @@ void ClientConnection::start() {
     // Only the proxies in front of us may say who the client is.
     if (!snapshot_->proxyProtocolFrom[listenerIndex_].contains(peer_)) {
       worker_.counters().add(Counter::kProxyProtocolRefused);
-      close("PROXY header expected from a source not in proxy_protocol_from");
+      closeWith(ConnectionError::kProxyRefused,
+                "PROXY header expected from a source not in proxy_protocol_from");
       return;
     }
     phase_.emplace<ReadingProxyHeader>();
@@ -100,18 +107,18 @@ bool ClientConnection::readProxyHeader() {
       io_.readable = false;
       return false;
     }
-    close("recv failed before the PROXY header");
+    closeWith(ConnectionError::kClientClosed, "recv failed before the PROXY header");
     return false;
   }
   if (n == 0) {
-    close("EOF before the PROXY header");
+    closeWith(ConnectionError::kClientClosed, "EOF before the PROXY header");
     return false;
   }
   net::ProxyParseResult r = net::parseProxyHeader(buf, static_cast<size_t>(n));
   if (r.status == net::ProxyParseStatus::kNeedMore) {
     if (io_.hangup || static_cast<size_t>(n) == sizeof buf) {
       worker_.counters().add(Counter::kProxyProtocolInvalid);
-      close("incomplete PROXY header");
+      closeWith(ConnectionError::kProxyInvalid, "incomplete PROXY header");
       return false;
     }
     io_.readable = false;  // the rest brings a new edge
@@ -120,11 +127,11 @@ bool ClientConnection::readProxyHeader() {
   if (r.status == net::ProxyParseStatus::kInvalid) {
     worker_.counters().add(Counter::kProxyProtocolInvalid);
     TG_DEBUG(log::kNet, "%s: bad PROXY header: %s", peer_.toString().c_str(), r.error.c_str());
-    close("bad PROXY header");
+    closeWith(ConnectionError::kProxyInvalid, "bad PROXY header");
     return false;
   }
   if (::recv(fd_.get(), buf, r.consumed, 0) != static_cast<ssize_t>(r.consumed)) {
-    close("cannot consume the PROXY header");
+    closeWith(ConnectionError::kClientClosed, "cannot consume the PROXY header");
     return false;
   }
   worker_.counters().add(Counter::kProxyProtocolAccepted);
@@ -146,11 +153,11 @@ void ClientConnection::sniffFirstByte() {
     if (errno == EAGAIN || errno == EWOULDBLOCK)
       io_.readable = false;
     else
-      close("recv failed before the first byte");
+      closeWith(ConnectionError::kClientClosed, "recv failed before the first byte");
     return;
   }
   if (n == 0) {
-    close("EOF before the first byte");
+    closeWith(ConnectionError::kClientClosed, "EOF before the first byte");
     return;
   }
   if (first != kTlsHandshakeRecord) {
@@ -182,7 +189,9 @@ void ClientConnection::close(const char* why) {
   if (std::holds_alternative<Closing>(phase_) || !fd_.valid()) return;
   TG_DEBUG(log::kNet, "close %s: %s", peer_.toString().c_str(), why);
   worker_.reactor().cancel(timer_);
+  noteDataPhaseEnd();
   phase_.emplace<Closing>();  // ends the handshake, relay or tunnel and their sockets
+  recordClose();
   if (hooks_) hooks_->sessionCreated(nullptr);
   // A close_notify to the origin whatever ended the connection: OpenSSL marks the session
   // of a TLS connection freed without one as not resumable, and a client that resets
@@ -208,7 +217,7 @@ void ClientConnection::finishClose() {
 }
 
 void ClientConnection::abandon() {
-  close("shutdown");
+  closeWith(ConnectionError::kShutdown, "shutdown");
   if (std::holds_alternative<Closing>(phase_)) {  // still held by a hook
     phase_.emplace<std::monostate>();
     worker_.release(this);
@@ -245,20 +254,20 @@ void ClientConnection::onTimer() {
       return;
     }
     worker_.counters().add(Counter::kTunnelInactivityTimeouts);
-    close("tunnel inactivity timeout");
+    closeWith(ConnectionError::kTunnelIdleTimeout, "tunnel inactivity timeout");
     return;
   }
   if (auto* oh = std::get_if<OriginHandshaking>(&phase_)) {
     oh->driver.timeout();  // ssl.client.handshake_timeout_in: counted by the driver
-    failUpstream("origin handshake timeout");
+    failUpstream(ConnectionError::kOriginHandshakeTimeout, "origin handshake timeout");
   } else if (auto* hs = std::get_if<Handshaking>(&phase_)) {
     hs->driver.timeout();  // S1: counted by the driver
-    close("handshake timeout");
+    closeWith(ConnectionError::kHandshakeTimeout, "handshake timeout");
   } else if (std::holds_alternative<ReadingProxyHeader>(phase_) ||
              std::holds_alternative<SniffingFirstByte>(phase_)) {
     // The clock covers the PROXY header and S9's first byte too.
     worker_.counters().add(Counter::kSslHandshakeTimeout);
-    close("handshake timeout before TLS");
+    closeWith(ConnectionError::kHandshakeTimeout, "handshake timeout before TLS");
   }
 }
 
@@ -287,20 +296,26 @@ void ClientConnection::settle(Progress progress, const char* finished, const cha
   if (progress == Progress::kFinished)
     close(finished);
   else if (progress == Progress::kFailed)
-    close(failed);
+    closeWith(std::holds_alternative<Tunneling>(phase_) ? ConnectionError::kTunnelFailed
+                                                         : ConnectionError::kRelayFailed,
+              failed);
 }
 
 void ClientConnection::driveHandshake(Handshaking& hs) {
   hs.driver.advance();  // S3: re-entered on every event; it knows what it waits for
-  switch (hs.driver.state()) {
+  tls::HandshakeState state = hs.driver.state();
+  if (state == tls::HandshakeState::kDone || state == tls::HandshakeState::kFailed ||
+      state == tls::HandshakeState::kTerminated || state == tls::HandshakeState::kTunnel)
+    recordHandshake(hs.driver);
+  switch (state) {
     case tls::HandshakeState::kDone:
       onHandshakeDone(hs.driver);
       break;
     case tls::HandshakeState::kFailed:
-      close(tls::toString(hs.driver.error()));
+      closeWith(fromHandshakeError(hs.driver.error()), tls::toString(hs.driver.error()));
       break;
     case tls::HandshakeState::kTerminated:
-      close("terminated by a hook");
+      closeWith(ConnectionError::kHookTerminated, "terminated by a hook");
       break;
     case tls::HandshakeState::kTunnel: {
       // S10: a tunnel decided after bytes were read replays them, so the destination sees
@@ -320,6 +335,7 @@ void ClientConnection::startTunnel(const std::string& destination, std::string r
   replay_ = std::move(replay);
   target_ = EndpointDecision{};
   target_.kind = EndpointKind::kTunnel;
+  record_.route = EndpointKind::kTunnel;
   if (destination.empty()) {
     // The original destination: what TPROXY preserved, or what a PROXY header said. On an
     // ordinary listener that is tlsgate itself, and a tunnel there would loop.
@@ -328,7 +344,7 @@ void ClientConnection::startTunnel(const std::string& destination, std::string r
           "tunnel for %s: the original destination is this listener (%s); a "
           "transparent listener or a PROXY header is needed to tunnel there",
           peer_.toString().c_str(), local_.toString().c_str());
-      close("tunnel without destination");
+      closeWith(ConnectionError::kNoTunnelDestination, "tunnel without destination");
       return;
     }
     target_.address = local_;
@@ -371,7 +387,7 @@ void ClientConnection::onResolved(Result<net::Address> address) {
     worker_.counters().add(Counter::kResolveFailure);
     log::warning("%s: cannot resolve '%s': %s", peer_.toString().c_str(),
                  target_.destination.c_str(), address.error().message.c_str());
-    failUpstream("resolve failed");
+    failUpstream(ConnectionError::kResolveFailed, "resolve failed");
     return;
   }
   target_.address = *address;
@@ -379,11 +395,12 @@ void ClientConnection::onResolved(Result<net::Address> address) {
 }
 
 void ClientConnection::startConnect(const net::Address& address) {
+  record_.upstream = address.toString();
   auto fd = net::connectNonBlocking(address);
   if (!fd) {
     worker_.counters().add(Counter::kUpstreamConnectFailure);
     log::warning("upstream %s: %s", address.toString().c_str(), fd.error().message.c_str());
-    failUpstream("upstream connect failed");
+    failUpstream(ConnectionError::kConnectFailed, "upstream connect failed");
     return;
   }
   upstreamFd_ = std::move(fd.value());
@@ -393,8 +410,13 @@ void ClientConnection::startConnect(const net::Address& address) {
   worker_.reactor().add(upstreamFd_.get(), kAllEvents, &upstreamEvents_);
 }
 
-void ClientConnection::failUpstream(const char* why) {
+void ClientConnection::failUpstream(ConnectionError error, const char* why) {
   if (ssl_) tls::tlsShutdown(ssl_.get());  // a clean TLS close for the client
+  closeWith(error, why);
+}
+
+void ClientConnection::closeWith(ConnectionError error, const char* why) {
+  if (record_.error == ConnectionError::kNone) record_.error = error;
   close(why);
 }
 
@@ -425,13 +447,14 @@ void ClientConnection::finishConnect(uint32_t events) {
     worker_.counters().add(Counter::kUpstreamConnectFailure);
     TG_DEBUG(log::kRelay, "upstream %s for %s: %s", target_.destination.c_str(),
              peer_.toString().c_str(), std::strerror(err));
-    failUpstream("upstream connect failed");
+    failUpstream(ConnectionError::kConnectFailed, "upstream connect failed");
     return;
   }
   std::string proxyHeader = outboundProxyHeader();
   if (target_.kind == EndpointKind::kTunnel) {
     auto& t = phase_.emplace<Tunneling>(io_, std::move(upstreamFd_), proxyHeader + replay_,
                                         worker_.counters());
+    record_.outcome = stats::Outcome::kTunnel;
     std::string().swap(replay_);
     t.tunnel.destinationReady(events);
     if (unsigned idle = snapshot_->config.tunnel.inactivityTimeoutSec)
@@ -443,7 +466,7 @@ void ClientConnection::finishConnect(uint32_t events) {
   // whole; anything else is a broken upstream.
   if (!proxyHeader.empty() && ::send(upstreamFd_.get(), proxyHeader.data(), proxyHeader.size(),
                                      MSG_NOSIGNAL) != static_cast<ssize_t>(proxyHeader.size())) {
-    failUpstream("cannot send the PROXY header");
+    failUpstream(ConnectionError::kConnectFailed, "cannot send the PROXY header");
     return;
   }
   if (target_.kind == EndpointKind::kOriginTls) {
@@ -463,7 +486,8 @@ void ClientConnection::startOriginHandshake() {
         return;  // its completion drives this again
       default:
         worker_.counters().add(Counter::kSslHookError);
-        failUpstream("an OUTBOUND_START hook refused the origin connection");
+        failUpstream(ConnectionError::kHookError,
+                     "an OUTBOUND_START hook refused the origin connection");
         return;
     }
   }
@@ -506,7 +530,7 @@ void ClientConnection::driveOriginHandshake(OriginHandshaking& oh) {
     worker_.counters().add(Counter::kOriginHandshakeFailure);
     TG_DEBUG(log::kSslError, "origin %s for %s: %s", target_.destination.c_str(),
              peer_.toString().c_str(), oh.driver.reason().c_str());
-    failUpstream("origin handshake failed");
+    failUpstream(ConnectionError::kOriginHandshakeFailed, "origin handshake failed");
     return;
   }
   if (!oh.driver.done()) return;
@@ -520,6 +544,8 @@ void ClientConnection::driveOriginHandshake(OriginHandshaking& oh) {
 }
 
 void ClientConnection::startRelay(std::unique_ptr<Stream> upstream) {
+  record_.outcome = target_.kind == EndpointKind::kOriginTls ? stats::Outcome::kPartialBlind
+                                                              : stats::Outcome::kForward;
   phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(),
                            worker_.counters());
   drive();
@@ -535,16 +561,70 @@ void ClientConnection::onHandshakeDone(tls::ServerHandshake& driver) {
   if (!target_.refusal.empty()) {
     worker_.counters().add(Counter::kNoEndpoint);
     TG_DEBUG(log::kSslError, "%s: %s", peer_.toString().c_str(), target_.refusal.c_str());
-    failUpstream("no endpoint");
+    failUpstream(ConnectionError::kNoEndpoint, "no endpoint");
     return;
   }
+  record_.route = target_.kind;
   if (target_.kind == EndpointKind::kInspect) {
+    record_.outcome = stats::Outcome::kTerminated;
     std::string body = inspectBody(handshakeTime);
     phase_.emplace<Inspecting>(ssl_.get(), io_, std::move(body), worker_.counters());
     drive();
     return;
   }
   connectTarget();
+}
+
+void ClientConnection::recordHandshake(const tls::ServerHandshake& driver) {
+  if (record_.handshakeRecorded) return;
+  record_.handshakeRecorded = true;
+  SSL* ssl = driver.ssl();
+  if (!ssl) return;
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+    record_.sni = sni;
+    // A name was sent but none of ours matched it: the destination's or the default
+    // certificate was served (S11).
+    if (driver.selected() && !snapshot_->certs->findByName(record_.sni))
+      worker_.counters().add(Counter::kSslSniMiss);
+  }
+  if (driver.state() != tls::HandshakeState::kDone) return;
+  record_.handshakeDone = true;
+  record_.handshakeTime = driver.elapsed();
+  const unsigned char* alpn = nullptr;
+  unsigned alpnLen = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpnLen);
+  if (alpn) record_.alpn.assign(reinterpret_cast<const char*>(alpn), alpnLen);
+  record_.version = SSL_get_version(ssl);
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  record_.cipher = cipher ? SSL_CIPHER_get_name(cipher) : nullptr;
+  record_.cert = snapshot_->certs->info(SSL_get_certificate(ssl));
+  size_t cipherIndex = cipher ? stats::CipherIndex::instance().indexOf(
+                                    SSL_CIPHER_get_protocol_id(cipher), record_.cipher)
+                              : 0;
+  worker_.counters().series.handshakeDone(static_cast<uint64_t>(record_.handshakeTime.count()),
+                                          SSL_version(ssl), cipherIndex);
+}
+
+void ClientConnection::noteDataPhaseEnd() {
+  if (auto* hs = std::get_if<Handshaking>(&phase_)) {
+    recordHandshake(hs->driver);  // a timeout or a shutdown mid-handshake
+  } else if (auto* r = std::get_if<Relaying>(&phase_)) {
+    record_.bytesIn = r->relay.bytesToUpstream();
+    record_.bytesOut = r->relay.bytesToClient();
+  } else if (auto* t = std::get_if<Tunneling>(&phase_)) {
+    record_.bytesIn = t->tunnel.bytesToDestination();
+    record_.bytesOut = t->tunnel.bytesToClient();
+  }
+}
+
+void ClientConnection::recordClose() {
+  if (listenerStats_)
+    listenerStats_->closed(worker_.id(), record_.outcome, record_.bytesIn, record_.bytesOut);
+  AccessLog* log = AccessLog::active();
+  if (!log) return;
+  std::string line = record_.toJsonLine(peer_, local_, std::chrono::system_clock::now());
+  if (!log->append(static_cast<size_t>(worker_.id()), line))
+    worker_.counters().add(Counter::kAccessLogDropped);
 }
 
 std::string ClientConnection::inspectBody(std::chrono::microseconds handshakeTime) const {

@@ -25,6 +25,7 @@
 #include "hooks/hook_runner.h"
 #include "net/address.h"
 #include "proxy/blind_tunnel.h"
+#include "proxy/connection_record.h"
 #include "proxy/connection_routing.h"
 #include "proxy/inspect.h"
 #include "proxy/origin_session_cache.h"
@@ -153,7 +154,15 @@ class ClientConnection final : public EventHandler,
   void driveOriginHandshake(OriginHandshaking& oh);
   void startRelay(std::unique_ptr<Stream> upstream);
   // Fails towards the client: close_notify once terminated, then close.
-  void failUpstream(const char* why);
+  void failUpstream(ConnectionError error, const char* why);
+  // close() that records why (the first reason given is kept).
+  void closeWith(ConnectionError error, const char* why);
+  // The access log record: the inbound handshake once it ended (SNI-miss, version, cipher
+  // and latency series counted here), the bytes of the data phase before it goes, and at
+  // close the per-listener outcome and the access log line.
+  void recordHandshake(const tls::ServerHandshake& driver);
+  void noteDataPhaseEnd();
+  void recordClose();
   // Closes the connection when a data phase finished or failed.
   void settle(Progress progress, const char* finished, const char* failed);
   // After close(): VCONN_CLOSE hooks, then the object goes.
@@ -183,6 +192,8 @@ class ClientConnection final : public EventHandler,
   UpstreamEvents upstreamEvents_;
   std::unique_ptr<hooks::HookRunner> hooks_;  // only when plugins registered hooks
   std::optional<ConnectionRouting> routing_;  // from the handshake on
+  ConnectionRecord record_;
+  stats::ListenerStats* listenerStats_ = nullptr;  // registered once per listener, never freed
   Phase phase_;
 };
 

@@ -61,6 +61,7 @@ bool Relay::pumpDirection(Direction& d, bool& failed) {
     tls::IoResult r = d.to.write(d.chunk.data(), d.chunk.size());
     if (r.status == IoStatus::kOk) {
       counters_.add(d.bytes, r.bytes);
+      d.delivered += r.bytes;
       d.chunk.consumed(r.bytes, pool_);
       moved = true;
     } else if (r.status == IoStatus::kEof || r.status == IoStatus::kError) {

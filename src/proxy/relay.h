@@ -28,6 +28,10 @@ class Relay {
   // Moves bytes as far as readiness allows.
   Progress pump();
 
+  // Bytes delivered so far in each direction (the access log's bytes_in and bytes_out).
+  uint64_t bytesToUpstream() const { return toUpstream_.delivered; }
+  uint64_t bytesToClient() const { return toClient_.delivered; }
+
  private:
   // Where one direction is: open, its sender hit EOF (flush then end), or ended.
   enum class Flow : uint8_t { kOpen, kDraining, kEnded };
@@ -37,6 +41,7 @@ class Relay {
     stats::Counter bytes;
     Chunk chunk;
     Flow flow = Flow::kOpen;
+    uint64_t delivered = 0;
   };
 
   // Moves what it can in one direction; false when nothing moved. `failed` on an error.

@@ -29,6 +29,13 @@ Totals CounterRegistry::sum() const {
   return totals;
 }
 
+SeriesTotals CounterRegistry::sumSeries() const {
+  SeriesTotals totals;
+  std::lock_guard lock(mutex_);
+  for (const auto& block : blocks_) block->series.addTo(totals);
+  return totals;
+}
+
 std::string CounterRegistry::toJson(const Totals& totals) {
   std::string out = "{";
   for (size_t i = 0; i < kCounterCount; ++i) {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "stats/series.h"
+
 namespace tlsgate::stats {
 
 // The names follow ATS's proxy.process.ssl.* records where one exists.
@@ -64,7 +66,9 @@ namespace tlsgate::stats {
   X(kProxyProtocolInvalid, "proxy_protocol_invalid")                       \
   X(kNoEndpoint, "no_endpoint")                                            \
   X(kResolveFailure, "resolve_failure")                                    \
-  X(kOriginHandshakeFailure, "origin_handshake_failure")
+  X(kOriginHandshakeFailure, "origin_handshake_failure")                  \
+  X(kSslSniMiss, "ssl_sni_miss")                                           \
+  X(kAccessLogDropped, "access_log_dropped")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,
@@ -88,6 +92,9 @@ class alignas(64) CounterBlock {
     return slots_[static_cast<size_t>(c)].load(std::memory_order_relaxed);
   }
 
+  // The histogram, TLS version and cipher counts of this worker (same single writer).
+  WorkerSeries series;
+
  private:
   std::array<std::atomic<uint64_t>, kCounterCount> slots_{};
 };
@@ -99,6 +106,7 @@ class CounterRegistry {
  public:
   CounterBlock& newBlock();
   Totals sum() const;
+  SeriesTotals sumSeries() const;
   // {"name": value, ...} on one line.
   static std::string toJson(const Totals& totals);
 

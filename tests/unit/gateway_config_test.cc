@@ -190,10 +190,10 @@ TEST(GatewayConfigTest, UnknownTopLevelKey) {
   EXPECT_EQ(err.toString().rfind(kPath + ":8: ", 0), 0u) << err.toString();
 }
 
-TEST(GatewayConfigTest, AdminIsNotSupportedYet) {
-  auto err = parseFail("# comment\nadmin:\n  x: 1\n" + kMinimal);
+TEST(GatewayConfigTest, UnknownTopLevelKeyNamesItsLine) {
+  auto err = parseFail("# comment\nmonitoring:\n  x: 1\n" + kMinimal);
   EXPECT_EQ(err.line, 2);
-  EXPECT_TRUE(contains(err.message, "unknown key 'admin'")) << err.message;
+  EXPECT_TRUE(contains(err.message, "unknown key 'monitoring'")) << err.message;
 }
 
 TEST(GatewayConfigTest, PluginsInOrderWithArgsAndPathsResolved) {

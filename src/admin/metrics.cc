@@ -1,0 +1,219 @@
+#include "admin/metrics.h"
+
+#include <set>
+#include <string_view>
+
+#include "admin/prometheus.h"
+#include "core/json.h"
+#include "stats/series.h"
+
+namespace tlsgate::admin {
+
+namespace {
+
+using stats::Counter;
+
+std::string_view trimSuffix(std::string_view s, std::string_view suffix) {
+  return s.ends_with(suffix) ? s.substr(0, s.size() - suffix.size()) : s;
+}
+
+double seconds(uint64_t us) { return static_cast<double>(us) / 1e6; }
+
+void appendKey(std::string& out, bool& first, std::string_view key) {
+  if (!first) out += ", ";
+  first = false;
+  json::appendString(out, key);
+  out += ": ";
+}
+
+}  // namespace
+
+CounterMetric prometheusName(Counter c) {
+  std::string_view name = stats::counterName(c);
+  if (c == Counter::kConnectionsActive) return {"tlsgate_" + std::string(name), "gauge", 1.0};
+  if (name.ends_with("_us"))
+    return {"tlsgate_" + std::string(trimSuffix(name, "_us")) + "_seconds_total", "counter", 1e-6};
+  return {"tlsgate_" + std::string(name) + "_total", "counter", 1.0};
+}
+
+MetricsSnapshot collectMetrics(const GatewayControl& control,
+                               const stats::CounterRegistry& registry) {
+  MetricsSnapshot m;
+  m.now = std::time(nullptr);
+  m.counters = control.counters();
+  m.series = registry.sumSeries();
+  auto& ciphers = stats::CipherIndex::instance();
+  for (size_t i = 0; i < ciphers.count(); ++i) m.cipherNames.emplace_back(ciphers.name(i));
+  for (const stats::ListenerStats* l : stats::ListenerRegistry::instance().all())
+    m.listeners.emplace_back(l->label(), l->sum());
+  m.reload = control.reloadStatus();
+  std::set<std::pair<std::string, std::string>> seen;
+  if (auto snapshot = control.snapshot()) {
+    for (const auto& entry : snapshot->certs->entries())
+      for (const auto& cert : entry->certs)
+        if (seen.emplace(cert.file, cert.subject).second)
+          m.certificates.push_back({cert.file, cert.subject, cert.notAfter});
+  }
+  return m;
+}
+
+std::string toPrometheus(const MetricsSnapshot& m) {
+  PrometheusText p;
+  for (size_t i = 0; i < stats::kCounterCount; ++i) {
+    auto c = static_cast<Counter>(i);
+    CounterMetric metric = prometheusName(c);
+    p.family(metric.name, metric.type,
+             std::string("tlsgate counter ") + stats::counterName(c) +
+                 (metric.scale != 1.0 ? " (microseconds, shown in seconds)" : ""));
+    if (metric.scale != 1.0)
+      p.sample(metric.name, {}, static_cast<double>(m.counters[i]) * metric.scale);
+    else
+      p.sample(metric.name, {}, m.counters[i]);
+  }
+
+  const auto& h = m.series.handshake;
+  p.family("tlsgate_ssl_handshake_duration_seconds", "histogram",
+           "Duration of successful inbound TLS handshakes");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < stats::kHandshakeBuckets; ++i) {
+    cumulative += h.counts[i];
+    std::string le = i < stats::kHandshakeBucketsUs.size()
+                         ? PrometheusText::formatDouble(seconds(stats::kHandshakeBucketsUs[i]))
+                         : "+Inf";
+    p.sample("tlsgate_ssl_handshake_duration_seconds_bucket", {{"le", le}}, cumulative);
+  }
+  p.sample("tlsgate_ssl_handshake_duration_seconds_sum", {}, seconds(h.sumUs));
+  p.sample("tlsgate_ssl_handshake_duration_seconds_count", {}, h.count());
+
+  p.family("tlsgate_ssl_handshakes_by_version_total", "counter",
+           "Successful inbound handshakes by TLS version");
+  for (size_t i = 0; i < stats::kTlsVersions; ++i)
+    p.sample("tlsgate_ssl_handshakes_by_version_total", {{"version", stats::tlsVersionName(i)}},
+             m.series.versions[i]);
+  p.family("tlsgate_ssl_handshakes_by_cipher_total", "counter",
+           "Successful inbound handshakes by cipher (OpenSSL name)");
+  for (size_t i = 0; i < m.cipherNames.size(); ++i)
+    p.sample("tlsgate_ssl_handshakes_by_cipher_total", {{"cipher", m.cipherNames[i]}},
+             m.series.ciphers[i]);
+
+  p.family("tlsgate_listener_connections_accepted_total", "counter",
+           "Connections accepted, per listener");
+  for (const auto& [label, t] : m.listeners)
+    p.sample("tlsgate_listener_connections_accepted_total", {{"listener", label}}, t.accepted);
+  p.family("tlsgate_listener_connections_active", "gauge", "Connections open now, per listener");
+  for (const auto& [label, t] : m.listeners)
+    p.sample("tlsgate_listener_connections_active", {{"listener", label}}, t.active());
+  p.family("tlsgate_listener_connections_closed_total", "counter",
+           "Connections closed, per listener and outcome (the data phase reached)");
+  for (const auto& [label, t] : m.listeners)
+    for (size_t o = 0; o < stats::kOutcomes; ++o)
+      p.sample("tlsgate_listener_connections_closed_total",
+               {{"listener", label}, {"outcome", stats::toString(static_cast<stats::Outcome>(o))}},
+               t.closed[o]);
+  p.family("tlsgate_listener_received_bytes_total", "counter",
+           "Bytes received from clients by relays and tunnels, per listener, at close");
+  for (const auto& [label, t] : m.listeners)
+    p.sample("tlsgate_listener_received_bytes_total", {{"listener", label}}, t.bytesIn);
+  p.family("tlsgate_listener_sent_bytes_total", "counter",
+           "Bytes sent to clients by relays and tunnels, per listener, at close");
+  for (const auto& [label, t] : m.listeners)
+    p.sample("tlsgate_listener_sent_bytes_total", {{"listener", label}}, t.bytesOut);
+
+  const ReloadStatus& r = m.reload;
+  p.family("tlsgate_reloads_total", "counter", "Configuration reloads attempted");
+  p.sample("tlsgate_reloads_total", {}, r.attempts);
+  p.family("tlsgate_reload_failures_total", "counter", "Configuration reloads that failed");
+  p.sample("tlsgate_reload_failures_total", {}, r.failures);
+  p.family("tlsgate_last_reload_success", "gauge",
+           "1 if the last reload succeeded (or none was tried), else 0");
+  p.sample("tlsgate_last_reload_success", {}, uint64_t{r.lastOk ? 1u : 0u});
+  p.family("tlsgate_last_reload_timestamp_seconds", "gauge",
+           "When the last reload finished (Unix time; 0: never)");
+  p.sample("tlsgate_last_reload_timestamp_seconds", {}, static_cast<uint64_t>(r.lastTime));
+  p.family("tlsgate_last_reload_duration_seconds", "gauge", "How long the last reload took");
+  p.sample("tlsgate_last_reload_duration_seconds", {},
+           seconds(static_cast<uint64_t>(r.lastTook.count())));
+  p.family("tlsgate_start_time_seconds", "gauge", "When the process started (Unix time)");
+  p.sample("tlsgate_start_time_seconds", {}, static_cast<uint64_t>(r.startTime));
+
+  p.family("tlsgate_certificate_expiry_seconds", "gauge",
+           "Seconds until the certificate's notAfter (negative: expired)");
+  for (const auto& c : m.certificates)
+    p.sample("tlsgate_certificate_expiry_seconds", {{"file", c.file}, {"subject", c.subject}},
+             static_cast<double>(c.notAfter - m.now));
+  return p.text();
+}
+
+std::string toStatsJson(const MetricsSnapshot& m) {
+  std::string out = "{\"counters\": ";
+  out += stats::CounterRegistry::toJson(m.counters);
+
+  const auto& h = m.series.handshake;
+  out += ", \"handshake_duration_seconds\": {\"buckets\": [";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < stats::kHandshakeBuckets; ++i) {
+    cumulative += h.counts[i];
+    if (i) out += ", ";
+    out += "{\"le\": ";
+    if (i < stats::kHandshakeBucketsUs.size())
+      out += PrometheusText::formatDouble(seconds(stats::kHandshakeBucketsUs[i]));
+    else
+      out += "\"+Inf\"";
+    out += ", \"count\": " + std::to_string(cumulative) + "}";
+  }
+  out += "], \"sum\": " + PrometheusText::formatDouble(seconds(h.sumUs)) +
+         ", \"count\": " + std::to_string(h.count()) + "}";
+
+  out += ", \"tls_versions\": {";
+  bool first = true;
+  for (size_t i = 0; i < stats::kTlsVersions; ++i) {
+    appendKey(out, first, stats::tlsVersionName(i));
+    out += std::to_string(m.series.versions[i]);
+  }
+  out += "}, \"ciphers\": {";
+  first = true;
+  for (size_t i = 0; i < m.cipherNames.size(); ++i) {
+    appendKey(out, first, m.cipherNames[i]);
+    out += std::to_string(m.series.ciphers[i]);
+  }
+  out += "}, \"listeners\": [";
+  first = true;
+  for (const auto& [label, t] : m.listeners) {
+    if (!first) out += ", ";
+    first = false;
+    out += "{\"listener\": ";
+    json::appendString(out, label);
+    out += ", \"accepted\": " + std::to_string(t.accepted) +
+           ", \"active\": " + std::to_string(t.active()) + ", \"closed\": {";
+    bool firstOutcome = true;
+    for (size_t o = 0; o < stats::kOutcomes; ++o) {
+      appendKey(out, firstOutcome, stats::toString(static_cast<stats::Outcome>(o)));
+      out += std::to_string(t.closed[o]);
+    }
+    out += "}, \"bytes_in\": " + std::to_string(t.bytesIn) +
+           ", \"bytes_out\": " + std::to_string(t.bytesOut) + "}";
+  }
+  const ReloadStatus& r = m.reload;
+  out += "], \"reload\": {\"attempts\": " + std::to_string(r.attempts) +
+         ", \"failures\": " + std::to_string(r.failures) +
+         ", \"last_ok\": " + (r.lastOk ? "true" : "false") + ", \"last_error\": ";
+  json::appendStringOrNull(out, r.lastError);
+  out += ", \"last_time\": " + std::to_string(r.lastTime) +
+         ", \"last_took_ms\": " + PrometheusText::formatDouble(r.lastTook.count() / 1000.0) +
+         "}, \"start_time\": " + std::to_string(r.startTime) + ", \"certificates\": [";
+  first = true;
+  for (const auto& c : m.certificates) {
+    if (!first) out += ", ";
+    first = false;
+    out += "{\"file\": ";
+    json::appendString(out, c.file);
+    out += ", \"subject\": ";
+    json::appendString(out, c.subject);
+    out += ", \"expiry_seconds\": " + std::to_string(static_cast<long long>(c.notAfter - m.now)) +
+           "}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace tlsgate::admin

@@ -1,0 +1,48 @@
+// Metrics: everything /metrics and /stats show, read once into a MetricsSnapshot and then
+// rendered as Prometheus text or JSON, so the two always agree.
+//
+// Prometheus names (README "Metrics"): counter `name` of stats/counters.h becomes
+// tlsgate_<name>_total, except that a name ending in _us becomes tlsgate_<name without _us>
+// _seconds_total (in seconds) and connections_active is the gauge tlsgate_connections_active.
+#pragma once
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "admin/gateway_control.h"
+#include "stats/counters.h"
+#include "stats/listener_stats.h"
+
+namespace tlsgate::admin {
+
+struct CertificateExpiry {
+  std::string file;
+  std::string subject;
+  std::time_t notAfter = 0;
+};
+
+struct MetricsSnapshot {
+  std::time_t now = 0;
+  stats::Totals counters{};
+  stats::SeriesTotals series;
+  std::vector<std::string> cipherNames;  // by CipherIndex, [0] = "other"
+  std::vector<std::pair<std::string, stats::ListenerTotals>> listeners;
+  ReloadStatus reload;
+  std::vector<CertificateExpiry> certificates;  // one per (file, subject)
+};
+
+MetricsSnapshot collectMetrics(const GatewayControl& control,
+                               const stats::CounterRegistry& registry);
+std::string toPrometheus(const MetricsSnapshot& m);
+std::string toStatsJson(const MetricsSnapshot& m);
+
+// The Prometheus name and scale of a counter of stats/counters.h.
+struct CounterMetric {
+  std::string name;
+  const char* type;  // "counter" or "gauge"
+  double scale;      // 1, or 1e-6 for microseconds
+};
+CounterMetric prometheusName(stats::Counter c);
+
+}  // namespace tlsgate::admin
