@@ -86,7 +86,8 @@ Result<std::string> Parser::string(const Field& f) const {
 Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(0, "the file is empty: expected listeners, ssl and routes");
   auto top = fields(root, lineOf(root), "",
-                    {"threads", "listeners", "ssl", "routes", "sni", "tunnel", "plugins"});
+                    {"threads", "listeners", "ssl", "routes", "sni", "tunnel", "plugins",
+                     "drain_timeout"});
   if (!top) return top.error();
 
   GatewayConfig config;
@@ -107,6 +108,10 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
       st = parsePlugins(f, config);
     } else if (f.name == "tunnel") {
       st = parseTunnel(f, config.tunnel);
+    } else if (f.name == "drain_timeout") {
+      auto seconds = count(f, "seconds");
+      if (!seconds) return seconds.error();
+      config.drainTimeoutSec = *seconds;
     } else if (f.name == "sni") {
       auto file = filePath(f);
       if (!file) return file.error();

@@ -64,7 +64,8 @@ namespace tlsgate::stats {
   X(kProxyProtocolInvalid, "proxy_protocol_invalid")                       \
   X(kNoEndpoint, "no_endpoint")                                            \
   X(kResolveFailure, "resolve_failure")                                    \
-  X(kOriginHandshakeFailure, "origin_handshake_failure")
+  X(kOriginHandshakeFailure, "origin_handshake_failure")                   \
+  X(kDrainClosed, "drain_closed")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,
