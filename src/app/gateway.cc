@@ -42,6 +42,7 @@ struct Gateway::Swap {
   std::vector<std::vector<proxy::Worker::ListenerPlan>> perWorker;
   std::vector<OpenListener> listeners;
   std::vector<std::string> opened;  // bound addresses, for the log
+  std::vector<std::string> closed;
 };
 
 Gateway::Gateway(std::shared_ptr<const config::Snapshot> snapshot,
@@ -173,12 +174,14 @@ Result<Gateway::Swap> Gateway::planListeners(const config::GatewayConfig& next) 
     swap.opened.push_back(bound->bound.toString());
   }
   for (size_t j = 0; j < listeners_.size(); ++j)
-    if (!taken[j]) log::info("no longer listening on %s", listeners_[j].bound.toString().c_str());
+    if (!taken[j]) swap.closed.push_back(listeners_[j].bound.toString());
   return swap;
 }
 
 void Gateway::commit(std::shared_ptr<const config::Snapshot> next, Swap swap) {
   for (const std::string& address : swap.opened) log::info("listening on %s", address.c_str());
+  for (const std::string& address : swap.closed)
+    log::info("no longer listening on %s", address.c_str());
   listeners_ = std::move(swap.listeners);
   {
     std::lock_guard lock(snapshotMutex_);
