@@ -54,6 +54,7 @@ Gateway::Gateway(std::shared_ptr<const config::Snapshot> snapshot,
           std::make_unique<proxy::OriginSessionCache>(snapshot->config.ssl.client.sessionCache)),
       snapshot_(std::move(snapshot)) {
   status_.startTime = startTime_;
+  workerExited_ = std::make_unique<std::atomic<bool>[]>(started_.threads);
   for (unsigned i = 0; i < started_.threads; ++i)
     workers_.push_back(std::make_unique<proxy::Worker>(static_cast<int>(i), counters_.newBlock(),
                                                        snapshot_, *originSessions_));
@@ -78,9 +79,10 @@ Status Gateway::start() {
     log::info("listening on %s", bound->bound.toString().c_str());
   }
   runningWorkers_ = static_cast<int>(workers_.size());
-  for (auto& w : workers_)
-    threads_.emplace_back([this, worker = w.get()] {
-      worker->run();
+  for (size_t w = 0; w < workers_.size(); ++w)
+    threads_.emplace_back([this, w] {
+      workers_[w]->run();
+      workerExited_[w] = true;
       --runningWorkers_;
     });
   reloadThread_ = std::thread([this] { reloadLoop(); });
@@ -199,26 +201,31 @@ void Gateway::commit(std::shared_ptr<const config::Snapshot> next, Swap swap) {
   postAndWait(std::move(tasks));
 }
 
-// Runs each task on its worker and waits until all have run, so that once reload() returns
-// a removed listener refuses and an added one accepts. A worker that has stopped (the
-// process is ending) runs nothing more; the wait then gives up.
+// Runs each task on its worker and waits until all have run: once reload() returns a
+// removed listener refuses and an added one accepts; once beginDrain() returns no listener
+// accepts. A worker that has stopped runs nothing more: its task is not waited for.
 void Gateway::postAndWait(std::vector<std::function<void()>> perWorker) {
   struct Pending {
     std::mutex mutex;
     std::condition_variable cv;
-    size_t left;
+    std::vector<bool> ran;
   };
   auto pending = std::make_shared<Pending>();
-  pending->left = perWorker.size();
+  pending->ran.assign(perWorker.size(), false);
   for (size_t w = 0; w < perWorker.size(); ++w)
-    workers_[w]->reactor().post([pending, task = std::move(perWorker[w])] {
+    workers_[w]->reactor().post([pending, w, task = std::move(perWorker[w])] {
       task();
       std::lock_guard lock(pending->mutex);
-      if (--pending->left == 0) pending->cv.notify_all();
+      pending->ran[w] = true;
+      pending->cv.notify_all();
     });
   std::unique_lock lock(pending->mutex);
-  while (pending->left > 0 && runningWorkers_ == static_cast<int>(workers_.size()))
-    pending->cv.wait_for(lock, milliseconds(100));
+  auto done = [&] {
+    for (size_t w = 0; w < pending->ran.size(); ++w)
+      if (!pending->ran[w] && !workerExited_[w]) return false;
+    return true;
+  };
+  while (!done()) pending->cv.wait_for(lock, milliseconds(100));
 }
 
 admin::ReloadStatus Gateway::reloadStatus() const {
@@ -251,13 +258,16 @@ void Gateway::beginDrain() {
   if (draining_.exchange(true)) return;
   drainBegun_ = true;
   unsigned timeout = snapshot()->config.drainTimeoutSec;
-  stats::Totals totals = counters_.sum();
-  drainClosedBefore_ = totals[static_cast<size_t>(stats::Counter::kDrainClosed)];
+  drainClosedBefore_ = counters_.sum()[static_cast<size_t>(stats::Counter::kDrainClosed)];
+  std::vector<std::function<void()>> tasks;
+  for (auto& w : workers_)
+    tasks.push_back([worker = w.get(), timeout] { worker->drain(std::chrono::seconds(timeout)); });
+  postAndWait(std::move(tasks));
+  // Every listener is closed now: the count can only go down.
   log::info("SIGTERM: draining %llu connections (up to %us)",
             static_cast<unsigned long long>(
-                totals[static_cast<size_t>(stats::Counter::kConnectionsActive)]),
+                counters_.sum()[static_cast<size_t>(stats::Counter::kConnectionsActive)]),
             timeout);
-  for (auto& w : workers_) w->drain(std::chrono::seconds(timeout));
 }
 
 void Gateway::stopNow() {

@@ -97,7 +97,8 @@ class Gateway final : public admin::GatewayControl {
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<int> runningWorkers_{0};
-  std::atomic<bool> draining_{false};  // no reload from now on
+  std::unique_ptr<std::atomic<bool>[]> workerExited_;  // per worker: run() has returned
+  std::atomic<bool> draining_{false};                  // no reload from now on
   std::atomic<bool> stoppedNow_{false};
   bool drainBegun_ = false;              // the signal thread's
   std::vector<OpenListener> listeners_;  // in the current config's order; under reloadMutex_

@@ -111,16 +111,14 @@ void Worker::stop() {
 }
 
 void Worker::drain(std::chrono::seconds timeout) {
-  reactor_.post([this, timeout] {
-    if (draining_) return;
-    draining_ = true;
-    listeners_.clear();  // new connections are refused from now on
-    if (!connections_) {
-      reactor_.stop();
-      return;
-    }
-    reactor_.arm(drainTimer_, timeout);
-  });
+  if (draining_) return;
+  draining_ = true;
+  listeners_.clear();  // new connections are refused from now on
+  if (!connections_) {
+    reactor_.stop();
+    return;
+  }
+  reactor_.arm(drainTimer_, timeout);
 }
 
 void Worker::onTimer() {

@@ -49,8 +49,9 @@ class Worker final : private TimerHandler {
   void run();
   // Thread-safe: stop accepting, close every connection, return from run().
   void stop();
-  // Thread-safe (SIGTERM): close the listening sockets now; run() returns when the last
-  // connection ends, or after `timeout`, when those left are closed (drain_closed).
+  // SIGTERM, on the worker's thread (through reactor().post): close the listening sockets
+  // now; run() returns when the last connection ends, or after `timeout`, when those left
+  // are closed (drain_closed).
   void drain(std::chrono::seconds timeout);
 
   int id() const { return id_; }

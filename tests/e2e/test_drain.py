@@ -10,7 +10,7 @@ import ssl
 import time
 
 from conftest import scaled
-from tlsclient import HOST, client_context, tls_connect
+from tlsclient import client_context, refused, tls_connect
 from upstreams import TcpServer, echo_handler
 
 CHUNK = 64 * 1024
@@ -43,12 +43,12 @@ def ended(s: ssl.SSLSocket, timeout: float) -> bool:
         return False
 
 
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=5).close()
-        return False
-    except ConnectionRefusedError:
-        return True
+def relayed(gw, pki) -> ssl.SSLSocket:
+    """A TLS connection through `gw` to its echo upstream, shown to relay."""
+    s = tls_connect(gw.port, client_context(pki.ca), "a.test")
+    s.sendall(b"ping")
+    assert s.recv(10) == b"ping"
+    return s
 
 
 def test_sigterm_lets_a_slow_download_finish(gateway, pki):
@@ -90,10 +90,7 @@ def test_drain_timeout_cuts_a_stuck_connection(gateway, pki):
     tlsgate exits 0 long before the default 30 s."""
     with TcpServer(echo_handler) as up:
         gw = gateway(route=up.address, drain_timeout=1)
-        ctx = client_context(pki.ca)
-        with tls_connect(gw.port, ctx, "a.test") as s:
-            s.sendall(b"ping")
-            assert s.recv(10) == b"ping"
+        with relayed(gw, pki) as s:
             with gw._cond:
                 start = len(gw.lines)
             gw.proc.send_signal(signal.SIGTERM)
@@ -107,10 +104,7 @@ def test_stats_during_drain(gateway, pki):
     """SIGUSR1 still answers while draining; drain_closed is 0 until the timeout."""
     with TcpServer(echo_handler) as up:
         gw = gateway(route=up.address, drain_timeout=30)
-        ctx = client_context(pki.ca)
-        with tls_connect(gw.port, ctx, "a.test") as s:
-            s.sendall(b"ping")
-            assert s.recv(10) == b"ping"
+        with relayed(gw, pki) as s:
             gw.proc.send_signal(signal.SIGTERM)
             assert gw.wait_line(r"SIGTERM: draining 1 connections")
             st = gw.stats()
@@ -125,15 +119,13 @@ def test_second_sigterm_stops_at_once(gateway, pki):
     """A second SIGTERM during a drain closes everything now."""
     with TcpServer(echo_handler) as up:
         gw = gateway(route=up.address, drain_timeout=60)
-        ctx = client_context(pki.ca)
-        with tls_connect(gw.port, ctx, "a.test") as s:
-            s.sendall(b"ping")
-            assert s.recv(10) == b"ping"
+        with relayed(gw, pki) as s:
             gw.proc.send_signal(signal.SIGTERM)
             assert gw.wait_line(r"SIGTERM: draining 1 connections")
             assert gw.alive()
             gw.proc.send_signal(signal.SIGTERM)
             assert gw.proc.wait(scaled(20)) == 0, gw.stderr_text()
+            assert ended(s, scaled(5))
             assert gw.wait_line(r"^tlsgate: SIGTERM while draining: stopping now$")
 
 
@@ -141,10 +133,7 @@ def test_sigint_is_immediate(gateway, pki):
     """SIGINT does not drain: a connection in flight is closed and tlsgate exits 0."""
     with TcpServer(echo_handler) as up:
         gw = gateway(route=up.address, drain_timeout=60)
-        ctx = client_context(pki.ca)
-        with tls_connect(gw.port, ctx, "a.test") as s:
-            s.sendall(b"ping")
-            assert s.recv(10) == b"ping"
+        with relayed(gw, pki) as s:
             gw.proc.send_signal(signal.SIGINT)
             assert gw.proc.wait(scaled(20)) == 0, gw.stderr_text()
             assert ended(s, scaled(5))

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import LISTENING_RE, scaled
 from pki import run_openssl
-from tlsclient import HOST, client_context, inspect, s_client, tls_connect
+from tlsclient import HOST, client_context, inspect, refused, s_client, tls_connect
 from upstreams import TcpServer, echo_handler
 
 H2LOAD = "/usr/bin/h2load"
@@ -52,14 +52,6 @@ def assert_ok(line: str) -> None:
 def ports_opened_after(gw, start: int) -> list[int]:
     with gw._cond:
         return [int(m.group("port")) for l in gw.lines[start:] if (m := LISTENING_RE.match(l))]
-
-
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=5).close()
-        return False
-    except ConnectionRefusedError:
-        return True
 
 
 def test_reload_swaps_certificate(gateway, pki):
