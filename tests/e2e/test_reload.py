@@ -3,6 +3,7 @@ flight, listeners opened and closed, a failed reload keeps everything as it was.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import LISTENING_RE, scaled
 from pki import run_openssl
-from tlsclient import HOST, client_context, inspect, refused, s_client, tls_connect
+from tlsclient import HOST, client_context, http_get, inspect, refused, s_client, tls_connect
 from upstreams import TcpServer, echo_handler
 
 H2LOAD = "/usr/bin/h2load"
@@ -226,3 +227,22 @@ def test_restart_only_key_warns(gateway, pki):
     assert_ok(gw.reload())
     assert gw.wait_line(r"^tlsgate: warning: threads changed: takes effect at restart$", start)
     assert served_serial(gw.port, "a.test") == serial
+
+
+def test_kept_listener_takes_new_options(gateway, pki):
+    """S16: a kept listener (same address and transparent) keeps its port and takes the
+    options of its new place in the file: moved from first to second and switched to
+    proxy_protocol, a PROXY header's client address is what builtin:inspect reports."""
+    gw = gateway()
+    ctx = client_context(pki.ca)
+    assert inspect(gw.port, ctx, "a.test").json["client"].startswith("127.0.0.1:")
+    gw.listeners = ["127.0.0.2:0", {"listen": "127.0.0.1:0", "proxy_protocol": True,
+                                    "proxy_protocol_from": ["127.0.0.1"]}]
+    gw.yaml_path.write_text(gw.yaml_text())
+    assert_ok(gw.reload())
+    raw = socket.create_connection((HOST, gw.port), timeout=scaled(10))
+    raw.sendall(b"PROXY TCP4 192.0.2.7 192.0.2.10 5555 8443\r\n")
+    with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+        status, _, body = http_get(s, "a.test", close=True)
+    assert status == 200, body
+    assert json.loads(body)["client"] == "192.0.2.7:5555", body
