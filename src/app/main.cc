@@ -1,84 +1,23 @@
-// tlsgate: wiring. Parses the command line, builds the configuration snapshot, opens one
-// listening socket per worker and listener, starts the workers and handles signals.
+// tlsgate: wiring. Parses the command line, loads the configuration and the plugins, starts
+// the Gateway and hands the main thread to the signal loop.
 #include <malloc.h>
 #include <openssl/crypto.h>
-#include <signal.h>
 
 #include <cstdio>
-#include <memory>
-#include <thread>
-#include <vector>
 
 #include "admin/admin_endpoint.h"
-#include "admin/gateway_control.h"
 #include "app/command_line.h"
+#include "app/gateway.h"
 #include "app/plugin_loader.h"
+#include "app/signals.h"
 #include "config/snapshot.h"
-#include "hooks/hook_registry.h"
 #include "core/access_log.h"
 #include "core/log.h"
-#include "net/socket.h"
-#include "proxy/worker.h"
-#include "stats/counters.h"
-#include "stats/listener_stats.h"
+#include "hooks/hook_registry.h"
 
 using namespace tlsgate;
 
 namespace {
-
-// Blocks the signals we handle in every thread (threads inherit the mask); the main thread
-// then takes them synchronously with sigwait.
-sigset_t blockSignals() {
-  signal(SIGPIPE, SIG_IGN);
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGUSR2}) sigaddset(&set, s);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-// One socket per worker on each listener address. A port of 0 is chosen by the kernel on
-// the first socket; the others bind that same port.
-Status openListeners(const config::GatewayConfig& cfg,
-                     std::vector<std::unique_ptr<proxy::Worker>>& workers) {
-  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
-    const auto& l = cfg.listeners[i];
-    net::Address address = l.address;
-    for (auto& w : workers) {
-      auto fd = net::listenReusePort(address, l.transparent);
-      if (!fd) return Error{cfg.path, l.line, fd.error().message};
-      if (address.port() == 0) address = net::localAddress(fd->get());
-      w->addListener(std::move(fd.value()), address, i);
-    }
-    stats::ListenerRegistry::instance().add(l.address, address.toString());
-    log::info("listening on %s", address.toString().c_str());
-  }
-  return Ok{};
-}
-
-// The admin endpoint's view of this process until app::Gateway (reload, drain) replaces it:
-// one snapshot for the process's life, no reload.
-class StaticGateway final : public admin::GatewayControl {
- public:
-  StaticGateway(std::shared_ptr<const config::Snapshot> snapshot,
-                const stats::CounterRegistry& counters, AccessLog* accessLog)
-      : snapshot_(std::move(snapshot)), counters_(counters), accessLog_(accessLog) {
-    status_.startTime = std::time(nullptr);
-  }
-  admin::ReloadResult reload() override { return {false, "reload not available", {}}; }
-  admin::ReloadStatus reloadStatus() const override { return status_; }
-  std::shared_ptr<const config::Snapshot> snapshot() const override { return snapshot_; }
-  stats::Totals counters() const override { return counters_.sum(); }
-  void reopenLogs() override {
-    if (accessLog_) accessLog_->reopen();
-  }
-
- private:
-  std::shared_ptr<const config::Snapshot> snapshot_;
-  const stats::CounterRegistry& counters_;
-  AccessLog* accessLog_;
-  admin::ReloadStatus status_;
-};
 
 // Keep freed memory in the process instead of trimming the heap after every burst: a heap
 // that shrinks and regrows pays an mprotect() and fresh zeroed pages per handshake.
@@ -116,31 +55,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.error().toString().c_str());
     return 1;
   }
-  auto snapshot = config::buildSnapshot(std::move(parsed.value()),
-                                        hooks::HookRegistry::instance().endpointProtocols());
+  auto protocols = hooks::HookRegistry::instance().endpointProtocols();
+  auto snapshot = config::buildSnapshot(std::move(parsed.value()), protocols);
   if (!snapshot) {
     std::fprintf(stderr, "%s\n", snapshot.error().toString().c_str());
     return 1;
   }
-  const auto& cfg = (*snapshot)->config;
   if (options->check) {
     std::printf("configuration OK\n");
     return 0;
   }
 
   tuneAllocator();
-  sigset_t signals = blockSignals();
-  stats::CounterRegistry counters;
-  proxy::OriginSessionCache originSessions(cfg.ssl.client.sessionCache);
-  std::vector<std::unique_ptr<proxy::Worker>> workers;
-  for (unsigned i = 0; i < cfg.threads; ++i)
-    workers.push_back(
-        std::make_unique<proxy::Worker>(i, counters.newBlock(), *snapshot, originSessions));
-  if (Status s = openListeners(cfg, workers); !s) {
-    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
-    return 1;
-  }
-
+  sigset_t signals = app::blockSignals();
+  const config::GatewayConfig& cfg = (*snapshot)->config;
+  // The access log and the admin endpoint are set up once; a reload that changes them
+  // says they take effect at restart (app/restart_only.cc).
   std::unique_ptr<AccessLog> accessLog;
   if (cfg.accessLog) {
     auto opened = AccessLog::open(cfg.accessLog->path, cfg.threads);
@@ -152,45 +82,28 @@ int main(int argc, char** argv) {
     accessLog = std::move(opened.value());
     AccessLog::setActive(accessLog.get());
   }
-  StaticGateway control(*snapshot, counters, accessLog.get());
-  admin::AdminEndpoint adminEndpoint(control, counters);
+  app::Gateway gateway(std::move(snapshot.value()), std::move(protocols));
+  if (accessLog) gateway.setReopenLogs([&accessLog] { accessLog->reopen(); });
+  if (Status s = gateway.start(); !s) {
+    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
+    return 1;
+  }
+  const config::GatewayConfig& running = gateway.snapshot()->config;
+  admin::AdminEndpoint adminEndpoint(gateway, gateway.counterRegistry());
   std::unique_ptr<admin::HttpServer> adminServer;
-  if (cfg.admin) {
-    auto started = admin::startAdmin(*cfg.admin, adminEndpoint);
+  if (running.admin) {
+    auto started = admin::startAdmin(*running.admin, adminEndpoint);
     if (!started) {
-      std::fprintf(stderr, "%s:%d: %s\n", cfg.path.c_str(), cfg.admin->line,
+      std::fprintf(stderr, "%s:%d: %s\n", running.path.c_str(), running.admin->line,
                    started.error().toString().c_str());
       return 1;
     }
     adminServer = std::move(started.value());
   }
-
-  std::vector<std::thread> threads;
-  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
-  log::info("%u worker threads, %s", cfg.threads, OpenSSL_version(OPENSSL_VERSION));
+  log::info("%u worker threads, %s", gateway.snapshot()->config.threads,
+            OpenSSL_version(OPENSSL_VERSION));
   log::info("ready");
-
-  for (;;) {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (sig == SIGUSR1) {
-      log::info("stats %s", stats::CounterRegistry::toJson(counters.sum()).c_str());
-      continue;
-    }
-    if (sig == SIGUSR2) {  // logrotate
-      control.reopenLogs();
-      continue;
-    }
-    if (sig == SIGHUP) {
-      log::info("SIGHUP: reload is not supported yet; configuration unchanged");
-      continue;
-    }
-    log::info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    break;
-  }
-  for (auto& w : workers) w->stop();
-  for (auto& t : threads) t.join();
-  workers.clear();
+  app::runSignalLoop(gateway, signals);
   adminServer.reset();
   AccessLog::setActive(nullptr);
   accessLog.reset();  // flushes the last lines

@@ -89,7 +89,7 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(0, "the file is empty: expected listeners, ssl and routes");
   auto top = fields(root, lineOf(root), "",
                     {"threads", "listeners", "ssl", "routes", "sni", "tunnel", "plugins", "admin",
-                     "access_log"});
+                     "access_log", "drain_timeout"});
   if (!top) return top.error();
 
   GatewayConfig config;
@@ -114,6 +114,10 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
       st = parseAdmin(f, config);
     } else if (f.name == "access_log") {
       st = parseAccessLog(f, config);
+    } else if (f.name == "drain_timeout") {
+      auto seconds = count(f, "seconds");
+      if (!seconds) return seconds.error();
+      config.drainTimeoutSec = *seconds;
     } else if (f.name == "sni") {
       auto file = filePath(f);
       if (!file) return file.error();

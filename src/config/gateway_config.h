@@ -34,6 +34,7 @@
 //     alpn:                             # optional: one endpoint per ALPN protocol (S14)
 //       h2: 127.0.0.1:9001
 //     send_proxy_protocol: v2           # optional: PROXY header to these upstreams (v1|v2)
+//   drain_timeout: 30                   # SIGTERM: seconds connections may take to finish
 //   plugins:                            # optional, loaded in order (include/tlsgate/plugin.h)
 //     - path: plugins/hook_test.so      # relative to this file
 //       args: [--hook, cert]
@@ -209,6 +210,7 @@ struct GatewayConfig {
   std::vector<PluginConfig> plugins;
   std::optional<AdminConfig> admin;
   std::optional<AccessLogConfig> accessLog;
+  unsigned drainTimeoutSec = 30;  // SIGTERM: then the connections left are closed; 0 = at once
 };
 
 // Pure parser over the file's text (`path` is used for messages and relative names).

@@ -30,14 +30,16 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    const std::string& yamlPath, const std::vector<std::string>& pluginProtocols) {
+    const std::string& yamlPath, const std::vector<std::string>& pluginProtocols,
+    const Snapshot* previous) {
   auto cfg = loadGatewayConfig(yamlPath);
   if (!cfg) return cfg.error();
-  return buildSnapshot(std::move(cfg.value()), pluginProtocols);
+  return buildSnapshot(std::move(cfg.value()), pluginProtocols, previous);
 }
 
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    GatewayConfig config, const std::vector<std::string>& pluginProtocols) {
+    GatewayConfig config, const std::vector<std::string>& pluginProtocols,
+    const Snapshot* /*previous*/) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const std::string& yamlPath = snapshot->config.path;

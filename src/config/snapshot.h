@@ -35,10 +35,14 @@ struct Snapshot {
 // Reads ssl_multicert.config, sni.yaml and every certificate, key and CA file named by
 // `config`; the first problem found is returned as file:line: message. `pluginProtocols`:
 // the protocols plugins registered endpoints for (offered when ssl.alpn is not given).
+// `previous`: on a reload (S16), the snapshot in use, for state carried across reloads;
+// null at startup. It is only read.
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    GatewayConfig config, const std::vector<std::string>& pluginProtocols = {});
+    GatewayConfig config, const std::vector<std::string>& pluginProtocols = {},
+    const Snapshot* previous = nullptr);
 // The same from tlsgate.yaml's path.
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    const std::string& yamlPath, const std::vector<std::string>& pluginProtocols = {});
+    const std::string& yamlPath, const std::vector<std::string>& pluginProtocols = {},
+    const Snapshot* previous = nullptr);
 
 }  // namespace tlsgate::config

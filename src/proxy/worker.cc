@@ -51,6 +51,7 @@ class Worker::Listener final : public EventHandler {
   bool wildcard() const { return wildcard_; }
   const net::Address& bound() const { return bound_; }
   size_t index() const { return index_; }
+  void setIndex(size_t index) { index_ = index; }
 
  private:
   Worker& worker_;
@@ -79,6 +80,24 @@ void Worker::addListener(Fd fd, const net::Address& bound, size_t index) {
   reactor_.add(listeners_.back()->fd(), EPOLLIN, listeners_.back().get(), /*levelTriggered=*/true);
 }
 
+void Worker::adopt(std::shared_ptr<const config::Snapshot> snapshot,
+                   std::vector<ListenerPlan> plan) {
+  snapshot_ = std::move(snapshot);
+  if (draining_) return;  // the listeners are closed for good (the new ones close with `plan`)
+  std::vector<std::unique_ptr<Listener>> old = std::move(listeners_);
+  listeners_.clear();
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (plan[i].kept) {
+      // Same socket, same accept queue: nobody is refused while the configuration changes.
+      listeners_.push_back(std::move(old.at(*plan[i].kept)));
+      listeners_.back()->setIndex(i);
+    } else {
+      addListener(std::move(plan[i].fd), plan[i].bound, i);
+    }
+  }
+  // What is left in `old` was removed from tlsgate.yaml: closing the fd unregisters it.
+}
+
 void Worker::run() {
   reactor_.run();
   link_->cut();  // hooks that complete from now on find no reactor (their calls are dropped)
@@ -91,7 +110,27 @@ void Worker::stop() {
   });
 }
 
+void Worker::drain(std::chrono::seconds timeout) {
+  if (draining_) return;
+  draining_ = true;
+  listeners_.clear();  // new connections are refused from now on
+  if (!connections_) {
+    reactor_.stop();
+    return;
+  }
+  reactor_.arm(drainTimer_, timeout);
+}
+
+void Worker::onTimer() {
+  while (connections_) {
+    counters_.add(stats::Counter::kDrainClosed);
+    connections_->abandon();
+  }
+  reactor_.stop();
+}
+
 void Worker::shutdownNow() {
+  if (drainTimer_.armed()) reactor_.cancel(drainTimer_);
   listeners_.clear();  // closing the fds removes them from epoll
   while (connections_) connections_->abandon();
 }
@@ -119,6 +158,10 @@ void Worker::release(ClientConnection* conn) {
   conn->prev = conn->next = nullptr;
   counters_.sub(stats::Counter::kConnectionsActive);
   reactor_.dispose(std::unique_ptr<Disposable>(conn));
+  if (draining_ && !connections_ && drainTimer_.armed()) {
+    reactor_.cancel(drainTimer_);
+    reactor_.stop();
+  }
 }
 
 }  // namespace tlsgate::proxy

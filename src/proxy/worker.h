@@ -3,7 +3,9 @@
 // worker; other threads reach a worker only through reactor().post().
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "config/snapshot.h"
@@ -19,12 +21,12 @@ namespace tlsgate::proxy {
 
 class ClientConnection;
 
-class Worker {
+class Worker final : private TimerHandler {
  public:
   // `originSessions` is shared by every worker.
   Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const config::Snapshot> snapshot,
          OriginSessionCache& originSessions);
-  ~Worker();
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -32,10 +34,25 @@ class Worker {
   // place in the snapshot's config.listeners (its options).
   void addListener(Fd fd, const net::Address& bound, size_t index);
 
-  // Runs the event loop on the calling thread until stop().
+  // One listener of a new snapshot, at its index in config.listeners: a socket just
+  // opened, or (`kept`) the one this worker has at that index of the old snapshot.
+  struct ListenerPlan {
+    Fd fd;
+    net::Address bound;
+    std::optional<size_t> kept;
+  };
+  // S16, on the worker's thread (through reactor().post): new connections use `snapshot`,
+  // those in flight keep theirs. The listeners become `plan`; one not kept closes.
+  void adopt(std::shared_ptr<const config::Snapshot> snapshot, std::vector<ListenerPlan> plan);
+
+  // Runs the event loop on the calling thread until stop() or the end of a drain.
   void run();
   // Thread-safe: stop accepting, close every connection, return from run().
   void stop();
+  // SIGTERM, on the worker's thread (through reactor().post): close the listening sockets
+  // now; run() returns when the last connection ends, or after `timeout`, when those left
+  // are closed (drain_closed).
+  void drain(std::chrono::seconds timeout);
 
   int id() const { return id_; }
   Reactor& reactor() { return reactor_; }
@@ -52,6 +69,7 @@ class Worker {
   class Listener;
   void accepted(Fd fd, const net::Address& peer, const Listener& from);
   void shutdownNow();
+  void onTimer() override;  // the drain timeout
 
   int id_;
   stats::CounterBlock& counters_;
@@ -62,6 +80,8 @@ class Worker {
   OriginSessionCache& originSessions_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   ClientConnection* connections_ = nullptr;  // intrusive list head
+  bool draining_ = false;
+  Timer drainTimer_{this};
 };
 
 }  // namespace tlsgate::proxy

@@ -66,9 +66,10 @@ namespace tlsgate::stats {
   X(kProxyProtocolInvalid, "proxy_protocol_invalid")                       \
   X(kNoEndpoint, "no_endpoint")                                            \
   X(kResolveFailure, "resolve_failure")                                    \
-  X(kOriginHandshakeFailure, "origin_handshake_failure")                  \
+  X(kOriginHandshakeFailure, "origin_handshake_failure")                   \
   X(kSslSniMiss, "ssl_sni_miss")                                           \
-  X(kAccessLogDropped, "access_log_dropped")
+  X(kAccessLogDropped, "access_log_dropped")                               \
+  X(kDrainClosed, "drain_closed")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,

@@ -137,7 +137,8 @@ class Gateway:
                  extra_yaml: str = "",
                  routes_yaml: str = "",
                  files: dict[str, str] | None = None,
-                 wrapper: list[str] | None = None):
+                 wrapper: list[str] | None = None,
+                 drain_timeout: int | None = 2):
         self.binary = binary
         self.dir = Path(workdir)
         self.pki = pki
@@ -160,6 +161,9 @@ class Gateway:
         self.routes_yaml = routes_yaml
         self.files = files or {}
         self.wrapper = wrapper or []
+        # SIGTERM drains; a test that leaves a connection open must not wait tlsgate's
+        # default 30 s at teardown. None: not written (the default applies).
+        self.drain_timeout = drain_timeout
         self.proc: subprocess.Popen | None = None
         self.lines: list[str] = []
         self.stats_lines: list[str] = []
@@ -208,6 +212,8 @@ class Gateway:
             out += ["  " + l for l in self.routes_yaml.strip("\n").splitlines()]
         if self.extra_yaml:
             out += self.extra_yaml.strip("\n").splitlines()
+        if self.drain_timeout is not None:
+            out.append(f"drain_timeout: {self.drain_timeout}")
         if self.plugins is not None:
             # JSON strings are valid YAML double-quoted scalars.
             out.append("plugins:" if self.plugins else "plugins: []")
@@ -295,6 +301,32 @@ class Gateway:
     def debug_lines(self, tag: str) -> list[str]:
         with self._cond:
             return [l for l in self.lines if f"[{tag}]" in l]
+
+    def wait_line(self, pattern: str, start: int = 0, timeout: float = 10.0) -> str | None:
+        """The first stderr line from index `start` on that matches the regex `pattern`,
+        waiting up to `timeout`; None if none came."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + scaled(timeout)
+        with self._cond:
+            while True:
+                for line in self.lines[start:]:
+                    if rx.search(line):
+                        return line
+                start = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    return None
+                self._cond.wait(min(left, 0.1))
+
+    def reload(self, timeout: float = 30.0) -> str:
+        """S16: SIGHUP, then the `reload ok (N ms)` or `reload failed: ...` line it gave."""
+        assert self.proc is not None
+        with self._cond:
+            start = len(self.lines)
+        self.proc.send_signal(signal.SIGHUP)
+        line = self.wait_line(r"^tlsgate: (warning: )?reload (ok|failed)", start, timeout)
+        assert line is not None, f"no reload line after SIGHUP; stderr:\n{self.stderr_text()}"
+        return line
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

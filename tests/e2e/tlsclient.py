@@ -283,6 +283,15 @@ def wait_closed(sock: socket.socket, timeout: float) -> tuple[str, float, bytes]
         data += chunk
 
 
+def refused(port: int) -> bool:
+    """True when nothing listens on HOST:port (the connection is refused)."""
+    try:
+        socket.create_connection((HOST, port), timeout=5).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
 def is_tls_alert(data: bytes) -> bool:
     return len(data) >= 7 and data[0] == 0x15
 

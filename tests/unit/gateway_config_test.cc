@@ -1151,5 +1151,20 @@ TEST_F(GatewayConfigFileTest, MissingFileIsLineZero) {
   EXPECT_EQ(r.error().message, "cannot read: No such file or directory");
 }
 
+// --- drain_timeout (SIGTERM) ---
+
+TEST(GatewayConfigTest, DrainTimeout) {
+  EXPECT_EQ(parseOk(kMinimal).drainTimeoutSec, 30u);
+  EXPECT_EQ(parseOk(kMinimal + "drain_timeout: 5\n").drainTimeoutSec, 5u);
+  EXPECT_EQ(parseOk(kMinimal + "drain_timeout: 0\n").drainTimeoutSec, 0u);
+  for (const char* bad : {"drain_timeout: -1\n", "drain_timeout: soon\n", "drain_timeout: [1]\n"}) {
+    auto err = parseFail(kMinimal + bad);
+    EXPECT_EQ(err.file, kPath);
+    EXPECT_EQ(err.line, 7) << bad;
+    EXPECT_EQ(err.message.rfind("drain_timeout must be a non-negative integer (seconds)", 0), 0u)
+        << err.message;
+  }
+}
+
 }  // namespace
 }  // namespace tlsgate::config

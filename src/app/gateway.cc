@@ -1,0 +1,299 @@
+#include "app/gateway.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "app/restart_only.h"
+#include "core/log.h"
+#include "net/socket.h"
+#include "stats/listener_stats.h"
+
+namespace tlsgate::app {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+namespace {
+
+// One socket per worker on a listener's address. A port of 0 is chosen by the kernel on
+// the first socket; the others bind that same port.
+struct BoundListener {
+  std::vector<Fd> fds;  // one per worker
+  net::Address bound;
+};
+
+Result<BoundListener> bindListener(const config::GatewayConfig& cfg,
+                                   const config::ListenerConfig& l, size_t workers) {
+  BoundListener out;
+  out.bound = l.address;
+  for (size_t w = 0; w < workers; ++w) {
+    auto fd = net::listenReusePort(out.bound, l.transparent);
+    if (!fd) return Error{cfg.path, l.line, fd.error().message};
+    if (out.bound.port() == 0) out.bound = net::localAddress(fd->get());
+    out.fds.push_back(std::move(fd.value()));
+  }
+  stats::ListenerRegistry::instance().add(l.address, out.bound.toString());
+  return out;
+}
+
+}  // namespace
+
+// A reload's listeners, bound but not yet handed to the workers.
+struct Gateway::Swap {
+  std::vector<std::vector<proxy::Worker::ListenerPlan>> perWorker;
+  std::vector<OpenListener> listeners;
+  std::vector<std::string> opened;  // bound addresses, for the log
+  std::vector<std::string> closed;
+};
+
+Gateway::Gateway(std::shared_ptr<const config::Snapshot> snapshot,
+                 std::vector<std::string> pluginProtocols)
+    : pluginProtocols_(std::move(pluginProtocols)),
+      started_(snapshot->config),
+      startTime_(std::time(nullptr)),
+      originSessions_(
+          std::make_unique<proxy::OriginSessionCache>(snapshot->config.ssl.client.sessionCache)),
+      snapshot_(std::move(snapshot)) {
+  status_.startTime = startTime_;
+  workerExited_ = std::make_unique<std::atomic<bool>[]>(started_.threads);
+  for (unsigned i = 0; i < started_.threads; ++i)
+    workers_.push_back(std::make_unique<proxy::Worker>(static_cast<int>(i), counters_.newBlock(),
+                                                       snapshot_, *originSessions_));
+}
+
+Gateway::~Gateway() {
+  if (!threads_.empty() || reloadThread_.joinable()) {
+    stopNow();
+    join();
+  }
+}
+
+Status Gateway::start() {
+  const config::GatewayConfig& cfg = snapshot_->config;
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const auto& l = cfg.listeners[i];
+    auto bound = bindListener(cfg, l, workers_.size());
+    if (!bound) return bound.error();
+    for (size_t w = 0; w < workers_.size(); ++w)
+      workers_[w]->addListener(std::move(bound->fds[w]), bound->bound, i);
+    listeners_.push_back({l.address, l.transparent, bound->bound});
+    log::info("listening on %s", bound->bound.toString().c_str());
+  }
+  runningWorkers_ = static_cast<int>(workers_.size());
+  for (size_t w = 0; w < workers_.size(); ++w)
+    threads_.emplace_back([this, w] {
+      workers_[w]->run();
+      workerExited_[w] = true;
+      --runningWorkers_;
+    });
+  reloadThread_ = std::thread([this] { reloadLoop(); });
+  return Ok{};
+}
+
+// --- reload (S16) ---
+
+void Gateway::requestReload() {
+  {
+    std::lock_guard lock(queueMutex_);
+    reloadPending_ = true;
+  }
+  queueCv_.notify_one();
+}
+
+void Gateway::reloadLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(queueMutex_);
+      queueCv_.wait(lock, [this] { return reloadPending_ || quit_; });
+      if (quit_) return;
+      reloadPending_ = false;
+    }
+    reload();
+  }
+}
+
+admin::ReloadResult Gateway::reload() {
+  std::lock_guard lock(reloadMutex_);
+  auto begin = std::chrono::steady_clock::now();
+  Status st = reloadLocked();
+  admin::ReloadResult result;
+  result.ok = st.ok();
+  result.took = duration_cast<microseconds>(std::chrono::steady_clock::now() - begin);
+  if (result.ok) {
+    log::info("reload ok (%lld ms)",
+              static_cast<long long>(duration_cast<milliseconds>(result.took).count()));
+  } else {
+    result.error = st.error().toString();
+    log::warning("reload failed: %s", result.error.c_str());
+  }
+  std::lock_guard statusLock(statusMutex_);
+  ++status_.attempts;
+  if (!result.ok) {
+    ++status_.failures;
+    status_.lastError = result.error;
+  }
+  status_.lastOk = result.ok;
+  status_.lastTime = std::time(nullptr);
+  status_.lastTook = result.took;
+  return result;
+}
+
+Status Gateway::reloadLocked() {
+  if (draining_) return Error{"", 0, "shutting down"};
+  std::shared_ptr<const config::Snapshot> current = snapshot();
+  auto next = config::buildSnapshot(current->config.path, pluginProtocols_, current.get());
+  if (!next) return next.error();
+  for (const std::string& key : restartOnlyChanges(started_, (*next)->config))
+    log::warning("%s changed: takes effect at restart", key.c_str());
+  auto swap = planListeners((*next)->config);
+  if (!swap) return swap.error();
+  commit(std::move(next.value()), std::move(swap.value()));
+  return Ok{};
+}
+
+// Old and new listeners are paired by (address as written, transparent), in order; a new
+// one without a partner is bound now, so that a failure leaves everything as it was.
+Result<Gateway::Swap> Gateway::planListeners(const config::GatewayConfig& next) const {
+  Swap swap;
+  swap.perWorker.resize(workers_.size());
+  std::vector<bool> taken(listeners_.size(), false);
+  for (const config::ListenerConfig& l : next.listeners) {
+    std::optional<size_t> kept;
+    for (size_t j = 0; j < listeners_.size() && !kept; ++j)
+      if (!taken[j] && listeners_[j].configured == l.address &&
+          listeners_[j].transparent == l.transparent)
+        kept = j;
+    if (kept) {
+      taken[*kept] = true;
+      for (auto& plan : swap.perWorker) plan.push_back({Fd(), net::Address(), kept});
+      swap.listeners.push_back(listeners_[*kept]);
+      continue;
+    }
+    auto bound = bindListener(next, l, workers_.size());
+    if (!bound) return bound.error();
+    for (size_t w = 0; w < workers_.size(); ++w)
+      swap.perWorker[w].push_back({std::move(bound->fds[w]), bound->bound, std::nullopt});
+    swap.listeners.push_back({l.address, l.transparent, bound->bound});
+    swap.opened.push_back(bound->bound.toString());
+  }
+  for (size_t j = 0; j < listeners_.size(); ++j)
+    if (!taken[j]) swap.closed.push_back(listeners_[j].bound.toString());
+  return swap;
+}
+
+void Gateway::commit(std::shared_ptr<const config::Snapshot> next, Swap swap) {
+  for (const std::string& address : swap.opened) log::info("listening on %s", address.c_str());
+  for (const std::string& address : swap.closed)
+    log::info("no longer listening on %s", address.c_str());
+  listeners_ = std::move(swap.listeners);
+  {
+    std::lock_guard lock(snapshotMutex_);
+    snapshot_ = next;
+  }
+  // The lambdas given to post() must be copyable: the plans (which own fds) ride in a
+  // shared_ptr.
+  std::vector<std::function<void()>> tasks;
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    auto plan =
+        std::make_shared<std::vector<proxy::Worker::ListenerPlan>>(std::move(swap.perWorker[w]));
+    tasks.push_back(
+        [worker = workers_[w].get(), next, plan] { worker->adopt(next, std::move(*plan)); });
+  }
+  postAndWait(std::move(tasks));
+}
+
+// Runs each task on its worker and waits until all have run: once reload() returns a
+// removed listener refuses and an added one accepts; once beginDrain() returns no listener
+// accepts. A worker that has stopped runs nothing more: its task is not waited for.
+void Gateway::postAndWait(std::vector<std::function<void()>> perWorker) {
+  struct Pending {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<bool> ran;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->ran.assign(perWorker.size(), false);
+  for (size_t w = 0; w < perWorker.size(); ++w)
+    workers_[w]->reactor().post([pending, w, task = std::move(perWorker[w])] {
+      task();
+      std::lock_guard lock(pending->mutex);
+      pending->ran[w] = true;
+      pending->cv.notify_all();
+    });
+  std::unique_lock lock(pending->mutex);
+  auto done = [&] {
+    for (size_t w = 0; w < pending->ran.size(); ++w)
+      if (!pending->ran[w] && !workerExited_[w]) return false;
+    return true;
+  };
+  while (!done()) pending->cv.wait_for(lock, milliseconds(100));
+}
+
+admin::ReloadStatus Gateway::reloadStatus() const {
+  std::lock_guard lock(statusMutex_);
+  return status_;
+}
+
+std::shared_ptr<const config::Snapshot> Gateway::snapshot() const {
+  std::lock_guard lock(snapshotMutex_);
+  return snapshot_;
+}
+
+stats::Totals Gateway::counters() const {
+  return counters_.sum();
+}
+
+void Gateway::setReopenLogs(std::function<void()> hook) {
+  std::lock_guard lock(reopenMutex_);
+  reopenLogs_ = std::move(hook);
+}
+
+void Gateway::reopenLogs() {
+  std::lock_guard lock(reopenMutex_);
+  if (reopenLogs_) reopenLogs_();
+}
+
+// --- stopping ---
+
+void Gateway::beginDrain() {
+  if (draining_.exchange(true)) return;
+  drainBegun_ = true;
+  unsigned timeout = snapshot()->config.drainTimeoutSec;
+  drainClosedBefore_ = counters_.sum()[static_cast<size_t>(stats::Counter::kDrainClosed)];
+  std::vector<std::function<void()>> tasks;
+  for (auto& w : workers_)
+    tasks.push_back([worker = w.get(), timeout] { worker->drain(std::chrono::seconds(timeout)); });
+  postAndWait(std::move(tasks));
+  // Every listener is closed now: the count can only go down.
+  log::info("SIGTERM: draining %llu connections (up to %us)",
+            static_cast<unsigned long long>(
+                counters_.sum()[static_cast<size_t>(stats::Counter::kConnectionsActive)]),
+            timeout);
+}
+
+void Gateway::stopNow() {
+  draining_ = true;  // no reload from now on
+  stoppedNow_ = true;
+  for (auto& w : workers_) w->stop();
+}
+
+void Gateway::join() {
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  {
+    std::lock_guard lock(queueMutex_);
+    quit_ = true;
+  }
+  queueCv_.notify_one();
+  if (reloadThread_.joinable()) reloadThread_.join();
+  uint64_t closed =
+      counters_.sum()[static_cast<size_t>(stats::Counter::kDrainClosed)] - drainClosedBefore_;
+  if (!drainBegun_ || stoppedNow_) return;
+  if (closed)
+    log::info("drain timeout: closed %llu connections", static_cast<unsigned long long>(closed));
+  else
+    log::info("drained");
+}
+
+}  // namespace tlsgate::app
