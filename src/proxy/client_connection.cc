@@ -511,7 +511,8 @@ void ClientConnection::startOriginHandshake() {
   OriginSessionCache& cache = worker_.originSessions();
   originSessions_.cache = &cache;
   // The context is the client identity: a session is never resumed under another one.
-  originSessions_.key = OriginSessionCache::keyOf(target_.address->toString(), sni, ctx);
+  originSessions_.key = OriginSessionCache::keyOf(target_.address->toString(), sni,
+                                                    tls::originContextId(ctx));
   ossl::UniquePtr<SSL_SESSION> resume = cache.find(originSessions_.key);
   auto& oh = phase_.emplace<OriginHandshaking>(ctx, tls::newSocketBio(&upstreamIo_), sni,
                                                *target_.address, target_.verification, alpnWire,

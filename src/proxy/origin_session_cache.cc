@@ -5,10 +5,8 @@
 namespace tlsgate::proxy {
 
 std::string OriginSessionCache::keyOf(const std::string& address, const std::string& sni,
-                                      const void* identity) {
-  char id[32];
-  std::snprintf(id, sizeof id, "/%p", identity);
-  return address + '/' + sni + id;
+                                      uint64_t identity) {
+  return address + '/' + sni + '/' + std::to_string(identity);
 }
 
 ossl::UniquePtr<SSL_SESSION> OriginSessionCache::find(const std::string& key) {

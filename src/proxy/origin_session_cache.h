@@ -22,9 +22,10 @@ class OriginSessionCache {
  public:
   explicit OriginSessionCache(size_t capacity) : capacity_(capacity) {}
 
-  // `identity`: the origin SSL_CTX the connection uses (its client certificate).
+  // `identity`: the originContextId of the origin SSL_CTX the connection uses (which holds
+  // its client certificate).
   static std::string keyOf(const std::string& address, const std::string& sni,
-                           const void* identity);
+                           uint64_t identity);
 
   // A reference to the session to offer for `key`, or null.
   ossl::UniquePtr<SSL_SESSION> find(const std::string& key);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -22,6 +23,11 @@ int handshakeIndex() {
 }
 int sinkIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+// On the origin SSL_CTX: its originContextId, stored as the pointer's value.
+int contextIdIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
 
@@ -96,6 +102,10 @@ void setSessionSink(SSL* ssl, SessionSink* sink) {
   SSL_set_ex_data(ssl, sinkIndex(), sink);
 }
 
+uint64_t originContextId(const SSL_CTX* ctx) {
+  return reinterpret_cast<uintptr_t>(SSL_CTX_get_ex_data(ctx, contextIdIndex()));
+}
+
 Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& params) {
   ossl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()));
   auto fail = [](std::string what) {
@@ -103,6 +113,9 @@ Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& par
   };
   if (!ctx) return fail("cannot create the origin SSL_CTX");
   SSL_CTX* c = ctx.get();
+  static std::atomic<uint64_t> nextId{1};
+  SSL_CTX_set_ex_data(c, contextIdIndex(), reinterpret_cast<void*>(static_cast<uintptr_t>(
+                                               nextId.fetch_add(1, std::memory_order_relaxed))));
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |

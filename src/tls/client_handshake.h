@@ -36,6 +36,10 @@ struct OriginContextParams {
   std::string key;
 };
 Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& params);
+// A number no other origin context of this process has, or ever will have (unlike its
+// address, which a context built by a later reload may reuse): what origin sessions are
+// keyed by, so that none is resumed under another client identity.
+uint64_t originContextId(const SSL_CTX* ctx);
 
 // Gives every origin session OpenSSL makes (TLS 1.2 sessions, TLS 1.3 tickets) to the
 // SessionSink set on its SSL: origin contexts call this once.

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
+
+#include "tls/client_handshake.h"
 
 namespace tlsgate::proxy {
 namespace {
@@ -24,13 +27,28 @@ ossl::UniquePtr<SSL_SESSION> session(const char* id) {
 }
 
 TEST(OriginSessionCache, KeyIsAddressSniAndIdentity) {
-  int one = 0, two = 0;
-  const auto key = OriginSessionCache::keyOf("10.0.0.1:443", "a.test", &one);
-  EXPECT_EQ(key, OriginSessionCache::keyOf("10.0.0.1:443", "a.test", &one));
-  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.1:443", "", &one));
-  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.2:443", "a.test", &one));
-  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.1:443", "a.test", &two))
+  const uint64_t one = 1, two = 2;
+  const auto key = OriginSessionCache::keyOf("10.0.0.1:443", "a.test", one);
+  EXPECT_EQ(key, OriginSessionCache::keyOf("10.0.0.1:443", "a.test", one));
+  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.1:443", "", one));
+  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.2:443", "a.test", one));
+  EXPECT_NE(key, OriginSessionCache::keyOf("10.0.0.1:443", "a.test", two))
       << "a session must not be resumed under another client identity";
+}
+
+TEST(OriginSessionCache, EveryOriginContextHasItsOwnIdentityEvenAtAReusedAddress) {
+  // A context freed by a reload and a new one allocated at the same address must not share
+  // sessions: the identity is a number, never reused.
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto ctx = tls::newOriginContext({});
+    ASSERT_TRUE(ctx) << ctx.error().message;
+    ids.push_back(tls::originContextId(ctx->get()));
+  }
+  EXPECT_NE(ids[0], 0u);
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[1], ids[2]);
+  EXPECT_NE(ids[0], ids[2]);
 }
 
 TEST(OriginSessionCache, NewestSessionPerKeyWins) {
