@@ -53,6 +53,10 @@ class Parser {
   Status parseClient(const Field& f, ClientTlsConfig& client) const;
   Status parseClientField(const Field& f, ClientTlsConfig& client) const;
   Status parseProtocols(const Field& f, SslConfig& ssl) const;
+  Status parseServer(const Field& f, ServerTlsConfig& server) const;
+  Status parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const;
+  Status parseTicketRedis(const Field& f, TicketRedisConfig& redis) const;
+  Status parseSession(const Field& f, ServerTlsConfig& server) const;
   Result<bool> boolean(const Field& f) const;
   Result<unsigned> count(const Field& f, const std::string& unit) const;
   Result<std::string> filePath(const Field& f, const std::string& what = "a file") const;
@@ -344,7 +348,7 @@ Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
   auto keys = fields(f.value, f.valueLine(), "ssl",
                      {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn",
                       "protocols", "ciphers", "ciphersuites", "groups", "verify_client",
-                      "verify_client_ca_certs", "client", "wire_trace", "keylog_file"});
+                      "verify_client_ca_certs", "client", "server", "wire_trace", "keylog_file"});
   if (!keys) return keys.error();
   bool haveMulticert = false;
   for (const auto& key : *keys) {
@@ -360,6 +364,7 @@ Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
 
 Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
   if (f.name == "client") return parseClient(f, ssl.client);
+  if (f.name == "server") return parseServer(f, ssl.server);
   if (f.name == "protocols") return parseProtocols(f, ssl);
   if (f.name == "wire_trace") {  // S21
     auto trace = parseWireTrace(f, path_);
@@ -487,6 +492,105 @@ Status Parser::parseClientField(const Field& f, ClientTlsConfig& client) const {
     else
       return fail(f.valueLine(),
                   f.label + " must be NONE, SIGNATURE, NAME or ALL, got '" + v + "'");
+  }
+  return Ok{};
+}
+
+// ssl.server: session resumption. Every key is optional.
+Status Parser::parseServer(const Field& f, ServerTlsConfig& server) const {
+  auto keys = fields(f.value, f.valueLine(), f.label, {"ticket_key", "session"});
+  if (!keys) return keys.error();
+  server.line = f.line;
+  for (const Field& k : *keys) {
+    Status st = k.name == "ticket_key" ? parseTicketKey(k, server.ticketKey) : parseSession(k, server);
+    if (!st) return st;
+  }
+  return Ok{};
+}
+
+Status Parser::parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const {
+  auto keys = fields(f.value, f.valueLine(), f.label, {"filename", "rotation", "redis"});
+  if (!keys) return keys.error();
+  ticketKey.line = f.line;
+  bool rotationGiven = false;
+  for (const Field& k : *keys) {
+    if (k.name == "filename") {
+      auto file = filePath(k);
+      if (!file) return file.error();
+      ticketKey.filename = *file;
+      ticketKey.filenameLine = k.line;
+    } else if (k.name == "rotation") {
+      auto seconds = count(k, "seconds");
+      if (!seconds) return seconds.error();
+      if (*seconds == 0) return fail(k.valueLine(), k.label + " must be at least 1 second");
+      ticketKey.rotationSec = *seconds;
+      rotationGiven = true;
+    } else {
+      TicketRedisConfig redis;
+      if (auto st = parseTicketRedis(k, redis); !st) return st;
+      ticketKey.redis = std::move(redis);
+    }
+  }
+  // One source of keys: a file, a fleet's Redis, or this process's own rotation.
+  if (!ticketKey.filename.empty() && ticketKey.redis)
+    return fail(f.line, f.label + ": filename and redis exclude each other");
+  if (rotationGiven && !ticketKey.filename.empty())
+    return fail(f.line, f.label + ".rotation applies to random keys, not to filename (rotate "
+                                  "the file and reload)");
+  return Ok{};
+}
+
+Status Parser::parseTicketRedis(const Field& f, TicketRedisConfig& redis) const {
+  auto keys = fields(f.value, f.valueLine(), f.label, {"address", "key_prefix", "password_file"});
+  if (!keys) return keys.error();
+  redis.line = f.line;
+  for (const Field& k : *keys) {
+    if (k.name == "password_file") {
+      auto file = filePath(k);
+      if (!file) return file.error();
+      redis.passwordFile = *file;
+      continue;
+    }
+    auto text = string(k);
+    if (!text) return text.error();
+    if (k.name == "address") {
+      if (text->find(':') == std::string::npos)
+        return fail(k.valueLine(), k.label + " must be host:port, got '" + *text + "'");
+      redis.address = *text;
+    } else {
+      if (text->empty()) return fail(k.valueLine(), k.label + " must not be empty");
+      redis.keyPrefix = *text;
+    }
+  }
+  if (redis.address.empty()) return fail(f.line, f.label + ": missing required key 'address'");
+  return Ok{};
+}
+
+Status Parser::parseSession(const Field& f, ServerTlsConfig& server) const {
+  auto keys = fields(f.value, f.valueLine(), f.label, {"timeout", "cache"});
+  if (!keys) return keys.error();
+  for (const Field& k : *keys) {
+    if (k.name == "timeout") {
+      auto seconds = count(k, "seconds");
+      if (!seconds) return seconds.error();
+      if (*seconds == 0) return fail(k.valueLine(), k.label + " must be at least 1 second");
+      server.sessionTimeoutSec = *seconds;
+      continue;
+    }
+    auto cache = fields(k.value, k.valueLine(), k.label, {"enabled", "size"});
+    if (!cache) return cache.error();
+    for (const Field& c : *cache) {
+      if (c.name == "enabled") {
+        auto on = boolean(c);
+        if (!on) return on.error();
+        server.sessionCache.enabled = *on;
+      } else {
+        auto n = count(c, "sessions");
+        if (!n) return n.error();
+        if (*n == 0) return fail(c.valueLine(), c.label + " must be at least 1 (or enabled: false)");
+        server.sessionCache.size = *n;
+      }
+    }
   }
   return Ok{};
 }

@@ -24,6 +24,7 @@
 //                                       # wire_trace_config.h); absent: none
 //     keylog_file: /path/keys.log       # NSS key log of every session (debugging only:
 //                                       # whoever reads it decrypts the traffic)
+//     server: {...}                     # session resumption: see ServerTlsConfig
 //   sni: sni.yaml                       # optional: ATS sni.yaml, routing by server name
 //   tunnel:
 //     inactivity_timeout: 300           # seconds a blind tunnel may stay silent; 0 = forever
@@ -109,6 +110,47 @@ struct ClientTlsConfig {
   unsigned sessionCache = 1024;
 };
 
+// ssl.server: session resumption towards clients (tickets, session ID cache).
+//
+//   ssl:
+//     server:
+//       ticket_key:
+//         filename: ticket.key      # ATS's format: N x 48 bytes; the first encrypts, all
+//                                   # decrypt; re-read on every reload
+//         rotation: 43200           # without a file: a random key per process, replaced
+//                                   # every this many seconds (default 12 h)
+//         redis: {address: 127.0.0.1:6379, key_prefix: "tlsgate:stek:",
+//                 password_file: redis.pass}   # a key ring shared by a fleet
+//       session:
+//         timeout: 7200             # seconds a ticket / cached session resumes (2 h)
+//         cache: {enabled: false, size: 20480}   # TLS 1.2 session ID cache (off, as ATS)
+struct TicketRedisConfig {
+  int line = 0;
+  std::string address;                     // "host:port"
+  std::string keyPrefix = "tlsgate:stek:";
+  std::string passwordFile;                // resolved; empty: no AUTH
+};
+
+struct TicketKeyConfig {
+  int line = 0;
+  std::string filename;  // resolved against the folder of tlsgate.yaml; empty: none
+  int filenameLine = 0;  // where it is named (errors about the file's content point here)
+  unsigned rotationSec = 43200;
+  std::optional<TicketRedisConfig> redis;
+};
+
+struct SessionCacheConfig {
+  bool enabled = false;
+  unsigned size = 20480;
+};
+
+struct ServerTlsConfig {
+  int line = 0;
+  TicketKeyConfig ticketKey;
+  unsigned sessionTimeoutSec = 7200;
+  SessionCacheConfig sessionCache;
+};
+
 struct SslConfig {
   std::string multicertPath;  // resolved against the folder of tlsgate.yaml
   int multicertLine = 0;      // where it was named, for errors about the file as a whole
@@ -127,6 +169,7 @@ struct SslConfig {
   std::optional<WireTraceConfig> wireTrace;  // S21; absent: nothing is traced
   std::string keylogFile;                    // resolved; empty: no key log
   int keylogLine = 0;
+  ServerTlsConfig server;
 };
 
 // An endpoint written in tlsgate.yaml: "builtin:inspect", "host:port", or the mapping

@@ -39,7 +39,9 @@ constexpr std::string_view kItemKeys[] = {"fqdn",
                                           "client_sni_policy",
                                           "origin_sni",
                                           "origin_ca_certs",
-                                          "origin_alpn"};
+                                          "origin_alpn",
+                                          "ssl_ticket_enabled",
+                                          "ssl_ticket_number"};
 
 // The keys about TLS to the origin: only partial_blind_route opens TLS towards one.
 constexpr std::string_view kOriginTlsKeys[] = {"verify_server_policy", "verify_server_properties",
@@ -222,6 +224,7 @@ class SniParser {
   Status parseCaCerts(const Field& f, SniRule& rule) const;
   Status parseAlpnRoutes(const Field& f, SniRule& rule) const;
   Status parseProxyProtocol(const Field& f, SniRule& rule) const;
+  Status parseTickets(const Field& f, SniRule& rule) const;
   Status parseOriginTls(const Field& f, SniRule& rule) const;
   Status checkOriginTls(const std::vector<Field>& keys, const SniRule& rule) const;
   Status checkItem(const std::vector<Field>& keys, const SniRule& rule) const;
@@ -304,6 +307,7 @@ Status SniParser::parseField(const Field& f, SniRule& rule) const {
   if (f.name == "verify_client_ca_certs") return parseCaCerts(f, rule);
   if (f.name == "alpn_routes") return parseAlpnRoutes(f, rule);
   if (f.name == "send_proxy_protocol") return parseProxyProtocol(f, rule);
+  if (f.name == "ssl_ticket_enabled" || f.name == "ssl_ticket_number") return parseTickets(f, rule);
   if (isOriginTlsKey(f.name)) return parseOriginTls(f, rule);
   if (f.name == "valid_tls_version_min_in" || f.name == "valid_tls_version_max_in") {
     auto version = parseVersion(f);
@@ -462,6 +466,25 @@ Status SniParser::parseProxyProtocol(const Field& f, SniRule& rule) const {
     rule.sendProxyProtocol = 2;
   else
     return fail(f.valueLine(), "send_proxy_protocol must be v1 or v2, got " + inQuotes(*text));
+  return Ok{};
+}
+
+// Per-name session tickets (as ssl_multicert.config's keys of the same names).
+Status SniParser::parseTickets(const Field& f, SniRule& rule) const {
+  auto text = string(f);
+  if (!text) return text.error();
+  if (f.name == "ssl_ticket_enabled") {
+    if (*text != "0" && *text != "1")
+      return fail(f.valueLine(), "ssl_ticket_enabled must be 0 or 1, got " + inQuotes(*text));
+    rule.ticketEnabled = *text == "1";
+    return Ok{};
+  }
+  int number = -1;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), number);
+  if (ec != std::errc() || end != text->data() + text->size() || number < 0)
+    return fail(f.valueLine(),
+                "ssl_ticket_number must be a non-negative integer, got " + inQuotes(*text));
+  rule.ticketNumber = number;
   return Ok{};
 }
 

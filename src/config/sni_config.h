@@ -32,6 +32,8 @@
 //   alpn_routes     (tlsgate)   mapping ALPN protocol id (1..255 bytes) -> destination or
 //                               builtin:inspect; not with tunnel_route (TLS is not ended)
 //   send_proxy_protocol (tlsgate)  v1 | v2: send a PROXY protocol header upstream
+//   ssl_ticket_enabled          0 | 1: session tickets for this name (over the certificate's)
+//   ssl_ticket_number           TLS 1.3 tickets sent after a full handshake
 // TLS to the origin, overriding ssl.client; only with partial_blind_route (S17-S19):
 //   verify_server_policy        ENFORCED | PERMISSIVE | DISABLED
 //   verify_server_properties    NONE | SIGNATURE | NAME | ALL
@@ -92,6 +94,8 @@ struct SniRule {
   std::optional<std::string> originSni;  // origin_sni (extension): "" = send none
   std::string originCaCerts;  // origin_ca_certs (extension): CAs for this origin, resolved
   std::optional<std::vector<std::string>> originAlpn;  // origin_alpn (extension)
+  std::optional<bool> ticketEnabled;  // ssl_ticket_enabled
+  std::optional<int> ticketNumber;    // ssl_ticket_number
 };
 
 // SniMatch is the rule chosen for a server name, and the labels its wildcard captured

@@ -69,7 +69,16 @@ namespace tlsgate::stats {
   X(kOriginHandshakeFailure, "origin_handshake_failure")                   \
   X(kSslSniMiss, "ssl_sni_miss")                                           \
   X(kAccessLogDropped, "access_log_dropped")                               \
-  X(kDrainClosed, "drain_closed")
+  X(kDrainClosed, "drain_closed")                                         \
+  X(kSslTicketCreated, "ssl_ticket_created")                               \
+  X(kSslTicketVerified, "ssl_ticket_verified")                             \
+  X(kSslTicketVerifiedOldKey, "ssl_ticket_verified_old_key")               \
+  X(kSslTicketNotFound, "ssl_ticket_not_found")                            \
+  X(kSslSessionCacheHits, "ssl_session_cache_hits")                        \
+  X(kSslSessionCacheMisses, "ssl_session_cache_misses")                    \
+  X(kSslOcspStapled, "ssl_ocsp_stapled")                                   \
+  X(kSslOcspNotStapledExpired, "ssl_ocsp_not_stapled_expired")             \
+  X(kSslOcspNotStapledMismatch, "ssl_ocsp_not_stapled_mismatch")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,

@@ -417,7 +417,7 @@ TEST(SniConfigTest, UnknownKeysListTheSupportedOnes) {
       "valid_tls_version_min_in, valid_tls_version_max_in, verify_client, "
       "verify_client_ca_certs, alpn_routes, send_proxy_protocol, verify_server_policy, "
       "verify_server_properties, client_cert, client_key, client_sni_policy, origin_sni, "
-      "origin_ca_certs, origin_alpn)";
+      "origin_ca_certs, origin_alpn, ssl_ticket_enabled, ssl_ticket_number)";
   expectErrors({
       {item("a", "    tunel_route: x:1\n"), 3, "unknown key 'tunel_route' in sni item" + supported},
       {"sni:\n  - tunnel_route: x:1\n    FQDN: a\n", 3,
