@@ -64,7 +64,9 @@ namespace tlsgate::stats {
   X(kProxyProtocolInvalid, "proxy_protocol_invalid")                       \
   X(kNoEndpoint, "no_endpoint")                                            \
   X(kResolveFailure, "resolve_failure")                                    \
-  X(kOriginHandshakeFailure, "origin_handshake_failure")
+  X(kOriginHandshakeFailure, "origin_handshake_failure")                   \
+  X(kSslTicketKeyRedisFailures, "ssl_ticket_key_redis_failures")           \
+  X(kSslTicketKeyRedisRefreshes, "ssl_ticket_key_redis_refreshes")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,
