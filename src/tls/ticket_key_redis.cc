@@ -260,7 +260,7 @@ bool TicketKeyRedisSync::writeRing(Connection& redis, const SharedRing& ring) {
   }
   if (exec->type == REDIS_REPLY_ARRAY) {
     adopt(ring, unixNowMs());
-    log::info("ticket keys: %s wrote the ring (%zu keys, newest activates in %lld ms)",
+    log::info("ticket keys: %s wrote the ring (keys: %zu, the newest activates in %lld ms)",
               instanceId_.c_str(), ring.size(),
               static_cast<long long>(ring.back().activationMs - unixNowMs()));
   }
