@@ -8,8 +8,9 @@
 //   ssl_ca_name      comma-separated intermediate/chain files
 //   dest_ip          an address, "address:port", "[v6]:port", or "*" (the default entry)
 //   action           "tunnel" (S5/S11, acted on by the routing layer)
-//   ssl_ticket_enabled  0|1;  ssl_ticket_number  non-negative integer
-//   ssl_ocsp_name    a DER OCSP response file (stapled by a later release)
+//   ssl_ticket_enabled  0|1 (session tickets for this certificate's names; default 1)
+//   ssl_ticket_number   TLS 1.3 tickets sent after a full handshake (default 2)
+//   ssl_ocsp_name    a DER OCSP response file, stapled when fresh (tls/ocsp_stapling.h)
 // Relative file names resolve against the folder of the config file. Any other key, a
 // missing `=`, a bad value or a line without ssl_cert_name is an error naming file and line.
 #pragma once

@@ -1,6 +1,7 @@
 #include "config/snapshot.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "config/multicert.h"
 #include "tls/client_handshake.h"
@@ -19,6 +20,9 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
   p.alpnWire = tls::alpnToWire(ssl.alpn);
   p.allowClientRenegotiation = ssl.allowClientRenegotiation;
   p.handshakeTimeout = std::chrono::seconds(ssl.handshakeTimeoutSec);
+  p.sessionTimeout = std::chrono::seconds(ssl.server.sessionTimeoutSec);
+  p.sessionCache = ssl.server.sessionCache.enabled;
+  p.sessionCacheSize = static_cast<long>(ssl.server.sessionCache.size);
   if (ssl.verifyClient != VerifyClient::kNone) {
     p.verifyClientMode = SSL_VERIFY_PEER;
     if (ssl.verifyClient == VerifyClient::kStrict) p.verifyClientMode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
@@ -37,7 +41,8 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
 }
 
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    GatewayConfig config, const std::vector<std::string>& pluginProtocols) {
+    GatewayConfig config, const std::vector<std::string>& pluginProtocols,
+    const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const std::string& yamlPath = snapshot->config.path;
@@ -69,6 +74,15 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
       tls::newOriginContext({client.caCerts, client.verifyDepth, client.cert, client.key});
   if (!origin) return Error{yamlPath, client.line, origin.error().message};
   snapshot->originContext = std::move(origin.value());
+
+  std::optional<TicketKeySetup> before;
+  if (previous) before = TicketKeySetup{previous->ticketKeys, previous->ticketRotation};
+  auto ticketKeys = setUpTicketKeys(snapshot->config, before ? &*before : nullptr,
+                                    previous ? &previous->config : nullptr);
+  if (!ticketKeys) return ticketKeys.error();
+  snapshot->ticketKeys = std::move(ticketKeys->store);
+  snapshot->ticketRotation = std::move(ticketKeys->rotation);
+  snapshot->serverParams.ticketKeys = snapshot->ticketKeys.get();
 
   const std::string& multicertPath = snapshot->config.ssl.multicertPath;
   auto entries = loadMulticert(multicertPath);

@@ -12,6 +12,7 @@
 
 #include "config/gateway_config.h"
 #include "config/routing.h"
+#include "config/ticket_key_setup.h"
 #include "core/result.h"
 #include "net/cidr.h"
 #include "tls/cert_store.h"
@@ -27,13 +28,21 @@ struct Snapshot {
   std::unique_ptr<Routing> routing;
   std::vector<net::CidrSet> proxyProtocolFrom;  // per listener, as config.listeners
   ossl::UniquePtr<SSL_CTX> originContext;       // client side, towards TLS origins (S17)
+  // Session ticket keys: every server context of `certs` encrypts and decrypts with this
+  // store's ring. Random in-process keys (ticketRotation, which feeds ticketKeys) live on
+  // across reloads that keep their settings.
+  std::shared_ptr<tls::TicketKeyStore> ticketKeys;
+  std::shared_ptr<tls::TicketKeyRotation> ticketRotation;
 };
 
 // Reads ssl_multicert.config, sni.yaml and every certificate, key and CA file named by
 // `config`; the first problem found is returned as file:line: message. `pluginProtocols`:
 // the protocols plugins registered endpoints for (offered when ssl.alpn is not given).
+// `previous`: the snapshot being replaced (a reload), whose state worth keeping is carried
+// over (the in-process ticket keys).
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    GatewayConfig config, const std::vector<std::string>& pluginProtocols = {});
+    GatewayConfig config, const std::vector<std::string>& pluginProtocols = {},
+    const Snapshot* previous = nullptr);
 // The same from tlsgate.yaml's path.
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(
     const std::string& yamlPath, const std::vector<std::string>& pluginProtocols = {});

@@ -65,6 +65,15 @@ namespace tlsgate::stats {
   X(kNoEndpoint, "no_endpoint")                                            \
   X(kResolveFailure, "resolve_failure")                                    \
   X(kOriginHandshakeFailure, "origin_handshake_failure")                   \
+  X(kSslTicketCreated, "ssl_ticket_created")                               \
+  X(kSslTicketVerified, "ssl_ticket_verified")                             \
+  X(kSslTicketVerifiedOldKey, "ssl_ticket_verified_old_key")               \
+  X(kSslTicketNotFound, "ssl_ticket_not_found")                            \
+  X(kSslSessionCacheHits, "ssl_session_cache_hits")                        \
+  X(kSslSessionCacheMisses, "ssl_session_cache_misses")                    \
+  X(kSslOcspStapled, "ssl_ocsp_stapled")                                   \
+  X(kSslOcspNotStapledExpired, "ssl_ocsp_not_stapled_expired")             \
+  X(kSslOcspNotStapledMismatch, "ssl_ocsp_not_stapled_mismatch")           \
   X(kSslTicketKeyRedisFailures, "ssl_ticket_key_redis_failures")           \
   X(kSslTicketKeyRedisRefreshes, "ssl_ticket_key_redis_refreshes")
 

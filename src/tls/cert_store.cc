@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "tls/cert_loader.h"
 #include "tls/server_context.h"
+#include "tls/session_tickets.h"
 
 namespace tlsgate::tls {
 
@@ -49,6 +50,17 @@ Result<std::unique_ptr<CertStore>> CertStore::build(
       if (!loaded) return fail(loaded.error());
       entry->certs.push_back(std::move(loaded->info));
       store->leafs_.push_back(std::move(loaded->leaf));
+    }
+    // S11: this certificate's ticket settings (copied onto a connection at its ClientHello).
+    applyTicketSettings(entry->ctx.get(), {e.ticketEnabled, e.ticketNumber});
+    if (!e.ocspFile.empty()) {
+      std::vector<std::string> warnings;
+      auto staple = OcspStaple::load(e.ocspFile, entry->ctx.get(), warnings);
+      if (!staple) return fail(staple.error());
+      for (const auto& w : warnings)
+        log::warning("%s:%d: %s", multicertPath.c_str(), e.line, w.c_str());
+      entry->ocsp = std::move(staple.value());
+      entry->ocsp->install(entry->ctx.get());
     }
     // Remember which X509 each CertInfo describes, to report the certificate chosen.
     for (size_t i = 0; i < entry->certs.size(); ++i)

@@ -17,6 +17,7 @@
 #include "config/multicert.h"
 #include "core/result.h"
 #include "net/address.h"
+#include "tls/ocsp_stapling.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
 
@@ -36,6 +37,7 @@ struct CertEntry {
   ossl::UniquePtr<SSL_CTX> ctx;
   std::vector<CertInfo> certs;
   config::MulticertAction action = config::MulticertAction::kTerminate;
+  std::unique_ptr<OcspStaple> ocsp;  // ssl_ocsp_name, when given
 };
 
 class CertStore {

@@ -7,6 +7,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/opensslv.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -38,6 +39,10 @@ TLSGATE_OSSL_DELETER(BIO_METHOD, BIO_meth_free)
 TLSGATE_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free)
 TLSGATE_OSSL_DELETER(SSL_SESSION, SSL_SESSION_free)
 TLSGATE_OSSL_DELETER(X509_STORE, X509_STORE_free)
+TLSGATE_OSSL_DELETER(EVP_CIPHER, EVP_CIPHER_free)
+TLSGATE_OSSL_DELETER(OCSP_RESPONSE, OCSP_RESPONSE_free)
+TLSGATE_OSSL_DELETER(OCSP_BASICRESP, OCSP_BASICRESP_free)
+TLSGATE_OSSL_DELETER(OCSP_CERTID, OCSP_CERTID_free)
 template <>
 struct Deleter<STACK_OF(X509_NAME)> {
   void operator()(STACK_OF(X509_NAME)* s) const { sk_X509_NAME_pop_free(s, X509_NAME_free); }

@@ -1,6 +1,7 @@
 #include "tls/server_context.h"
 
 #include "tls/server_handshake.h"
+#include "tls/session_tickets.h"
 
 namespace tlsgate::tls {
 
@@ -45,8 +46,8 @@ Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // Read whole socket buffers at once instead of a 5-byte header and then the body.
   SSL_CTX_set_read_ahead(c, 1);
-  // No session-ID cache by default (as ATS): TLS 1.3 and ticket resumption are stateless.
-  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  // Tickets and the session cache, the same on every context (S6, S11).
+  installSessionResumption(c, params);
   ServerHandshake::installCallbacks(c);
   if (params.verifyClientMode != SSL_VERIFY_NONE) {
     // Client certificates: signed by these CAs, whose names are sent in the request.
@@ -56,8 +57,6 @@ Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
     if (!names) return fail(("no CA certificate in '" + params.clientCaFile + "'").c_str());
     SSL_CTX_set_client_CA_list(c, names);  // the context owns the list
     ServerHandshake::installClientVerification(c, params.verifyClientMode);
-    static const unsigned char kSessionContext[] = "tlsgate";
-    SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
   }
   return ctx;
 }

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "tls/client_hello.h"
+#include "tls/session_tickets.h"
 
 namespace tlsgate::tls {
 
@@ -147,6 +148,10 @@ void ServerHandshake::setClientVerification(SSL* ssl, int mode) {
   SSL_set_verify(ssl, mode, mode == SSL_VERIFY_NONE ? nullptr : ServerCallbacks::verify);
 }
 
+stats::CounterBlock* ServerHandshake::countersOf(const SSL* ssl) {
+  return static_cast<stats::CounterBlock*>(SSL_get_ex_data(ssl, countersIndex()));
+}
+
 void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
   SSL_CTX_set_client_hello_cb(ctx, ServerCallbacks::clientHello, nullptr);
   SSL_CTX_set_cert_cb(ctx, ServerCallbacks::certificate, nullptr);
@@ -269,6 +274,7 @@ HandshakeWait ServerHandshake::doAccept() {
         std::chrono::steady_clock::now() - start_);
     counters_.add(Counter::kSslSuccessHandshakeIn);
     counters_.add(Counter::kSslTotalHandshakeTimeUs, elapsed_.count());
+    countSessionReuse(ssl_.get(), counters_);
     SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
     state_ = HandshakeState::kDone;
     TG_DEBUG(log::kSsl, "handshake done with %s in %lld us: %s %s", peer_.toString().c_str(),
@@ -373,17 +379,22 @@ std::chrono::microseconds ServerHandshake::elapsed() const {
 int ServerHandshake::onClientHello(int* alert) {
   HookVerdict v = hooks_ ? hooks_->run(HookPoint::kClientHello) : HookVerdict::kContinue;
   switch (v) {
-    case HookVerdict::kContinue:
+    case HookVerdict::kContinue: {
+      // S11: the certificate's ticket settings, before OpenSSL reads the client's ticket
+      // (the certificate callback comes too late for that, and is skipped on resumption).
+      const std::string sni = sniFromClientHello(ssl_.get());
+      if (const CertEntry* entry = store_.select(sni, local_))
+        copyTicketSettings(ssl_.get(), entry->ctx.get());
       // The per-name routing (sni.yaml) decides after the plugins, once: OpenSSL re-enters
       // this callback after a paused hook.
       if (policy_ && !policyRan_) {
         policyRan_ = true;
-        if (!applyPolicy(policy_->onClientHello(ssl_.get(), sniFromClientHello(ssl_.get())),
-                         alert))
+        if (!applyPolicy(policy_->onClientHello(ssl_.get(), sni), alert))
           return state_ == HandshakeState::kTunnel ? SSL_CLIENT_HELLO_RETRY
                                                    : SSL_CLIENT_HELLO_ERROR;
       }
       return SSL_CLIENT_HELLO_SUCCESS;
+    }
     case HookVerdict::kPending:
       return SSL_CLIENT_HELLO_RETRY;
     case HookVerdict::kError:

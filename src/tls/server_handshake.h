@@ -100,6 +100,8 @@ class ServerHandshake {
   static void installClientVerification(SSL_CTX* ctx, int mode);
   // The same for one connection (per-name settings, sni.yaml verify_client).
   static void setClientVerification(SSL* ssl, int mode);
+  // The counters of the worker that owns `ssl` (for OpenSSL callbacks); null if none.
+  static stats::CounterBlock* countersOf(const SSL* ssl);
 
  private:
   HandshakeWait doStart();

@@ -22,6 +22,8 @@ inline constexpr const char* kDefaultCiphersuites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 inline constexpr const char* kDefaultGroups = "X25519:P-256:P-384";
 
+class TicketKeyStore;
+
 struct ServerParams {
   int minVersion = TLS1_2_VERSION;
   int maxVersion = TLS1_3_VERSION;
@@ -33,6 +35,13 @@ struct ServerParams {
   std::chrono::seconds handshakeTimeout{30};  // S1; 0 = none
   int verifyClientMode = SSL_VERIFY_NONE;  // SSL_VERIFY_PEER [| SSL_VERIFY_FAIL_IF_NO_PEER_CERT]
   std::string clientCaFile;                // CAs for client certificates
+  // Session resumption (ssl.server): ticket and cached-session lifetime, the TLS 1.2
+  // session ID cache, and the ticket keys (borrowed from the snapshot, which owns them;
+  // null: OpenSSL's own per-context keys, as in unit tests).
+  std::chrono::seconds sessionTimeout{7200};
+  bool sessionCache = false;
+  long sessionCacheSize = 20480;
+  TicketKeyStore* ticketKeys = nullptr;
 };
 
 // "http/1.1", "h2" → "\x08http/1.1\x02h2". Names must be 1..255 bytes.
