@@ -121,7 +121,10 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGUSR1) {
-      log::info("stats %s", stats::CounterRegistry::toJson(counters.sum()).c_str());
+      auto totals = counters.sum();
+      const auto background = stats::backgroundCounters().sum();
+      for (size_t i = 0; i < totals.size(); ++i) totals[i] += background[i];
+      log::info("stats %s", stats::CounterRegistry::toJson(totals).c_str());
       continue;
     }
     if (sig == SIGHUP) {

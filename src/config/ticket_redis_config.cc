@@ -8,6 +8,7 @@
 
 #include "config/yaml_fields.h"
 #include "core/read_file.h"
+#include "tls/ticket_key_source.h"
 
 namespace tlsgate::config {
 
@@ -92,6 +93,33 @@ Result<std::string> readRedisPassword(const TicketRedisConfig& redis, const std:
   if (password.empty())
     return Error{path, redis.passwordFileLine, redis.passwordFile + ": the password is empty"};
   return password;
+}
+
+Result<std::shared_ptr<tls::TicketKeyRedisSync>> startTicketRedisSync(
+    const GatewayConfig& config, std::shared_ptr<tls::TicketKeyRedisSync> previous,
+    const GatewayConfig* previousConfig) {
+  const ServerTlsConfig& server = config.ssl.server;
+  const TicketRedisConfig& redis = *server.ticketKey.redis;
+  auto password = readRedisPassword(redis, config.path);
+  if (!password) return password.error();
+  tls::TicketRedisOptions options;
+  options.host = redis.host;
+  options.port = redis.port;
+  options.keyPrefix = redis.keyPrefix;
+  options.password = std::move(*password);
+  options.pollInterval = redis.pollInterval;
+  options.rotation = std::chrono::seconds(server.ticketKey.rotationSec);
+  options.ticketLifetime = std::chrono::seconds(server.sessionTimeoutSec);
+  if (previous && previousConfig && previous->options() == options) return previous;
+  // The schedule writes the next key 3 poll intervals ahead: a rotation must be longer.
+  if (options.rotation <= 3 * options.pollInterval)
+    return Error{config.path, server.ticketKey.line,
+                 "ssl.server.ticket_key.rotation must be longer than 3 x redis.poll_interval"};
+  auto ring = std::make_shared<tls::TicketKeyRing>();
+  ring->keys.push_back(tls::randomTicketKey());
+  auto store = std::make_shared<tls::TicketKeyStore>(std::move(ring));
+  return std::make_shared<tls::TicketKeyRedisSync>(std::move(options), std::move(store),
+                                                   stats::backgroundCounters().newBlock());
 }
 
 }  // namespace tlsgate::config

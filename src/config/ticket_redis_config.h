@@ -12,10 +12,12 @@
 //           poll_interval: 1             # seconds between reads of the ring (decimals allowed)
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "config/gateway_config.h"
 #include "core/result.h"
+#include "tls/ticket_key_redis.h"
 
 namespace tlsgate::config {
 
@@ -32,5 +34,13 @@ Result<TicketRedisConfig> parseTicketRedisConfig(const yaml::Field& f, const std
 // newline is not part of it). An unreadable or empty file is an error at
 // `path`:password_file's line.
 Result<std::string> readRedisPassword(const TicketRedisConfig& redis, const std::string& path);
+
+// The sync thread for `config`'s ssl.server.ticket_key.redis (which must be set), with its
+// own store; `previous` (the replaced snapshot's) is kept when the Redis settings, the
+// password, the rotation and the session timeout are all unchanged, so a reload neither
+// drops keys nor restarts the thread.
+Result<std::shared_ptr<tls::TicketKeyRedisSync>> startTicketRedisSync(
+    const GatewayConfig& config, std::shared_ptr<tls::TicketKeyRedisSync> previous,
+    const GatewayConfig* previousConfig);
 
 }  // namespace tlsgate::config

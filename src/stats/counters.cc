@@ -29,6 +29,11 @@ Totals CounterRegistry::sum() const {
   return totals;
 }
 
+CounterRegistry& backgroundCounters() {
+  static CounterRegistry registry;
+  return registry;
+}
+
 std::string CounterRegistry::toJson(const Totals& totals) {
   std::string out = "{";
   for (size_t i = 0; i < kCounterCount; ++i) {

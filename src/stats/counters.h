@@ -118,4 +118,9 @@ class CounterRegistry {
   std::vector<std::unique_ptr<CounterBlock>> blocks_;
 };
 
+// The blocks of background threads that are not workers (the ticket key Redis sync): one
+// registry for the process, so that code building a snapshot can hand a thread a block.
+// Whoever reports totals adds backgroundCounters().sum() to the workers'.
+CounterRegistry& backgroundCounters();
+
 }  // namespace tlsgate::stats

@@ -60,6 +60,8 @@ struct TicketRedisOptions {
   std::chrono::milliseconds rotation{3'600'000};      // ssl.server.ticket_key.rotation
   std::chrono::milliseconds ticketLifetime{300'000};  // the session timeout
   std::chrono::milliseconds timeout{1000};            // connect and per command
+
+  bool operator==(const TicketRedisOptions&) const = default;
 };
 
 class TicketKeyRedisSync {
@@ -73,6 +75,8 @@ class TicketKeyRedisSync {
   TicketKeyRedisSync& operator=(const TicketKeyRedisSync&) = delete;
 
   const std::string& instanceId() const { return instanceId_; }
+  const std::shared_ptr<TicketKeyStore>& store() const { return store_; }
+  const TicketRedisOptions& options() const { return options_; }
 
  private:
   class Connection;
