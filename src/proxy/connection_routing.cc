@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "hooks/hook_registry.h"
+#include "tls/session_tickets.h"
 
 namespace tlsgate::proxy {
 
@@ -43,6 +44,10 @@ PolicyVerdict ConnectionRouting::onClientHello(SSL* ssl, std::string_view sni) {
   if (rule_->maxVersion)
     SSL_set_max_proto_version(
         ssl, *rule_->maxVersion == config::TlsVersion::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+  // Per-name tickets, over the certificate's (already on the SSL): before OpenSSL reads the
+  // client's ticket.
+  if (rule_->ticketEnabled || rule_->ticketNumber)
+    tls::applyTicketSettings(ssl, {rule_->ticketEnabled, rule_->ticketNumber});
   const auto& action = routing_.policy(*rule_).action;
   if (action && action->kind == EndpointKind::kTunnel) {
     EndpointDecision d = decide(*action);

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstring>
@@ -70,7 +71,13 @@ TicketKeyRotation::TicketKeyRotation(std::chrono::seconds period, std::chrono::s
       lifetime_(lifetime),
       keep_(keysToKeep(period, lifetime)),
       store_(std::make_shared<TicketKeyStore>(oneRandomKey())) {
+  // The thread may start before main() blocks the signals it takes with sigwait: it is born
+  // with every signal blocked, so that none is delivered to it.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
   thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 TicketKeyRotation::~TicketKeyRotation() {

@@ -241,6 +241,7 @@ class Gateway:
         self.lines = []
         self.stats_lines = []
         self.ports = []
+        self.returncode = None  # a restarted gateway is stopped again at teardown
         self.proc = subprocess.Popen(
             self.command(), cwd=self.dir, stdin=subprocess.DEVNULL,
             stdout=open(self.dir / "stdout.log", "wb"), stderr=subprocess.PIPE)
