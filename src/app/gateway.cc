@@ -241,7 +241,11 @@ std::shared_ptr<const config::Snapshot> Gateway::snapshot() const {
 }
 
 stats::Totals Gateway::counters() const {
-  return counters_.sum();
+  stats::Totals totals = counters_.sum();
+  // Threads that are not workers (the Redis ticket key sync) count in their own registry.
+  const stats::Totals background = stats::backgroundCounters().sum();
+  for (size_t i = 0; i < totals.size(); ++i) totals[i] += background[i];
+  return totals;
 }
 
 void Gateway::setReopenLogs(std::function<void()> hook) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "config/ticket_redis_config.h"
 #include "config/yaml_fields.h"
 #include "core/read_file.h"
 
@@ -541,28 +542,9 @@ Status Parser::parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const 
 }
 
 Status Parser::parseTicketRedis(const Field& f, TicketRedisConfig& redis) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, {"address", "key_prefix", "password_file"});
-  if (!keys) return keys.error();
-  redis.line = f.line;
-  for (const Field& k : *keys) {
-    if (k.name == "password_file") {
-      auto file = filePath(k);
-      if (!file) return file.error();
-      redis.passwordFile = *file;
-      continue;
-    }
-    auto text = string(k);
-    if (!text) return text.error();
-    if (k.name == "address") {
-      if (text->find(':') == std::string::npos)
-        return fail(k.valueLine(), k.label + " must be host:port, got '" + *text + "'");
-      redis.address = *text;
-    } else {
-      if (text->empty()) return fail(k.valueLine(), k.label + " must not be empty");
-      redis.keyPrefix = *text;
-    }
-  }
-  if (redis.address.empty()) return fail(f.line, f.label + ": missing required key 'address'");
+  auto parsed = parseTicketRedisConfig(f, path_, dir_.string());
+  if (!parsed) return parsed.error();
+  redis = std::move(*parsed);
   return Ok{};
 }
 

@@ -48,6 +48,8 @@
 // names the file and line.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -120,7 +122,8 @@ struct ClientTlsConfig {
 //         rotation: 43200           # without a file: a random key per process, replaced
 //                                   # every this many seconds (default 12 h)
 //         redis: {address: 127.0.0.1:6379, key_prefix: "tlsgate:stek:",
-//                 password_file: redis.pass}   # a key ring shared by a fleet
+//                 password_file: redis.pass, poll_interval: 1}   # a key ring shared by a
+//                                   # fleet: see config/ticket_redis_config.h
 //       session:
 //         timeout: 7200             # seconds a ticket / cached session resumes (2 h)
 //         cache: {enabled: false, size: 20480}   # TLS 1.2 session ID cache (off, as ATS)
@@ -129,6 +132,13 @@ struct TicketRedisConfig {
   std::string address;                     // "host:port"
   std::string keyPrefix = "tlsgate:stek:";
   std::string passwordFile;                // resolved; empty: no AUTH
+  // Parsed by config/ticket_redis_config.cc:
+  std::string host;                        // of address
+  uint16_t port = 0;                       // of address
+  int passwordFileLine = 0;
+  std::chrono::milliseconds pollInterval{1000};
+
+  bool operator==(const TicketRedisConfig&) const = default;
 };
 
 struct TicketKeyConfig {

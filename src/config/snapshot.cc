@@ -92,12 +92,15 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   }
 
   std::optional<TicketKeySetup> before;
-  if (previous) before = TicketKeySetup{previous->ticketKeys, previous->ticketRotation};
+  if (previous)
+    before = TicketKeySetup{previous->ticketKeys, previous->ticketRotation,
+                            previous->ticketRedisSync};
   auto ticketKeys = setUpTicketKeys(snapshot->config, before ? &*before : nullptr,
                                     previous ? &previous->config : nullptr);
   if (!ticketKeys) return ticketKeys.error();
   snapshot->ticketKeys = std::move(ticketKeys->store);
   snapshot->ticketRotation = std::move(ticketKeys->rotation);
+  snapshot->ticketRedisSync = std::move(ticketKeys->redisSync);
   snapshot->serverParams.ticketKeys = snapshot->ticketKeys.get();
 
   const std::string& multicertPath = snapshot->config.ssl.multicertPath;

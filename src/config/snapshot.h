@@ -36,6 +36,7 @@ struct Snapshot {
   // across reloads that keep their settings.
   std::shared_ptr<tls::TicketKeyStore> ticketKeys;
   std::shared_ptr<tls::TicketKeyRotation> ticketRotation;
+  std::shared_ptr<tls::TicketKeyRedisSync> ticketRedisSync;  // ssl.server.ticket_key.redis
 };
 
 // Reads ssl_multicert.config, sni.yaml and every certificate, key and CA file named by

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "config/ticket_redis_config.h"
+
 namespace tlsgate::config {
 
 namespace {
@@ -30,8 +32,12 @@ Result<TicketKeySetup> setUpTicketKeys(const GatewayConfig& config,
   }
   if (tk.redis) {
     // The Redis key ring (a fleet's shared keys) publishes into a store of its own.
-    return Error{config.path, tk.redis->line,
-                 "ssl.server.ticket_key.redis is not available in this build"};
+    auto sync = startTicketRedisSync(config, previousSetup ? previousSetup->redisSync : nullptr,
+                                     previousConfig);
+    if (!sync) return sync.error();
+    setup.store = (*sync)->store();
+    setup.redisSync = std::move(*sync);
+    return setup;
   }
   if (previousSetup && previousSetup->rotation && previousConfig &&
       sameRandomKeys(server, previousConfig->ssl.server))

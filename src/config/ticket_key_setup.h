@@ -8,6 +8,7 @@
 
 #include "config/gateway_config.h"
 #include "core/result.h"
+#include "tls/ticket_key_redis.h"
 #include "tls/ticket_key_source.h"
 #include "tls/ticket_keys.h"
 
@@ -16,6 +17,7 @@ namespace tlsgate::config {
 struct TicketKeySetup {
   std::shared_ptr<tls::TicketKeyStore> store;
   std::shared_ptr<tls::TicketKeyRotation> rotation;  // set for in-process random keys
+  std::shared_ptr<tls::TicketKeyRedisSync> redisSync;  // set for keys shared through Redis
 };
 
 // `previousSetup` is the previous snapshot's (null at start). Errors name tlsgate.yaml and

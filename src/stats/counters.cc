@@ -36,6 +36,11 @@ SeriesTotals CounterRegistry::sumSeries() const {
   return totals;
 }
 
+CounterRegistry& backgroundCounters() {
+  static CounterRegistry registry;
+  return registry;
+}
+
 std::string CounterRegistry::toJson(const Totals& totals) {
   std::string out = "{";
   for (size_t i = 0; i < kCounterCount; ++i) {

@@ -78,7 +78,9 @@ namespace tlsgate::stats {
   X(kSslSessionCacheMisses, "ssl_session_cache_misses")                    \
   X(kSslOcspStapled, "ssl_ocsp_stapled")                                   \
   X(kSslOcspNotStapledExpired, "ssl_ocsp_not_stapled_expired")             \
-  X(kSslOcspNotStapledMismatch, "ssl_ocsp_not_stapled_mismatch")
+  X(kSslOcspNotStapledMismatch, "ssl_ocsp_not_stapled_mismatch")           \
+  X(kSslTicketKeyRedisFailures, "ssl_ticket_key_redis_failures")           \
+  X(kSslTicketKeyRedisRefreshes, "ssl_ticket_key_redis_refreshes")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,
@@ -124,5 +126,10 @@ class CounterRegistry {
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<CounterBlock>> blocks_;
 };
+
+// The blocks of background threads that are not workers (the ticket key Redis sync): one
+// registry for the process, so that code building a snapshot can hand a thread a block.
+// Whoever reports totals adds backgroundCounters().sum() to the workers'.
+CounterRegistry& backgroundCounters();
 
 }  // namespace tlsgate::stats

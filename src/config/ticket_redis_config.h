@@ -1,0 +1,46 @@
+// ssl.server.ticket_key.redis: session ticket keys shared by a fleet through Redis
+// (tls/ticket_key_redis.h).
+//
+//   ssl:
+//     server:
+//       ticket_key:
+//         redis:
+//           address: 10.0.0.5:6379       # host:port or [v6]:port (required)
+//           key_prefix: "tlsgate:stek:"  # the fleet's keys live under it; default shown
+//           password_file: redis.pass    # optional: AUTH with its first line (relative to
+//                                        # tlsgate.yaml); read at load
+//           poll_interval: 1             # seconds between reads of the ring (decimals allowed)
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/gateway_config.h"
+#include "core/result.h"
+#include "tls/ticket_key_redis.h"
+
+namespace tlsgate::config {
+
+namespace yaml {
+struct Field;
+}
+
+// The mapping under `f` (ssl.server.ticket_key.redis). Errors name `path` and the line.
+// `dir`: the folder of tlsgate.yaml, for password_file.
+Result<TicketRedisConfig> parseTicketRedisConfig(const yaml::Field& f, const std::string& path,
+                                                 const std::string& dir);
+
+// The password in password_file: its content up to the first line break (a trailing
+// newline is not part of it). An unreadable or empty file is an error at
+// `path`:password_file's line.
+Result<std::string> readRedisPassword(const TicketRedisConfig& redis, const std::string& path);
+
+// The sync thread for `config`'s ssl.server.ticket_key.redis (which must be set), with its
+// own store; `previous` (the replaced snapshot's) is kept when the Redis settings, the
+// password, the rotation and the session timeout are all unchanged, so a reload neither
+// drops keys nor restarts the thread.
+Result<std::shared_ptr<tls::TicketKeyRedisSync>> startTicketRedisSync(
+    const GatewayConfig& config, std::shared_ptr<tls::TicketKeyRedisSync> previous,
+    const GatewayConfig* previousConfig);
+
+}  // namespace tlsgate::config
