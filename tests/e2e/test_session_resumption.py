@@ -150,12 +150,10 @@ def test_previous_key_resumes_after_rotation_and_the_ticket_is_renewed(
     assert not resumed(out)
     assert tickets_sent(out) and all(t[:16] == old[:16] for t in tickets_sent(out))  # key name
 
-    # Rotation: the new key first (it encrypts), the old one second (it still decrypts).
-    # TODO(lead): reload with SIGHUP once the reload branch is merged; a restart re-reads
-    # the file the same way.
+    # Rotation: the new key first (it encrypts), the old one second (it still decrypts);
+    # a reload (S16) re-reads the file.
     write_keys(keys, new, old)
-    assert gw.stop() == 0
-    gw.start()
+    assert "reload ok" in gw.reload()
 
     out = s_client(gw.port, "a.test", version, "-msg", "-sess_in", str(before))
     assert resumed(out), out
