@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 top=$PWD
 demo=$top/demo
 port=${TLSGATE_DEMO_PORT:-8443}
+admin_port=${TLSGATE_DEMO_ADMIN_PORT:-9090}
 
 scripts/install-deps.sh
 echo "== building tlsgate (build/)"
@@ -54,6 +55,10 @@ ssl:
   alpn: [http/1.1]
 routes:
   default: builtin:inspect
+admin:
+  listen: 127.0.0.1:$admin_port
+access_log:
+  path: access.log
 CONF
 
 try="curl --cacert $demo/ca.crt https://localhost:$port/"
@@ -64,6 +69,10 @@ if [[ ${1:-} == --self-test ]]; then
     for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
     echo "\$ $try"
     $try
+    echo "\$ curl -s http://127.0.0.1:$admin_port/health"
+    curl -sf "http://127.0.0.1:$admin_port/health"
+    echo
+    curl -sf "http://127.0.0.1:$admin_port/metrics" | grep '^tlsgate_ssl_total_success_handshake_count_in_total'
     kill -TERM $pid
     wait $pid
     trap - EXIT
@@ -73,5 +82,7 @@ fi
 echo
 echo "tlsgate demo: try, in another terminal:"
 echo "    $try"
+echo "metrics, health, certificates:  curl http://127.0.0.1:$admin_port/metrics  (/health, /certs, /stats)"
+echo "access log: $demo/access.log;  reload: kill -HUP <pid> or curl -X POST http://127.0.0.1:$admin_port/reload"
 echo
 exec build/tlsgate -c "$demo/tlsgate.yaml"
