@@ -13,9 +13,9 @@ TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client ng
 
 # scdoc: the man page (docs/tlsgate.8.scd). tshark: test_keylog.py decrypts a capture with the
 # key log; man-db, groff-base and systemd: test_install.py renders the man page and verifies
-# the unit.
+# the unit; prometheus: test_admin.py checks /metrics with its promtool.
 BUILD+=(scdoc)
-TEST+=(tshark man-db groff-base systemd)
+TEST+=(tshark man-db groff-base systemd prometheus)
 
 want=("${BUILD[@]}" "${FUZZ[@]}" "${TEST[@]}")
 if [[ ${1:-} == --bench ]]; then
