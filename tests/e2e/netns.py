@@ -31,7 +31,7 @@ and its stderr: such a run proves nothing, so it must not pass.
 In-process sockets: `bed.entered(ns)` switches the calling thread (only it) into a
 namespace with setns(2); sockets created there stay in that namespace afterwards, so the
 tests run their clients and origin servers as Python threads (`NsServer`) and the gateway
-as a process (`bed.wrapper(ns)` = ["ip", "netns", "exec", NAME]).
+as a process (`bed.wrapper(ns)` = ["nsenter", "--net=/run/netns/NAME"]).
 """
 
 from __future__ import annotations
@@ -105,8 +105,16 @@ class TproxyBed:
         if p.returncode != 0:
             raise BedError(f"`{' '.join(cmd)}` exited {p.returncode}: {p.stderr.strip()}")
 
+    @staticmethod
+    def _enter(ns: str) -> list[str]:
+        """The prefix that runs a command in `ns`'s network namespace. nsenter --net, not
+        `ip -n` / `ip netns exec`: those also make a mount namespace and remount /sys in
+        it, which fails in a chroot ("mount --make-rslave /": / is not a mount point
+        there); a network namespace is all these commands need."""
+        return ["nsenter", f"--net=/run/netns/{ns}"]
+
     def _in(self, ns: str, *cmd: str) -> None:
-        self._step("ip", "netns", "exec", ns, *cmd)
+        self._step(*self._enter(ns), *cmd)
 
     def build(self) -> "TproxyBed":
         if os.geteuid() != 0:
@@ -119,26 +127,26 @@ class TproxyBed:
             _run(["ip", "netns", "del", ns])
             self._step("ip", "netns", "add", ns)
             self._created.append(ns)
-            self._step("ip", "-n", ns, "link", "set", "lo", "up")
+            self._step(*self._enter(ns), "ip", "link", "set", "lo", "up")
         c, g, o = self.client, self.gw, self.origin
         # Each veth is born with its two ends in their namespaces: no name in the root ns.
-        self._step("ip", "-n", c, "link", "add", "to_gw", "type", "veth",
+        self._step(*self._enter(c), "ip", "link", "add", "to_gw", "type", "veth",
                    "peer", "name", "to_client", "netns", g)
-        self._step("ip", "-n", g, "link", "add", "to_origin", "type", "veth",
+        self._step(*self._enter(g), "ip", "link", "add", "to_origin", "type", "veth",
                    "peer", "name", "to_gw", "netns", o)
         for ns, dev, addr in ((c, "to_gw", self.client_ip), (g, "to_client", self.gw_client_ip),
                               (g, "to_origin", self.gw_origin_ip), (o, "to_gw", self.origin_ip)):
-            self._step("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-            self._step("ip", "-n", ns, "link", "set", dev, "up")
-        self._step("ip", "-n", c, "route", "add", "default", "via", self.gw_client_ip)
-        self._step("ip", "-n", o, "route", "add", "default", "via", self.gw_origin_ip)
+            self._step(*self._enter(ns), "ip", "addr", "add", f"{addr}/24", "dev", dev)
+            self._step(*self._enter(ns), "ip", "link", "set", dev, "up")
+        self._step(*self._enter(c), "ip", "route", "add", "default", "via", self.gw_client_ip)
+        self._step(*self._enter(o), "ip", "route", "add", "default", "via", self.gw_origin_ip)
         self._in(g, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
         # TPROXY (Documentation/networking/tproxy.rst): divert, mark, deliver locally.
         self._in(g, "iptables", "-w", "-t", "mangle", "-A", "PREROUTING", "-i", "to_client",
                  "-p", "tcp", "-j", "TPROXY", "--on-ip", "0.0.0.0",
                  "--on-port", str(self.port), "--tproxy-mark", MARK)
-        self._step("ip", "-n", g, "rule", "add", "fwmark", MARK, "lookup", str(ROUTE_TABLE))
-        self._step("ip", "-n", g, "route", "add", "local", "0.0.0.0/0", "dev", "lo",
+        self._step(*self._enter(g), "ip", "rule", "add", "fwmark", MARK, "lookup", str(ROUTE_TABLE))
+        self._step(*self._enter(g), "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo",
                    "table", str(ROUTE_TABLE))
         # The tests' in-process sockets need setns(2): prove it once per namespace.
         for ns in (c, g, o):
@@ -158,7 +166,7 @@ class TproxyBed:
         while True:
             down = []
             for ns, dev in pairs:
-                p = _run(["ip", "-n", ns, "-o", "link", "show", dev])
+                p = _run([*self._enter(ns), "ip", "-o", "link", "show", dev])
                 if "LOWER_UP" not in p.stdout:
                     down.append(f"{ns}/{dev}")
             if not down:
@@ -200,9 +208,9 @@ class TproxyBed:
     def wrapper(self, ns: str) -> list[str]:
         """The command prefix that runs a process in `ns` (Gateway(wrapper=...)).
 
-        `ip netns exec` execs the command in place (no fork), so signals sent to the
-        Popen's pid reach the command itself."""
-        return ["ip", "netns", "exec", ns]
+        nsenter execs the command in place (no fork), so signals sent to the Popen's pid
+        reach the command itself."""
+        return self._enter(ns)
 
     def run(self, ns: str, *cmd: str, input: bytes | None = None,
             timeout: float = 20.0) -> subprocess.CompletedProcess:

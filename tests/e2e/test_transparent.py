@@ -4,7 +4,7 @@ The client (client ns) connects to the origin's address (origin ns); gw diverts 
 connection to tlsgate's transparent listener, which sees the original destination as its
 local address. See netns.py for the bed. The gateway runs in the gw namespace; clients and
 origin servers are threads of this process whose sockets live in their namespaces, or
-`curl` / `openssl s_client` run with `ip netns exec`.
+`curl` / `openssl s_client` run with `nsenter --net` (TproxyBed.wrapper).
 
 Needs root and TPROXY (xt_TPROXY, policy routing); otherwise every test is skipped with the
 command the kernel refused.
