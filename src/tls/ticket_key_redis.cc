@@ -3,7 +3,6 @@
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <string_view>
 
 #include "core/log.h"
+#include "core/signal_free_thread.h"
 #include "tls/ticket_key_source.h"
 
 namespace tlsgate::tls {
@@ -145,13 +145,7 @@ TicketKeyRedisSync::TicketKeyRedisSync(TicketRedisOptions options,
                  options_.host.c_str(), options_.port);
   }
   publishIfChanged(unixNowMs());
-  // Started while the snapshot is built, before main() blocks the signals it takes with
-  // sigwait: born with every signal blocked, so that none is delivered to this thread.
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &previous);
-  thread_ = std::thread([this] { run(); });
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  thread_ = startSignalFreeThread([this] { run(); });  // started while the snapshot is built
 }
 
 TicketKeyRedisSync::~TicketKeyRedisSync() {

@@ -2,12 +2,12 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "core/log.h"
+#include "core/signal_free_thread.h"
 #include "core/read_file.h"
 
 namespace tlsgate::tls {
@@ -71,13 +71,7 @@ TicketKeyRotation::TicketKeyRotation(std::chrono::seconds period, std::chrono::s
       lifetime_(lifetime),
       keep_(keysToKeep(period, lifetime)),
       store_(std::make_shared<TicketKeyStore>(oneRandomKey())) {
-  // The thread may start before main() blocks the signals it takes with sigwait: it is born
-  // with every signal blocked, so that none is delivered to it.
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &previous);
-  thread_ = std::thread([this] { run(); });
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  thread_ = startSignalFreeThread([this] { run(); });  // may start before main() blocks them
 }
 
 TicketKeyRotation::~TicketKeyRotation() {
