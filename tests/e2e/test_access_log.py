@@ -120,3 +120,43 @@ def test_post_reopen_reopens_the_log_after_a_rename(gateway, pki):
             assert status == 200, body
 
         rotate_and_check(gw, pki, reopen)
+
+
+def test_a_relayed_and_a_refused_upstream_connection_log_forward_and_connect_failed(
+        gateway, pki):
+    """A plaintext relay (class forward) logs its upstream and the bytes each way exactly;
+    an upstream that refuses the connection logs connect_failed."""
+    import os
+    from tlsclient import client_context, tls_connect
+    from upstreams import TcpServer, closed_port, echo_handler
+
+    message = os.urandom(3000)
+    with TcpServer(echo_handler) as up:
+        gw = gateway(route=up.address, extra_yaml="access_log:\n  path: access.log\n")
+        with tls_connect(gw.port, client_context(pki.ca), "a.test") as s:
+            s.sendall(message)
+            got = b""
+            while len(got) < len(message):
+                chunk = s.recv(65536)
+                assert chunk, f"relay ended after {len(got)} bytes"
+                got += chunk
+            s.settimeout(scaled(10))
+            s.unwrap()  # close_notify both ways: a clean end
+        [relayed] = wait_lines(gw.dir / "access.log", 1)
+    assert relayed["class"] == "forward" and relayed["route"] == "relay", relayed
+    assert relayed["outcome"] == "done", relayed
+    assert relayed["upstream"] == up.address, relayed
+    assert relayed["bytes_in"] == len(message) and relayed["bytes_out"] == len(message), relayed
+    assert relayed["sni"] == "a.test" and relayed["handshake_ms"] is not None
+
+    refused = gateway(route=f"127.0.0.1:{closed_port()}",
+                      extra_yaml="access_log:\n  path: access.log\n")
+    with tls_connect(refused.port, client_context(pki.ca), "a.test") as s:
+        s.settimeout(scaled(10))
+        try:
+            assert s.recv(1) == b""  # close_notify, then the end
+        except (ConnectionResetError, OSError):
+            pass
+    [failed] = wait_lines(refused.dir / "access.log", 1)
+    assert failed["outcome"] == "connect_failed" and failed["class"] == "error", failed
+    assert failed["bytes_in"] == 0 and failed["bytes_out"] == 0, failed
