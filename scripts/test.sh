@@ -4,9 +4,9 @@
 # and the hook tests (S13: connections closed while a hook holds them, hooks re-enabled
 # from other threads), the sni.yaml routing tests (names resolved on the resolver
 # thread), and what other threads share with the workers (reload, drain, the admin
-# endpoint, the access log writer, ticket key stores, rotation and the Redis sync) on a
-# ThreadSanitizer build, and last a short libFuzzer run of the PROXY
-# protocol parser (scripts/fuzz.sh). This is the README's test command and
+# endpoint, the access log writer, ticket key stores, rotation and the Redis sync,
+# certificates loaded on several threads) on a ThreadSanitizer build, and last a short
+# libFuzzer run of the PROXY protocol parser (scripts/fuzz.sh). This is the README's test command and
 # what .ci/run runs. Installs its Debian packages first (needs root/sudo).
 #
 #   scripts/test.sh            release + ASan/UBSan + TSan + 30 s of fuzzing
@@ -36,7 +36,7 @@ if [[ ${1:-} != --quick ]]; then
     run_suite build-asan "" -DTLSGATE_SANITIZE=address
     # A data race makes tlsgate exit non-zero, which every e2e fixture checks.
     export TSAN_OPTIONS=halt_on_error=1:exitcode=66
-    run_suite build-tsan "^(Reactor|HandshakeHooks|BlindTunnel|CipherIndex|TicketKeyStore|TicketKeyRotation|TicketKeyRedis|e2e\.test_(hooks|routing_sni|reload|drain|admin|access_log|fleet_redis))" -DTLSGATE_SANITIZE=thread
+    run_suite build-tsan "^(Reactor|HandshakeHooks|BlindTunnel|CertStore|CipherIndex|TicketKeyStore|TicketKeyRotation|TicketKeyRedis|e2e\.test_(hooks|routing_sni|reload|drain|admin|access_log|fleet_redis))" -DTLSGATE_SANITIZE=thread
     # The PROXY protocol parser under libFuzzer (clang, ASan + UBSan). 30 seconds keeps the
     # full run within CI's 30-minute budget; hunt longer by hand with scripts/fuzz.sh 600.
     scripts/fuzz.sh 30

@@ -1,9 +1,13 @@
 #include "tls/cert_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <optional>
+#include <thread>
 
 #include "core/log.h"
+#include "core/signal_free_thread.h"
 #include "tls/cert_loader.h"
 #include "tls/server_context.h"
 #include "tls/session_tickets.h"
@@ -24,6 +28,78 @@ std::string ipPortKey(const net::Address& a) {
 
 }  // namespace
 
+namespace {
+
+// One ssl_multicert.config entry loaded: its context and certificates, not yet indexed.
+struct LoadedEntry {
+  std::unique_ptr<CertEntry> entry;
+  std::vector<ossl::UniquePtr<X509>> leafs;  // entry->certs' certificates, same order
+  std::vector<std::string> warnings;
+};
+
+Result<LoadedEntry> loadEntry(const config::MulticertEntry& e, const ServerParams& params) {
+  auto ctx = newServerContext(params);
+  if (!ctx) return ctx.error();
+  LoadedEntry out;
+  out.entry = std::make_unique<CertEntry>();
+  CertEntry& entry = *out.entry;
+  entry.line = e.line;
+  entry.action = e.action;
+  entry.ctx = std::move(ctx.value());
+  for (size_t i = 0; i < e.certFiles.size(); ++i) {
+    // ssl_ca_name pairs with ssl_cert_name when both lists have the same length (one
+    // chain per key type); otherwise every chain file applies to every certificate.
+    std::vector<std::string> chain = e.caFiles;
+    if (e.caFiles.size() == e.certFiles.size() && e.certFiles.size() > 1) chain = {e.caFiles[i]};
+    auto loaded = loadCertificate(entry.ctx.get(), e.certFiles[i],
+                                  e.keyFiles.empty() ? "" : e.keyFiles[i], chain);
+    if (!loaded) return loaded.error();
+    entry.certs.push_back(std::move(loaded->info));
+    out.leafs.push_back(std::move(loaded->leaf));
+  }
+  // S11: this certificate's ticket settings (copied onto a connection at its ClientHello).
+  applyTicketSettings(entry.ctx.get(), {e.ticketEnabled, e.ticketNumber});
+  if (!e.ocspFile.empty()) {
+    auto staple = OcspStaple::load(e.ocspFile, entry.ctx.get(), out.warnings);
+    if (!staple) return staple.error();
+    entry.ocsp = std::move(staple.value());
+    entry.ocsp->install(entry.ctx.get());
+  }
+  return out;
+}
+
+// Entries share nothing, and one costs about half a millisecond of OpenSSL parsing and
+// context set-up: thousands of certificates are seconds of work, spread here over every
+// core. Results stay in file order; once an entry fails, later ones are not started (the
+// first error in the file is the answer).
+std::vector<std::optional<Result<LoadedEntry>>> loadEntries(
+    const std::vector<config::MulticertEntry>& entries, const ServerParams& params) {
+  constexpr size_t kEntriesPerThread = 256;  // below this a thread is not worth starting
+  const size_t n = entries.size();
+  std::vector<std::optional<Result<LoadedEntry>>> out(n);
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> firstError{n};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      if (i > firstError.load()) return;
+      out[i].emplace(loadEntry(entries[i], params));
+      if (*out[i]) continue;
+      size_t seen = firstError.load();
+      while (i < seen && !firstError.compare_exchange_weak(seen, i)) {
+      }
+    }
+  };
+  const size_t threads =
+      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 1 + n / kEntriesPerThread);
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.push_back(startSignalFreeThread(work));
+  work();
+  for (auto& h : helpers) h.join();
+  return out;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<CertStore>> CertStore::build(
     const std::vector<config::MulticertEntry>& entries, const std::string& multicertPath,
     const ServerParams& params) {
@@ -32,40 +108,20 @@ Result<std::unique_ptr<CertStore>> CertStore::build(
   if (!certless) return certless.error();
   store->certless_ = std::move(certless.value());
 
-  for (const auto& e : entries) {
-    auto fail = [&](const Error& err) { return Error{multicertPath, e.line, err.message}; };
-    auto ctx = newServerContext(params);
-    if (!ctx) return fail(ctx.error());
-    auto entry = std::make_unique<CertEntry>();
-    entry->line = e.line;
-    entry->action = e.action;
-    entry->ctx = std::move(ctx.value());
-    for (size_t i = 0; i < e.certFiles.size(); ++i) {
-      // ssl_ca_name pairs with ssl_cert_name when both lists have the same length (one
-      // chain per key type); otherwise every chain file applies to every certificate.
-      std::vector<std::string> chain = e.caFiles;
-      if (e.caFiles.size() == e.certFiles.size() && e.certFiles.size() > 1) chain = {e.caFiles[i]};
-      auto loaded = loadCertificate(entry->ctx.get(), e.certFiles[i],
-                                    e.keyFiles.empty() ? "" : e.keyFiles[i], chain);
-      if (!loaded) return fail(loaded.error());
-      entry->certs.push_back(std::move(loaded->info));
-      store->leafs_.push_back(std::move(loaded->leaf));
-    }
-    // S11: this certificate's ticket settings (copied onto a connection at its ClientHello).
-    applyTicketSettings(entry->ctx.get(), {e.ticketEnabled, e.ticketNumber});
-    if (!e.ocspFile.empty()) {
-      std::vector<std::string> warnings;
-      auto staple = OcspStaple::load(e.ocspFile, entry->ctx.get(), warnings);
-      if (!staple) return fail(staple.error());
-      for (const auto& w : warnings)
-        log::warning("%s:%d: %s", multicertPath.c_str(), e.line, w.c_str());
-      entry->ocsp = std::move(staple.value());
-      entry->ocsp->install(entry->ctx.get());
-    }
+  auto loaded = loadEntries(entries, params);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const config::MulticertEntry& e = entries[i];
+    // Every entry before the first failure was loaded (see loadEntries).
+    Result<LoadedEntry>& result = *loaded[i];
+    if (!result) return Error{multicertPath, e.line, result.error().message};
+    for (const auto& w : result->warnings)
+      log::warning("%s:%d: %s", multicertPath.c_str(), e.line, w.c_str());
+    std::unique_ptr<CertEntry> entry = std::move(result->entry);
     // Remember which X509 each CertInfo describes, to report the certificate chosen.
-    for (size_t i = 0; i < entry->certs.size(); ++i)
-      store->infoByCert_.emplace(
-          store->leafs_[store->leafs_.size() - entry->certs.size() + i].get(), &entry->certs[i]);
+    for (size_t c = 0; c < entry->certs.size(); ++c) {
+      store->infoByCert_.emplace(result->leafs[c].get(), &entry->certs[c]);
+      store->leafs_.push_back(std::move(result->leafs[c]));
+    }
 
     const CertEntry* raw = entry.get();
     // S15: names for SNI come from every certificate's CN and DNS SANs; the first entry

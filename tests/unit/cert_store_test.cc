@@ -160,5 +160,28 @@ TEST_F(CertStoreTest, KeyThatDoesNotMatchIsAnError) {
   EXPECT_NE(store.error().message.find("does not match"), std::string::npos);
 }
 
+// Enough entries that they load on several threads: the store must be the one a single
+// thread builds (file order decides which entry claims a name), and the error the first
+// one in the file.
+TEST_F(CertStoreTest, S15ManyEntriesLoadInParallelAndKeepFileOrder) {
+  const char* stems[] = {"wild", "exact", "byip", "byipport", "default"};
+  std::vector<MulticertEntry> entries;
+  for (int i = 0; i < 1000; ++i) entries.push_back(entry(stems[(i + 3) % 5], i + 1));
+  auto store = build(entries);
+  ASSERT_EQ(store->entries().size(), 1000u);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(store->entries()[i]->line, i + 1);
+  // "exact" first appears at i = 3 (line 4), "wild" at i = 2 (line 3).
+  EXPECT_EQ(store->findByName("www.example.com")->line, 4);
+  EXPECT_EQ(store->findByName("other.example.com")->line, 3);
+
+  entries[399].certFiles = {pki_->dir() + "/missing-400.crt"};
+  entries[699].certFiles = {pki_->dir() + "/missing-700.crt"};
+  auto failed = CertStore::build(entries, "ssl_multicert.config", ServerParams{});
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().line, 400) << failed.error().toString();
+  EXPECT_NE(failed.error().message.find("missing-400.crt"), std::string::npos)
+      << failed.error().toString();
+}
+
 }  // namespace
 }  // namespace tlsgate::tls
