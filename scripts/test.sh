@@ -6,8 +6,8 @@
 # thread), and what other threads share with the workers (reload, drain, the admin
 # endpoint, the access log writer, ticket key stores, rotation and the Redis sync,
 # certificates loaded on several threads) on a ThreadSanitizer build, and last a short
-# libFuzzer run of the PROXY protocol parser (scripts/fuzz.sh). This is the README's test command and
-# what .ci/run runs. Installs its Debian packages first (needs root/sudo).
+# libFuzzer run of the PROXY protocol parser (scripts/fuzz.sh). This is the README's test
+# command and what .ci/run runs. Installs its Debian packages first (needs root/sudo).
 #
 #   scripts/test.sh            release + ASan/UBSan + TSan + 30 s of fuzzing
 #   scripts/test.sh --quick    release build only
