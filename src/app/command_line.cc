@@ -21,7 +21,9 @@ const char* const kUsage =
     "                        (per-connection TLS message traces: ssl.wire_trace in the config)\n"
     "  --version             print the version and the OpenSSL in use\n"
     "\n"
-    "signals: SIGINT/SIGTERM stop, SIGUSR1 prints the counters as one JSON line\n";
+    "signals: SIGHUP reloads the configuration, SIGTERM drains (up to drain_timeout),\n"
+    "         SIGINT stops at once, SIGUSR1 prints the counters as one JSON line,\n"
+    "         SIGUSR2 reopens the access log\n";
 
 Result<Options> parseCommandLine(int argc, char** argv) {
   Options o;
