@@ -581,13 +581,7 @@ void ClientConnection::recordHandshake(const tls::ServerHandshake& driver) {
   record_.handshakeRecorded = true;
   SSL* ssl = driver.ssl();
   if (!ssl) return;
-  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
-    record_.sni = sni;
-    // A name was sent but none of ours matched it: the destination's or the default
-    // certificate was served (S11).
-    if (driver.selected() && !snapshot_->certs->findByName(record_.sni))
-      worker_.counters().add(Counter::kSslSniMiss);
-  }
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) record_.sni = sni;
   if (driver.state() != tls::HandshakeState::kDone) return;
   record_.handshakeDone = true;
   record_.handshakeTime = driver.elapsed();

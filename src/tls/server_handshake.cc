@@ -386,8 +386,8 @@ int ServerHandshake::onClientHello(int* alert) {
       // S11: the certificate's ticket settings, before OpenSSL reads the client's ticket
       // (the certificate callback comes too late for that, and is skipped on resumption).
       const std::string sni = sniFromClientHello(ssl_.get());
-      if (const CertEntry* entry = store_.select(sni, local_))
-        copyTicketSettings(ssl_.get(), entry->ctx.get());
+      if (!candidate_) candidate_ = choose(sni);
+      if (candidate_) copyTicketSettings(ssl_.get(), candidate_->ctx.get());
       // The per-name routing (sni.yaml) decides after the plugins, once: OpenSSL re-enters
       // this callback after a paused hook.
       if (policy_ && !policyRan_) {
@@ -413,10 +413,18 @@ int ServerHandshake::onClientHello(int* alert) {
   return SSL_CLIENT_HELLO_ERROR;
 }
 
+const CertEntry* ServerHandshake::choose(const std::string& sni) {
+  // S11: the name (exact, then wildcard), else the destination address, else the default.
+  const CertEntry* byName = store_.findByName(sni);
+  if (byName) return byName;
+  sniMissed_ = !sni.empty();
+  return store_.select({}, local_);
+}
+
 int ServerHandshake::onCertificate() {
   if (!selected_) {  // S10: the common selection runs once per connection
     const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
-    const CertEntry* entry = store_.select(sni ? sni : "", local_);  // S11
+    const CertEntry* entry = candidate_;  // chosen at the ClientHello
     if (!entry) {
       error_ = HandshakeError::kNoCertificate;
       reason_ = std::string("no certificate for sni='") + (sni ? sni : "") +
@@ -426,6 +434,7 @@ int ServerHandshake::onCertificate() {
     if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get()))
       SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
     selected_ = entry;
+    if (sniMissed_) counters_.add(Counter::kSslSniMiss);  // served, but not by its name
     TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
              sni ? sni : "", entry->line);
     if (policy_ &&

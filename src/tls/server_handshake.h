@@ -116,6 +116,8 @@ class ServerHandshake {
   friend struct ServerCallbacks;
   int onClientHello(int* alert);
   int onCertificate();
+  // S11's choice for `sni` on this connection's destination.
+  const CertEntry* choose(const std::string& sni);
   int onVerifyClient(int preverifyOk, X509_STORE_CTX* store);
   int onAlpnSelect(const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                    unsigned inlen);
@@ -135,6 +137,10 @@ class ServerHandshake {
   HandshakeState state_ = HandshakeState::kStart;
   HandshakeError error_ = HandshakeError::kNone;
   std::string reason_;
+  // S11: the entry the name and destination choose, found once at the ClientHello (its
+  // ticket settings apply there) and switched to at the certificate callback.
+  const CertEntry* candidate_ = nullptr;
+  bool sniMissed_ = false;  // a name was sent and no entry has it
   const CertEntry* selected_ = nullptr;  // S10: selection runs once; set means done
   std::chrono::steady_clock::time_point start_{};
   std::chrono::microseconds elapsed_{0};
