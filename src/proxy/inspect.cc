@@ -100,8 +100,7 @@ void InspectResponder::answerRequests() {
 Progress InspectResponder::pump() {
   for (;;) {
     bool moved = false;
-    if (!closing_ && !peerDone_ && out_.size() == outPos_ &&
-        (client_.readable || SSL_has_pending(ssl_))) {
+    if (!closing_ && !peerDone_ && out_.size() == outPos_ && tls::tlsMayRead(ssl_, client_)) {
       char buf[4096];
       tls::IoResult r = tls::tlsRead(ssl_, buf, sizeof buf);
       if (r.status == IoStatus::kOk) {

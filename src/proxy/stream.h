@@ -42,19 +42,19 @@ class PlainStream final : public Stream {
 
 class TlsStream final : public Stream {
  public:
-  // `io` is the readiness of the socket under `ssl` (its BIO keeps it up to date).
-  TlsStream(SSL* ssl, net::Readiness& io) : ssl_(ssl), io_(io) {}
+  // `io` is the socket under `ssl` (its BIO keeps the readiness up to date).
+  TlsStream(SSL* ssl, tls::SocketIo& io) : ssl_(ssl), io_(io) {}
   tls::IoResult read(char* out, size_t len) override;
   tls::IoResult write(const char* in, size_t len) override;
   tls::IoResult shutdownWrite() override;
   bool canRead() const override {
-    return io_.readable || SSL_has_pending(ssl_) || (readWantsWrite_ && io_.writable);
+    return tls::tlsMayRead(ssl_, io_) || (readWantsWrite_ && io_.writable);
   }
   bool canWrite() const override { return io_.writable || (writeWantsRead_ && io_.readable); }
 
  private:
   SSL* ssl_;
-  net::Readiness& io_;
+  tls::SocketIo& io_;
   bool readWantsWrite_ = false;  // SSL_read asked for write readiness (key update)
   bool writeWantsRead_ = false;  // SSL_write asked for read readiness
 };

@@ -49,6 +49,14 @@ struct SocketIo : net::Readiness {
   bool eof = false;                            // the peer closed its write side
   std::unique_ptr<HandshakeBuffer> handshake;  // until the handshake completes and it drains
 
+  // Whether a read may find bytes: in the socket (since the last EAGAIN), or already taken
+  // from it into the handshake buffer and not yet read by OpenSSL. The second matters when
+  // the handshake ends: the client's first request often arrives in the same segment as its
+  // Finished, and OpenSSL 3.2+ reads only the records the handshake needs (3.0's read-ahead
+  // took the rest into its own buffer, where SSL_has_pending() sees it). Those bytes raise
+  // no edge of their own, so a reader that looked only at `readable` waited for one forever.
+  bool mayRead() const { return readable || (handshake && handshake->unread() > 0); }
+
   // Called at handshake completion: stop recording; the buffer goes once drained.
   void endHandshake() {
     if (!handshake) return;

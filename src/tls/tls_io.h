@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "tls/ossl.h"
+#include "tls/socket_bio.h"
 
 namespace tlsgate::tls {
 
@@ -20,6 +21,13 @@ struct IoResult {
   IoStatus status;
   size_t bytes = 0;
 };
+
+// Whether SSL_read on `ssl` over `io` may make progress without a new readiness edge: bytes
+// wait in the socket, in the BIO's handshake buffer, or in OpenSSL's record layer. Every
+// reader of an established session asks this, never `io.readable` alone.
+inline bool tlsMayRead(SSL* ssl, const SocketIo& io) {
+  return io.mayRead() || SSL_has_pending(ssl);
+}
 
 IoResult tlsRead(SSL* ssl, char* out, size_t len);
 IoResult tlsWrite(SSL* ssl, const char* in, size_t len);
