@@ -59,14 +59,14 @@
 
 #include "tlsgate/plugin.h"
 
-#define MAX_NAME 253             /* longest DNS name */
-#define MAX_FILE (1024 * 1024)   /* a certificate file larger than this is refused */
+#define MAX_NAME 253           /* longest DNS name */
+#define MAX_FILE (1024 * 1024) /* a certificate file larger than this is refused */
 #define MAX_THREADS 64
 
 /* A waiting connection: held at CERT until the load of its name completes. */
 struct waiter {
-  tlsgate_vconn *vc;
-  struct waiter *next;
+  tlsgate_vconn* vc;
+  struct waiter* next;
 };
 
 /* One cache slot. LOADING slots are in the hash table (so that concurrent misses for the
@@ -75,17 +75,17 @@ struct waiter {
 enum slot_state { SLOT_LOADING, SLOT_READY };
 
 struct slot {
-  char *key;                   /* host name, or "*.parent" for a wildcard file */
+  char* key; /* host name, or "*.parent" for a wildcard file */
   enum slot_state state;
-  tlsgate_cert *cert;          /* READY: one reference owned by this slot */
-  struct waiter *waiters;      /* LOADING: connections to complete when done */
-  struct slot *hash_next;      /* bucket chain */
+  tlsgate_cert* cert;               /* READY: one reference owned by this slot */
+  struct waiter* waiters;           /* LOADING: connections to complete when done */
+  struct slot* hash_next;           /* bucket chain */
   struct slot *lru_prev, *lru_next; /* READY: LRU list, most recent first */
-  struct slot *queue_next;     /* LOADING: job queue */
+  struct slot* queue_next;          /* LOADING: job queue */
 };
 
 struct loader {
-  char *dir;
+  char* dir;
   long threads;
   long capacity;
   int verbose;
@@ -93,11 +93,11 @@ struct loader {
   /* One mutex guards the table, the LRU list and the job queue. It is never held while a
    * file is read or parsed, nor while calling into tlsgate. */
   pthread_mutex_t lock;
-  pthread_cond_t work;         /* signalled when a job is queued */
-  struct slot **buckets;
-  size_t nbuckets;             /* a power of two */
-  struct slot lru;             /* sentinel: lru.lru_next is the most recent */
-  long cached;                 /* READY slots */
+  pthread_cond_t work; /* signalled when a job is queued */
+  struct slot** buckets;
+  size_t nbuckets; /* a power of two */
+  struct slot lru; /* sentinel: lru.lru_next is the most recent */
+  long cached;     /* READY slots */
   struct slot *queue_head, *queue_tail;
 
   /* Counters, for the verbose lines and a debugger: cache hits, files parsed, wildcard
@@ -109,8 +109,8 @@ struct loader {
 /* ---- logging --------------------------------------------------------------------------- */
 
 /* One line, one write(): lines of concurrent threads never interleave. */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...) {
+static void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char* fmt, ...) {
   char line[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -125,7 +125,7 @@ static void say(const char *fmt, ...) {
 /* Copies `sni` into out (MAX_NAME + 1 bytes), lowercased. Returns 0 if it is a name we may
  * build a path from: only [a-z0-9.-], no "..", not starting or ending with '.', at most
  * 253 characters. Anything else (including '/' and '*') returns -1. */
-static int sanitise(const char *sni, char *out) {
+static int sanitise(const char* sni, char* out) {
   size_t n = strlen(sni);
   if (n == 0 || n > MAX_NAME) return -1;
   for (size_t i = 0; i < n; i++) {
@@ -141,34 +141,34 @@ static int sanitise(const char *sni, char *out) {
 
 /* The wildcard that covers `name`: "*." + everything after the first label, written to out
  * (MAX_NAME + 3 bytes). Returns -1 for a single-label name. */
-static int wildcard_of(const char *name, char *out, size_t out_len) {
-  const char *dot = strchr(name, '.');
+static int wildcard_of(const char* name, char* out, size_t out_len) {
+  const char* dot = strchr(name, '.');
   if (dot == NULL || dot[1] == '\0') return -1;
   return snprintf(out, out_len, "*%s", dot) < (int)out_len ? 0 : -1;
 }
 
 /* ---- hash table and LRU list (call with the lock held) ------------------------------- */
 
-static size_t hash_of(const char *s) { /* FNV-1a */
+static size_t hash_of(const char* s) { /* FNV-1a */
   uint64_t h = 1469598103934665603ULL;
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
   return (size_t)h;
 }
 
-static struct slot *table_find(struct loader *l, const char *key) {
-  for (struct slot *s = l->buckets[hash_of(key) & (l->nbuckets - 1)]; s; s = s->hash_next)
+static struct slot* table_find(struct loader* l, const char* key) {
+  for (struct slot* s = l->buckets[hash_of(key) & (l->nbuckets - 1)]; s; s = s->hash_next)
     if (strcmp(s->key, key) == 0) return s;
   return NULL;
 }
 
-static void table_insert(struct loader *l, struct slot *s) {
-  struct slot **b = &l->buckets[hash_of(s->key) & (l->nbuckets - 1)];
+static void table_insert(struct loader* l, struct slot* s) {
+  struct slot** b = &l->buckets[hash_of(s->key) & (l->nbuckets - 1)];
   s->hash_next = *b;
   *b = s;
 }
 
-static void table_remove(struct loader *l, struct slot *s) {
-  for (struct slot **p = &l->buckets[hash_of(s->key) & (l->nbuckets - 1)]; *p;
+static void table_remove(struct loader* l, struct slot* s) {
+  for (struct slot** p = &l->buckets[hash_of(s->key) & (l->nbuckets - 1)]; *p;
        p = &(*p)->hash_next) {
     if (*p == s) {
       *p = s->hash_next;
@@ -177,20 +177,20 @@ static void table_remove(struct loader *l, struct slot *s) {
   }
 }
 
-static void lru_unlink(struct slot *s) {
+static void lru_unlink(struct slot* s) {
   s->lru_prev->lru_next = s->lru_next;
   s->lru_next->lru_prev = s->lru_prev;
 }
 
-static void lru_push_front(struct loader *l, struct slot *s) {
+static void lru_push_front(struct loader* l, struct slot* s) {
   s->lru_prev = &l->lru;
   s->lru_next = l->lru.lru_next;
   l->lru.lru_next->lru_prev = s;
   l->lru.lru_next = s;
 }
 
-static struct slot *slot_new(const char *key) {
-  struct slot *s = calloc(1, sizeof *s);
+static struct slot* slot_new(const char* key) {
+  struct slot* s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
   s->key = strdup(key);
   if (s->key == NULL) {
@@ -203,14 +203,14 @@ static struct slot *slot_new(const char *key) {
 /* Makes s (not in the LRU list yet) a READY slot holding `cert` (its reference is taken
  * over), most recent, then evicts from the cold end down to the capacity. Evicted
  * certificates are appended to *evicted, to be released after unlocking. */
-static void make_ready(struct loader *l, struct slot *s, tlsgate_cert *cert,
-                       struct slot **evicted) {
+static void make_ready(struct loader* l, struct slot* s, tlsgate_cert* cert,
+                       struct slot** evicted) {
   s->state = SLOT_READY;
   s->cert = cert;
   lru_push_front(l, s);
   l->cached++;
   while (l->cached > l->capacity) {
-    struct slot *old = l->lru.lru_prev;
+    struct slot* old = l->lru.lru_prev;
     lru_unlink(old);
     table_remove(l, old);
     l->cached--;
@@ -221,9 +221,9 @@ static void make_ready(struct loader *l, struct slot *s, tlsgate_cert *cert,
 
 /* Releases slots evicted by make_ready(); without the lock (releasing a certificate may free
  * an SSL_CTX). */
-static void free_slots(struct slot *list) {
+static void free_slots(struct slot* list) {
   while (list != NULL) {
-    struct slot *next = list->queue_next;
+    struct slot* next = list->queue_next;
     if (list->cert != NULL) tlsgate_cert_release(list->cert);
     free(list->key);
     free(list);
@@ -235,14 +235,14 @@ static void free_slots(struct slot *list) {
 
 /* Reads DIR/<stem>.pem into a malloc'ed buffer. Returns NULL with errno set (ENOENT when the
  * file does not exist). */
-static char *read_pem(const struct loader *l, const char *stem, size_t *len, char *path,
+static char* read_pem(const struct loader* l, const char* stem, size_t* len, char* path,
                       size_t path_len) {
   snprintf(path, path_len, "%s/%s.pem", l->dir, stem);
   /* O_NONBLOCK: a FIFO or device planted in DIR must not block a worker in open(). */
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return NULL;
   struct stat st;
-  char *buf = NULL;
+  char* buf = NULL;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
     errno = EINVAL;
     goto out;
@@ -270,7 +270,7 @@ out:;
   return buf;
 }
 
-static int has_private_key(const char *pem) {
+static int has_private_key(const char* pem) {
   return strstr(pem, "-----BEGIN PRIVATE KEY-----") != NULL ||
          strstr(pem, "-----BEGIN RSA PRIVATE KEY-----") != NULL ||
          strstr(pem, "-----BEGIN EC PRIVATE KEY-----") != NULL;
@@ -278,17 +278,17 @@ static int has_private_key(const char *pem) {
 
 /* Reads and parses DIR/<stem>.pem. Returns a certificate (one reference for the caller), or
  * NULL; *missing tells "no such file" (a normal fallback) from a broken file. */
-static tlsgate_cert *load_file(struct loader *l, const char *stem, int *missing) {
+static tlsgate_cert* load_file(struct loader* l, const char* stem, int* missing) {
   char path[4096];
   size_t len = 0;
   *missing = 0;
-  char *pem = read_pem(l, stem, &len, path, sizeof path);
+  char* pem = read_pem(l, stem, &len, path, sizeof path);
   if (pem == NULL) {
     *missing = errno == ENOENT || errno == ENOTDIR;
     if (!*missing && l->verbose) say("cert_loader: cannot read %s: %s\n", path, strerror(errno));
     return NULL;
   }
-  tlsgate_cert *cert = NULL;
+  tlsgate_cert* cert = NULL;
   char err[256] = "";
   if (!has_private_key(pem)) {
     snprintf(err, sizeof err, "no PRIVATE KEY block");
@@ -305,11 +305,10 @@ static tlsgate_cert *load_file(struct loader *l, const char *stem, int *missing)
 /* Finds the certificate for `name` (sanitised): its own file, else the wildcard file of its
  * parent domain, reusing a wildcard already in the cache. Returns one reference, or NULL.
  * When a file was parsed, its name goes to `loaded` (else it is left empty). */
-static tlsgate_cert *resolve(struct loader *l, const char *name, char *loaded,
-                             size_t loaded_len) {
+static tlsgate_cert* resolve(struct loader* l, const char* name, char* loaded, size_t loaded_len) {
   int missing;
   loaded[0] = '\0';
-  tlsgate_cert *cert = load_file(l, name, &missing);
+  tlsgate_cert* cert = load_file(l, name, &missing);
   if (cert != NULL) {
     snprintf(loaded, loaded_len, "%s.pem", name);
     return cert;
@@ -319,7 +318,7 @@ static tlsgate_cert *resolve(struct loader *l, const char *name, char *loaded,
   char wild[MAX_NAME + 3];
   if (wildcard_of(name, wild, sizeof wild) != 0) return NULL;
   pthread_mutex_lock(&l->lock);
-  struct slot *s = table_find(l, wild);
+  struct slot* s = table_find(l, wild);
   if (s != NULL && s->state == SLOT_READY) {
     lru_unlink(s); /* it is being used: keep it warm */
     lru_push_front(l, s);
@@ -336,10 +335,10 @@ static tlsgate_cert *resolve(struct loader *l, const char *name, char *loaded,
   snprintf(loaded, loaded_len, "%s.pem", wild);
   /* Cache the wildcard under its own name too, so the next name it covers shares it. Two
    * workers may have parsed it at the same time: the first one in wins. */
-  struct slot *evicted = NULL;
+  struct slot* evicted = NULL;
   pthread_mutex_lock(&l->lock);
   if (table_find(l, wild) == NULL) {
-    struct slot *ws = slot_new(wild);
+    struct slot* ws = slot_new(wild);
     if (ws != NULL) {
       table_insert(l, ws);
       make_ready(l, ws, tlsgate_cert_ref(cert), &evicted);
@@ -350,12 +349,12 @@ static tlsgate_cert *resolve(struct loader *l, const char *name, char *loaded,
   return cert;
 }
 
-static void *worker(void *arg) {
-  struct loader *l = arg;
+static void* worker(void* arg) {
+  struct loader* l = arg;
   for (;;) {
     pthread_mutex_lock(&l->lock);
     while (l->queue_head == NULL) pthread_cond_wait(&l->work, &l->lock);
-    struct slot *s = l->queue_head;
+    struct slot* s = l->queue_head;
     l->queue_head = s->queue_next;
     if (l->queue_head == NULL) l->queue_tail = NULL;
     s->queue_next = NULL;
@@ -363,11 +362,11 @@ static void *worker(void *arg) {
 
     /* s is LOADING: nobody else touches it except to add waiters (under the lock). */
     char loaded[MAX_NAME + 8];
-    tlsgate_cert *cert = resolve(l, s->key, loaded, sizeof loaded);
+    tlsgate_cert* cert = resolve(l, s->key, loaded, sizeof loaded);
 
-    struct slot *evicted = NULL;
+    struct slot* evicted = NULL;
     pthread_mutex_lock(&l->lock);
-    struct waiter *waiters = s->waiters;
+    struct waiter* waiters = s->waiters;
     s->waiters = NULL;
     if (cert != NULL) {
       /* The slot gets its own reference; ours stays valid for the waiters below even if
@@ -388,7 +387,7 @@ static void *worker(void *arg) {
     /* Complete every waiting connection from this thread (tlsgate posts the completion to
      * the connection's own thread). tlsgate_vconn_use_cert takes a reference of its own. */
     while (waiters != NULL) {
-      struct waiter *w = waiters;
+      struct waiter* w = waiters;
       waiters = w->next;
       if (cert != NULL) {
         tlsgate_vconn_use_cert(w->vc, cert);
@@ -401,8 +400,8 @@ static void *worker(void *arg) {
     if (cert != NULL)
       tlsgate_cert_release(cert);
     else if (l->verbose)
-      say("cert_loader: no certificate for %s, tlsgate's own is served (%lu fallbacks)\n",
-          s->key, atomic_load(&l->fallbacks));
+      say("cert_loader: no certificate for %s, tlsgate's own is served (%lu fallbacks)\n", s->key,
+          atomic_load(&l->fallbacks));
     free_slots(evicted);
   }
   return NULL;
@@ -410,23 +409,23 @@ static void *worker(void *arg) {
 
 /* ---- the CERT hook (the connection's thread) ------------------------------------------- */
 
-static void on_cert(tlsgate_vconn *vc, tlsgate_hook_point point, void *data) {
-  struct loader *l = data;
+static void on_cert(tlsgate_vconn* vc, tlsgate_hook_point point, void* data) {
+  struct loader* l = data;
   (void)point;
-  const char *sni = tlsgate_vconn_sni(vc);
+  const char* sni = tlsgate_vconn_sni(vc);
   char name[MAX_NAME + 1];
   if (sni == NULL || sanitise(sni, name) != 0) {
     tlsgate_vconn_reenable(vc); /* keep the certificate tlsgate selected */
     return;
   }
 
-  struct waiter *w = NULL;
+  struct waiter* w = NULL;
   pthread_mutex_lock(&l->lock);
-  struct slot *s = table_find(l, name);
+  struct slot* s = table_find(l, name);
   if (s != NULL && s->state == SLOT_READY) { /* hit: serve it now */
     lru_unlink(s);
     lru_push_front(l, s);
-    tlsgate_cert *cert = tlsgate_cert_ref(s->cert); /* outlives an eviction after unlock */
+    tlsgate_cert* cert = tlsgate_cert_ref(s->cert); /* outlives an eviction after unlock */
     pthread_mutex_unlock(&l->lock);
     atomic_fetch_add(&l->hits, 1);
     tlsgate_vconn_use_cert(vc, cert);
@@ -444,8 +443,10 @@ static void on_cert(tlsgate_vconn *vc, tlsgate_hook_point point, void *data) {
     if (s == NULL) goto fallback;
     s->state = SLOT_LOADING;
     table_insert(l, s);
-    if (l->queue_tail != NULL) l->queue_tail->queue_next = s;
-    else l->queue_head = s;
+    if (l->queue_tail != NULL)
+      l->queue_tail->queue_next = s;
+    else
+      l->queue_head = s;
     l->queue_tail = s;
     pthread_cond_signal(&l->work);
   }
@@ -463,7 +464,7 @@ fallback:
 
 /* ---- initialisation -------------------------------------------------------------------- */
 
-static void loader_free(struct loader *l) {
+static void loader_free(struct loader* l) {
   if (l == NULL) return;
   free(l->dir);
   free(l->buckets);
@@ -471,16 +472,15 @@ static void loader_free(struct loader *l) {
 }
 
 /* Reports a bad argument; frees l (no thread started and nothing registered yet). */
-static int fail(const char *plugin, struct loader *l, const char *what, const char *value) {
-  fprintf(stderr, "cert_loader (%s): %s%s%s\n", plugin, what, value ? " " : "",
-          value ? value : "");
+static int fail(const char* plugin, struct loader* l, const char* what, const char* value) {
+  fprintf(stderr, "cert_loader (%s): %s%s%s\n", plugin, what, value ? " " : "", value ? value : "");
   fflush(stderr);
   loader_free(l);
   return 1;
 }
 
-static int parse_count(const char *value, long min, long max, long *out) {
-  char *end;
+static int parse_count(const char* value, long min, long max, long* out) {
+  char* end;
   errno = 0;
   long n = strtol(value, &end, 10);
   if (errno != 0 || end == value || *end != '\0' || n < min || n > max) return -1;
@@ -488,14 +488,14 @@ static int parse_count(const char *value, long min, long max, long *out) {
   return 0;
 }
 
-int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
-  const char *self = argc > 0 ? argv[0] : "cert_loader";
+int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
+  const char* self = argc > 0 ? argv[0] : "cert_loader";
   if (api_version != TLSGATE_PLUGIN_API_VERSION) {
     fprintf(stderr, "cert_loader (%s): built for plugin API %d, tlsgate offers %d\n", self,
             TLSGATE_PLUGIN_API_VERSION, api_version);
     return 1;
   }
-  struct loader *l = calloc(1, sizeof *l);
+  struct loader* l = calloc(1, sizeof *l);
   if (l == NULL) return fail(self, NULL, "out of memory", NULL);
   l->threads = 2;
   l->capacity = 1000;
@@ -503,14 +503,13 @@ int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
 
   /* argv belongs to tlsgate for the duration of this call only: copy what we keep. */
   for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "--dir") != 0 && strcmp(arg, "--threads") != 0 &&
-        strcmp(arg, "--cache") != 0)
+    const char* arg = argv[i];
+    if (strcmp(arg, "--dir") != 0 && strcmp(arg, "--threads") != 0 && strcmp(arg, "--cache") != 0)
       return fail(self, l, "unknown argument", arg);
     if (i + 1 >= argc) return fail(self, l, "missing value for", arg);
-    const char *value = argv[++i];
+    const char* value = argv[++i];
     if (strcmp(arg, "--dir") == 0) {
-      char *copy = strdup(value);
+      char* copy = strdup(value);
       if (copy == NULL) return fail(self, l, "out of memory", NULL);
       free(l->dir);
       l->dir = copy;
@@ -550,8 +549,7 @@ int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
     pthread_attr_destroy(&attr);
     if (rc == 0) pthread_setname_np(thread, "cert_loader"); /* as `top -H` shows it */
     if (rc != 0) {
-      fprintf(stderr, "cert_loader (%s): cannot start a worker thread: %s\n", self,
-              strerror(rc));
+      fprintf(stderr, "cert_loader (%s): cannot start a worker thread: %s\n", self, strerror(rc));
       return 1;
     }
   }
