@@ -12,6 +12,8 @@
  *   --dir DIR     folder of PEM files, one per name (required)
  *   --threads N   worker threads that read and parse files (default 2, 1..64)
  *   --cache N     certificates kept in memory, least recently used evicted (default 1000)
+ *   --delay-ms N  wait N ms before reading each file (default 0): stands for slow storage, so
+ *                 that tests can see the reactor serve other clients while loads queue up
  *
  * Files. DIR/<name>.pem holds the certificate, its chain and its private key, in any order
  * (OpenSSL's PEM readers skip the blocks they are not looking for). A name without its own
@@ -55,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tlsgate/plugin.h"
@@ -88,6 +91,7 @@ struct loader {
   char* dir;
   long threads;
   long capacity;
+  long delay_ms;
   int verbose;
 
   /* One mutex guards the table, the LRU list and the job queue. It is never held while a
@@ -282,6 +286,11 @@ static tlsgate_cert* load_file(struct loader* l, const char* stem, int* missing)
   char path[4096];
   size_t len = 0;
   *missing = 0;
+  if (l->delay_ms > 0) {
+    struct timespec pause = {l->delay_ms / 1000, (l->delay_ms % 1000) * 1000000L};
+    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+    }
+  }
   char* pem = read_pem(l, stem, &len, path, sizeof path);
   if (pem == NULL) {
     *missing = errno == ENOENT || errno == ENOTDIR;
@@ -504,7 +513,8 @@ int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
   /* argv belongs to tlsgate for the duration of this call only: copy what we keep. */
   for (int i = 1; i < argc; i++) {
     const char* arg = argv[i];
-    if (strcmp(arg, "--dir") != 0 && strcmp(arg, "--threads") != 0 && strcmp(arg, "--cache") != 0)
+    if (strcmp(arg, "--dir") != 0 && strcmp(arg, "--threads") != 0 && strcmp(arg, "--cache") != 0 &&
+        strcmp(arg, "--delay-ms") != 0)
       return fail(self, l, "unknown argument", arg);
     if (i + 1 >= argc) return fail(self, l, "missing value for", arg);
     const char* value = argv[++i];
@@ -516,6 +526,9 @@ int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
     } else if (strcmp(arg, "--threads") == 0) {
       if (parse_count(value, 1, MAX_THREADS, &l->threads) != 0)
         return fail(self, l, "--threads wants 1..64, got", value);
+    } else if (strcmp(arg, "--delay-ms") == 0) {
+      if (parse_count(value, 0, 60000, &l->delay_ms) != 0)
+        return fail(self, l, "--delay-ms wants 0..60000, got", value);
     } else if (parse_count(value, 1, 100000000, &l->capacity) != 0) {
       return fail(self, l, "--cache wants a number of certificates (1..100000000), got", value);
     }
