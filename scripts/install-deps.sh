@@ -15,7 +15,7 @@ TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client ng
 # key log; man-db, groff-base and systemd: test_install.py renders the man page and verifies
 # the unit; prometheus: test_admin.py checks /metrics with its promtool.
 BUILD+=(scdoc)
-TEST+=(tshark man-db groff-base systemd prometheus)
+TEST+=(tshark man-db groff-base systemd prometheus chromium)
 
 want=("${BUILD[@]}" "${FUZZ[@]}" "${TEST[@]}")
 if [[ ${1:-} == --bench ]]; then

@@ -17,7 +17,9 @@ std::string_view trimSuffix(std::string_view s, std::string_view suffix) {
   return s.ends_with(suffix) ? s.substr(0, s.size() - suffix.size()) : s;
 }
 
-double seconds(uint64_t us) { return static_cast<double>(us) / 1e6; }
+double seconds(uint64_t us) {
+  return static_cast<double>(us) / 1e6;
+}
 
 void appendKey(std::string& out, bool& first, std::string_view key) {
   if (!first) out += ", ";
@@ -42,8 +44,10 @@ MetricsSnapshot collectMetrics(const GatewayControl& control,
   m.now = std::time(nullptr);
   m.counters = control.counters();
   m.series = registry.sumSeries();
-  auto& ciphers = stats::CipherIndex::instance();
+  auto& ciphers = stats::LabelIndex::ciphers();
   for (size_t i = 0; i < ciphers.count(); ++i) m.cipherNames.emplace_back(ciphers.name(i));
+  auto& groups = stats::LabelIndex::groups();
+  for (size_t i = 0; i < groups.count(); ++i) m.groupNames.emplace_back(groups.name(i));
   for (const stats::ListenerStats* l : stats::ListenerRegistry::instance().all())
     m.listeners.emplace_back(l->label(), l->sum());
   m.reload = control.reloadStatus();
@@ -95,6 +99,11 @@ std::string toPrometheus(const MetricsSnapshot& m) {
   for (size_t i = 0; i < m.cipherNames.size(); ++i)
     p.sample("tlsgate_ssl_handshakes_by_cipher_total", {{"cipher", m.cipherNames[i]}},
              m.series.ciphers[i]);
+  p.family("tlsgate_ssl_handshakes_by_group_total", "counter",
+           "Successful inbound handshakes by key exchange group (OpenSSL name, lowercase)");
+  for (size_t i = 0; i < m.groupNames.size(); ++i)
+    p.sample("tlsgate_ssl_handshakes_by_group_total", {{"group", m.groupNames[i]}},
+             m.series.groups[i]);
 
   p.family("tlsgate_listener_connections_accepted_total", "counter",
            "Connections accepted, per listener");
@@ -176,6 +185,12 @@ std::string toStatsJson(const MetricsSnapshot& m) {
     appendKey(out, first, m.cipherNames[i]);
     out += std::to_string(m.series.ciphers[i]);
   }
+  out += "}, \"groups\": {";
+  first = true;
+  for (size_t i = 0; i < m.groupNames.size(); ++i) {
+    appendKey(out, first, m.groupNames[i]);
+    out += std::to_string(m.series.groups[i]);
+  }
   out += "}, \"listeners\": [";
   first = true;
   for (const auto& [label, t] : m.listeners) {
@@ -209,8 +224,8 @@ std::string toStatsJson(const MetricsSnapshot& m) {
     json::appendString(out, c.file);
     out += ", \"subject\": ";
     json::appendString(out, c.subject);
-    out += ", \"expiry_seconds\": " + std::to_string(static_cast<long long>(c.notAfter - m.now)) +
-           "}";
+    out +=
+        ", \"expiry_seconds\": " + std::to_string(static_cast<long long>(c.notAfter - m.now)) + "}";
   }
   out += "]}\n";
   return out;

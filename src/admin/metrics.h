@@ -26,7 +26,8 @@ struct MetricsSnapshot {
   std::time_t now = 0;
   stats::Totals counters{};
   stats::SeriesTotals series;
-  std::vector<std::string> cipherNames;  // by CipherIndex, [0] = "other"
+  std::vector<std::string> cipherNames;  // by LabelIndex::ciphers(), [0] = "other"
+  std::vector<std::string> groupNames;   // by LabelIndex::groups(), [0] = "other"
   std::vector<std::pair<std::string, stats::ListenerTotals>> listeners;
   ReloadStatus reload;
   std::vector<CertificateExpiry> certificates;  // one per (file, subject)

@@ -14,6 +14,7 @@
 #include "core/access_log.h"
 #include "core/log.h"
 #include "hooks/hook_registry.h"
+#include "tls/groups.h"
 
 using namespace tlsgate;
 
@@ -102,6 +103,12 @@ int main(int argc, char** argv) {
   }
   log::info("%u worker threads, %s", gateway.snapshot()->config.threads,
             OpenSSL_version(OPENSSL_VERSION));
+  // The default groups follow the library: say when that leaves post-quantum out.
+  if (!tls::defaultGroups().postQuantum && running.ssl.groups.empty())
+    log::info(
+        "no post-quantum key exchange: this OpenSSL has no X25519MLKEM768 (3.5+ has); "
+        "default groups %s",
+        tls::defaultGroups().server.c_str());
   log::info("ready");
   app::runSignalLoop(gateway, signals);
   adminServer.reset();

@@ -15,7 +15,9 @@
 
 #include "config/ticket_redis_config.h"
 #include "config/yaml_fields.h"
+#include "core/log.h"
 #include "core/read_file.h"
+#include "tls/groups.h"
 
 namespace tlsgate::config {
 
@@ -53,6 +55,7 @@ class Parser {
   Status parseSslField(const Field& f, SslConfig& ssl) const;
   Status parseClient(const Field& f, ClientTlsConfig& client) const;
   Status parseClientField(const Field& f, ClientTlsConfig& client) const;
+  Status groupList(const Field& f, const std::string& list) const;
   Status parseProtocols(const Field& f, SslConfig& ssl) const;
   Status parseServer(const Field& f, ServerTlsConfig& server) const;
   Status parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const;
@@ -173,9 +176,9 @@ Status Parser::parseListeners(const Field& f, GatewayConfig& config) const {
 }
 
 Status Parser::parseListener(const YAML::Node& node, int line, ListenerConfig& listener) const {
-  auto keys = fields(node, line, "listener",
-                     {"listen", "transparent", "passthrough", "proxy_protocol",
-                      "proxy_protocol_from"});
+  auto keys =
+      fields(node, line, "listener",
+             {"listen", "transparent", "passthrough", "proxy_protocol", "proxy_protocol_from"});
   if (!keys) return keys.error();
   bool haveListen = false;
   for (const Field& k : *keys) {
@@ -192,8 +195,10 @@ Status Parser::parseListener(const YAML::Node& node, int line, ListenerConfig& l
       haveListen = true;
     } else if (k.name == "proxy_protocol_from") {
       if (!k.value.IsSequence() || k.value.size() == 0) {
-        return fail(k.valueLine(), k.label + " must be a non-empty sequence of addresses or "
-                                             "CIDR ranges, got " + describe(k.value));
+        return fail(k.valueLine(), k.label +
+                                       " must be a non-empty sequence of addresses or "
+                                       "CIDR ranges, got " +
+                                       describe(k.value));
       }
       for (const auto& item : k.value) {
         if (!item.IsScalar())
@@ -213,8 +218,9 @@ Status Parser::parseListener(const YAML::Node& node, int line, ListenerConfig& l
   if (!haveListen) return fail(line, "listener: missing required key 'listen'");
   // Trusting a PROXY header from anyone would let any client choose its own address.
   if (listener.proxyProtocol && listener.proxyProtocolFrom.empty())
-    return fail(line, "listener.proxy_protocol needs listener.proxy_protocol_from (the "
-                      "addresses of the proxies allowed to send the header)");
+    return fail(line,
+                "listener.proxy_protocol needs listener.proxy_protocol_from (the "
+                "addresses of the proxies allowed to send the header)");
   if (!listener.proxyProtocol && !listener.proxyProtocolFrom.empty())
     return fail(line, "listener.proxy_protocol_from is set but proxy_protocol is not true");
   return Ok{};
@@ -358,8 +364,9 @@ Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
   }
   if (!haveMulticert) return fail(f.line, "missing required key 'ssl.multicert'");
   if (ssl.verifyClient != VerifyClient::kNone && ssl.verifyClientCaCerts.empty())
-    return fail(f.line, "ssl.verify_client needs ssl.verify_client_ca_certs (the CAs that "
-                        "sign client certificates)");
+    return fail(f.line,
+                "ssl.verify_client needs ssl.verify_client_ca_certs (the CAs that "
+                "sign client certificates)");
   return Ok{};
 }
 
@@ -414,25 +421,43 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
   if (!text) return text.error();
   if (f.name == "verify_client") {
     const std::string& v = *text;
-    if (v == "NONE") ssl.verifyClient = VerifyClient::kNone;
-    else if (v == "MODERATE") ssl.verifyClient = VerifyClient::kModerate;
-    else if (v == "STRICT") ssl.verifyClient = VerifyClient::kStrict;
-    else return fail(f.valueLine(), f.label + " must be NONE, MODERATE or STRICT, got '" + v + "'");
+    if (v == "NONE")
+      ssl.verifyClient = VerifyClient::kNone;
+    else if (v == "MODERATE")
+      ssl.verifyClient = VerifyClient::kModerate;
+    else if (v == "STRICT")
+      ssl.verifyClient = VerifyClient::kStrict;
+    else
+      return fail(f.valueLine(), f.label + " must be NONE, MODERATE or STRICT, got '" + v + "'");
   } else if (f.name == "ciphers") {
     ssl.ciphers = *text;
   } else if (f.name == "ciphersuites") {
     ssl.ciphersuites = *text;
   } else {
+    if (auto st = groupList(f, *text); !st) return st;
     ssl.groups = *text;
   }
   return Ok{};
 }
 
+// ssl.groups, ssl.client.groups: every group known to the linked OpenSSL.
+Status Parser::groupList(const Field& f, const std::string& list) const {
+  if (auto st = tls::checkGroups(list); !st)
+    return fail(f.valueLine(), f.label + ": " + st.error().message);
+  if (tls::usesDefaultKeyword(list))
+    log::warning(
+        "%s:%d: %s uses DEFAULT: OpenSSL before 3.5.6 loses its group tuples there "
+        "(CVE-2026-2673) and may skip post-quantum key exchange; list the groups",
+        path_.c_str(), f.valueLine(), f.label.c_str());
+  return Ok{};
+}
+
 // ssl.client: TLS towards origins (S17-S19). Every key is optional.
 Status Parser::parseClient(const Field& f, ClientTlsConfig& client) const {
-  auto keys = fields(f.value, f.valueLine(), f.label,
-                     {"handshake_timeout_in", "verify_server_policy", "verify_server_properties",
-                      "ca_certs", "verify_depth", "cert", "key", "alpn", "session_cache"});
+  auto keys =
+      fields(f.value, f.valueLine(), f.label,
+             {"handshake_timeout_in", "verify_server_policy", "verify_server_properties",
+              "ca_certs", "verify_depth", "cert", "key", "alpn", "session_cache", "groups"});
   if (!keys) return keys.error();
   client.line = f.line;
   for (const Field& k : *keys) {
@@ -471,6 +496,11 @@ Status Parser::parseClientField(const Field& f, ClientTlsConfig& client) const {
   auto text = string(f);
   if (!text) return text.error();
   const std::string& v = *text;
+  if (f.name == "groups") {
+    if (auto st = groupList(f, v); !st) return st;
+    client.groups = v;
+    return Ok{};
+  }
   if (f.name == "verify_server_policy") {
     if (v == "ENFORCED")
       client.policy = VerifyServerPolicy::kEnforced;
@@ -503,7 +533,8 @@ Status Parser::parseServer(const Field& f, ServerTlsConfig& server) const {
   if (!keys) return keys.error();
   server.line = f.line;
   for (const Field& k : *keys) {
-    Status st = k.name == "ticket_key" ? parseTicketKey(k, server.ticketKey) : parseSession(k, server);
+    Status st =
+        k.name == "ticket_key" ? parseTicketKey(k, server.ticketKey) : parseSession(k, server);
     if (!st) return st;
   }
   return Ok{};
@@ -536,8 +567,9 @@ Status Parser::parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const 
   if (!ticketKey.filename.empty() && ticketKey.redis)
     return fail(f.line, f.label + ": filename and redis exclude each other");
   if (rotationGiven && !ticketKey.filename.empty())
-    return fail(f.line, f.label + ".rotation applies to random keys, not to filename (rotate "
-                                  "the file and reload)");
+    return fail(f.line, f.label +
+                            ".rotation applies to random keys, not to filename (rotate "
+                            "the file and reload)");
   return Ok{};
 }
 
@@ -569,7 +601,8 @@ Status Parser::parseSession(const Field& f, ServerTlsConfig& server) const {
       } else {
         auto n = count(c, "sessions");
         if (!n) return n.error();
-        if (*n == 0) return fail(c.valueLine(), c.label + " must be at least 1 (or enabled: false)");
+        if (*n == 0)
+          return fail(c.valueLine(), c.label + " must be at least 1 (or enabled: false)");
         server.sessionCache.size = *n;
       }
     }
@@ -718,8 +751,9 @@ Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& p
   route.line = line;
   if (text.starts_with("builtin:")) {
     if (text != "builtin:inspect") {
-      return Error{path, line,
-                   "unknown built-in endpoint '" + std::string(text) + "' (known: builtin:inspect)"};
+      return Error{
+          path, line,
+          "unknown built-in endpoint '" + std::string(text) + "' (known: builtin:inspect)"};
     }
     route.inspect = true;
     return route;

@@ -15,7 +15,7 @@
 //     protocols: [TLSv1.2, TLSv1.3]     # allowed versions
 //     ciphers: ...                      # TLS 1.2 cipher list (OpenSSL syntax)
 //     ciphersuites: ...                 # TLS 1.3 suites
-//     groups: X25519:P-256:P-384        # key exchange groups
+//     groups: X25519MLKEM768:X25519/P-256:P-384   # key exchange groups (default: tls/groups.h)
 //     verify_client: NONE               # NONE | MODERATE | STRICT (client certificates)
 //     verify_client_ca_certs: ca.pem    # CAs that sign client certificates (not NONE)
 //     client: {...}                     # TLS towards origins: see ClientTlsConfig
@@ -63,7 +63,7 @@ namespace tlsgate::config {
 
 struct ListenerConfig {
   int line = 0;
-  net::Address address;  // always has a port
+  net::Address address;        // always has a port
   bool transparent = false;    // IP_TRANSPARENT; the local address is the original destination
   bool passthrough = false;    // S9
   bool proxyProtocol = false;  // a PROXY v1/v2 header comes first
@@ -99,6 +99,7 @@ enum class VerifyServerProperties { kNone, kSignature, kName, kAll };
 //       key: client.key
 //       alpn: [h2, http/1.1]            # offered to origins; default: what the client negotiated
 //       session_cache: 1024             # origin sessions kept for resumption; 0 = off
+//       groups: X25519MLKEM768:X25519    # offered to origins (default: tls/groups.h)
 struct ClientTlsConfig {
   int line = 0;
   unsigned handshakeTimeoutSec = 30;
@@ -106,10 +107,11 @@ struct ClientTlsConfig {
   VerifyServerProperties properties = VerifyServerProperties::kAll;
   std::string caCerts;  // resolved against the folder of tlsgate.yaml; empty: system store
   unsigned verifyDepth = 7;
-  std::string cert;  // resolved; empty: no client certificate
-  std::string key;   // resolved; required when cert is given
+  std::string cert;                              // resolved; empty: no client certificate
+  std::string key;                               // resolved; required when cert is given
   std::optional<std::vector<std::string>> alpn;  // absent: what the client negotiated
   unsigned sessionCache = 1024;
+  std::string groups;  // empty: the built-in default (tls/groups.h)
 };
 
 // ssl.server: session resumption towards clients (tickets, session ID cache).
@@ -129,12 +131,12 @@ struct ClientTlsConfig {
 //         cache: {enabled: false, size: 20480}   # TLS 1.2 session ID cache (off, as ATS)
 struct TicketRedisConfig {
   int line = 0;
-  std::string address;                     // "host:port"
+  std::string address;  // "host:port"
   std::string keyPrefix = "tlsgate:stek:";
-  std::string passwordFile;                // resolved; empty: no AUTH
+  std::string passwordFile;  // resolved; empty: no AUTH
   // Parsed by config/ticket_redis_config.cc:
-  std::string host;                        // of address
-  uint16_t port = 0;                       // of address
+  std::string host;   // of address
+  uint16_t port = 0;  // of address
   int passwordFileLine = 0;
   std::chrono::milliseconds pollInterval{1000};
 
@@ -172,7 +174,7 @@ struct SslConfig {
   TlsVersion maxVersion = TlsVersion::kTls13;
   std::string ciphers;       // empty: the built-in default
   std::string ciphersuites;  // empty: the built-in default
-  std::string groups;        // empty: the built-in default
+  std::string groups;        // empty: the built-in default (tls/groups.h)
   VerifyClient verifyClient = VerifyClient::kNone;
   std::string verifyClientCaCerts;  // CA file, resolved against the folder of tlsgate.yaml
   ClientTlsConfig client;

@@ -76,7 +76,7 @@ Result<SSL_CTX*> Routing::originContextFor(const ClientTlsConfig& client,
   // S17: another CA set or client certificate for this origin: a context of its own.
   auto ctx = tls::newOriginContext({caCerts.empty() ? client.caCerts : caCerts, client.verifyDepth,
                                     cert.empty() ? client.cert : cert,
-                                    cert.empty() ? client.key : key});
+                                    cert.empty() ? client.key : key, client.groups});
   if (!ctx) return Error{path, line, ctx.error().message};
   contexts_.push_back(std::move(ctx.value()));
   return contexts_.back().get();
@@ -85,8 +85,8 @@ Result<SSL_CTX*> Routing::originContextFor(const ClientTlsConfig& client,
 Result<Endpoint> Routing::routeEndpoint(const RouteTarget& t, const GatewayConfig& config) {
   Endpoint e = fromRouteTarget(t, config.routes.sendProxyProtocol,
                                config.path + ":" + std::to_string(t.line), config.ssl.client);
-  auto ctx =
-      originContextFor(config.ssl.client, t.caCerts, t.clientCert, t.clientKey, config.path, t.line);
+  auto ctx = originContextFor(config.ssl.client, t.caCerts, t.clientCert, t.clientKey, config.path,
+                              t.line);
   if (!ctx) return ctx.error();
   e.originContext = *ctx;
   return e;

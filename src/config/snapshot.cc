@@ -5,6 +5,7 @@
 
 #include "config/multicert.h"
 #include "tls/client_handshake.h"
+#include "tls/groups.h"
 
 namespace tlsgate::config {
 
@@ -16,7 +17,7 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
   p.maxVersion = ssl.maxVersion == TlsVersion::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION;
   if (!ssl.ciphers.empty()) p.ciphers = ssl.ciphers;
   if (!ssl.ciphersuites.empty()) p.ciphersuites = ssl.ciphersuites;
-  if (!ssl.groups.empty()) p.groups = ssl.groups;
+  p.groups = ssl.groups.empty() ? tls::defaultGroups().server : ssl.groups;
   p.alpnWire = tls::alpnToWire(ssl.alpn);
   p.allowClientRenegotiation = ssl.allowClientRenegotiation;
   p.handshakeTimeout = std::chrono::seconds(ssl.handshakeTimeoutSec);
@@ -25,7 +26,8 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
   p.sessionCacheSize = static_cast<long>(ssl.server.sessionCache.size);
   if (ssl.verifyClient != VerifyClient::kNone) {
     p.verifyClientMode = SSL_VERIFY_PEER;
-    if (ssl.verifyClient == VerifyClient::kStrict) p.verifyClientMode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    if (ssl.verifyClient == VerifyClient::kStrict)
+      p.verifyClientMode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     p.clientCaFile = ssl.verifyClientCaCerts;
   }
   return p;
@@ -82,8 +84,8 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   }
 
   const ClientTlsConfig& client = snapshot->config.ssl.client;
-  auto origin =
-      tls::newOriginContext({client.caCerts, client.verifyDepth, client.cert, client.key});
+  auto origin = tls::newOriginContext(
+      {client.caCerts, client.verifyDepth, client.cert, client.key, client.groups});
   if (!origin) return Error{yamlPath, client.line, origin.error().message};
   snapshot->originContext = std::move(origin.value());
   if (snapshot->keyLog) {  // the server contexts have it from serverParams
@@ -93,8 +95,8 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
 
   std::optional<TicketKeySetup> before;
   if (previous)
-    before = TicketKeySetup{previous->ticketKeys, previous->ticketRotation,
-                            previous->ticketRedisSync};
+    before =
+        TicketKeySetup{previous->ticketKeys, previous->ticketRotation, previous->ticketRedisSync};
   auto ticketKeys = setUpTicketKeys(snapshot->config, before ? &*before : nullptr,
                                     previous ? &previous->config : nullptr);
   if (!ticketKeys) return ticketKeys.error();

@@ -297,7 +297,7 @@ void ClientConnection::settle(Progress progress, const char* finished, const cha
     close(finished);
   else if (progress == Progress::kFailed)
     closeWith(std::holds_alternative<Tunneling>(phase_) ? ConnectionError::kTunnelFailed
-                                                         : ConnectionError::kRelayFailed,
+                                                        : ConnectionError::kRelayFailed,
               failed);
 }
 
@@ -511,8 +511,8 @@ void ClientConnection::startOriginHandshake() {
   OriginSessionCache& cache = worker_.originSessions();
   originSessions_.cache = &cache;
   // The context is the client identity: a session is never resumed under another one.
-  originSessions_.key = OriginSessionCache::keyOf(target_.address->toString(), sni,
-                                                    tls::originContextId(ctx));
+  originSessions_.key =
+      OriginSessionCache::keyOf(target_.address->toString(), sni, tls::originContextId(ctx));
   ossl::UniquePtr<SSL_SESSION> resume = cache.find(originSessions_.key);
   auto& oh = phase_.emplace<OriginHandshaking>(ctx, tls::newSocketBio(&upstreamIo_), sni,
                                                *target_.address, target_.verification, alpnWire,
@@ -546,7 +546,7 @@ void ClientConnection::driveOriginHandshake(OriginHandshaking& oh) {
 
 void ClientConnection::startRelay(std::unique_ptr<Stream> upstream) {
   record_.outcome = target_.kind == EndpointKind::kOriginTls ? stats::Outcome::kPartialBlind
-                                                              : stats::Outcome::kForward;
+                                                             : stats::Outcome::kForward;
   phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(),
                            worker_.counters());
   drive();
@@ -592,12 +592,19 @@ void ClientConnection::recordHandshake(const tls::ServerHandshake& driver) {
   record_.version = SSL_get_version(ssl);
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
   record_.cipher = cipher ? SSL_CIPHER_get_name(cipher) : nullptr;
+  record_.group = tls::negotiatedGroup(ssl);
+  record_.helloRetry = driver.helloRetried();
   record_.cert = snapshot_->certs->info(SSL_get_certificate(ssl));
-  size_t cipherIndex = cipher ? stats::CipherIndex::instance().indexOf(
+  size_t cipherIndex = cipher ? stats::LabelIndex::ciphers().indexOf(
                                     SSL_CIPHER_get_protocol_id(cipher), record_.cipher)
                               : 0;
+  size_t groupIndex =
+      record_.group.empty()
+          ? 0
+          : stats::LabelIndex::groups().indexOf(
+                static_cast<uint32_t>(SSL_get_negotiated_group(ssl)), record_.group);
   worker_.counters().series.handshakeDone(static_cast<uint64_t>(record_.handshakeTime.count()),
-                                          SSL_version(ssl), cipherIndex);
+                                          SSL_version(ssl), cipherIndex, groupIndex);
 }
 
 void ClientConnection::noteDataPhaseEnd() {
@@ -634,6 +641,7 @@ std::string ClientConnection::inspectBody(std::chrono::microseconds handshakeTim
   json::appendString(out, s.cipher);
   out += ", \"group\": ";
   json::appendStringOrNull(out, s.group);
+  out += record_.helloRetry ? ", \"hello_retry\": true" : ", \"hello_retry\": false";
   out += ", \"certificate\": {\"subject\": ";
   json::appendString(out, s.certSubject);
   out += ", \"sha256\": ";

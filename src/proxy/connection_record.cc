@@ -9,28 +9,50 @@ namespace tlsgate::proxy {
 
 const char* toString(ConnectionError e) {
   switch (e) {
-    case ConnectionError::kNone: return "none";
-    case ConnectionError::kClientClosed: return "client_closed";
-    case ConnectionError::kProxyRefused: return "proxy_refused";
-    case ConnectionError::kProxyInvalid: return "proxy_invalid";
-    case ConnectionError::kHandshakeTimeout: return "handshake_timeout";
-    case ConnectionError::kHandshakeEof: return "handshake_eof";
-    case ConnectionError::kHandshakeFailed: return "handshake_failed";
-    case ConnectionError::kNoCertificate: return "no_certificate";
-    case ConnectionError::kClientCertificate: return "client_certificate";
-    case ConnectionError::kDenied: return "denied";
-    case ConnectionError::kHookError: return "hook_error";
-    case ConnectionError::kHookTerminated: return "hook_terminated";
-    case ConnectionError::kNoTunnelDestination: return "no_tunnel_destination";
-    case ConnectionError::kResolveFailed: return "resolve_failed";
-    case ConnectionError::kConnectFailed: return "connect_failed";
-    case ConnectionError::kOriginHandshakeFailed: return "origin_handshake_failed";
-    case ConnectionError::kOriginHandshakeTimeout: return "origin_handshake_timeout";
-    case ConnectionError::kNoEndpoint: return "no_endpoint";
-    case ConnectionError::kRelayFailed: return "relay_failed";
-    case ConnectionError::kTunnelFailed: return "tunnel_failed";
-    case ConnectionError::kTunnelIdleTimeout: return "tunnel_idle_timeout";
-    case ConnectionError::kShutdown: return "shutdown";
+    case ConnectionError::kNone:
+      return "none";
+    case ConnectionError::kClientClosed:
+      return "client_closed";
+    case ConnectionError::kProxyRefused:
+      return "proxy_refused";
+    case ConnectionError::kProxyInvalid:
+      return "proxy_invalid";
+    case ConnectionError::kHandshakeTimeout:
+      return "handshake_timeout";
+    case ConnectionError::kHandshakeEof:
+      return "handshake_eof";
+    case ConnectionError::kHandshakeFailed:
+      return "handshake_failed";
+    case ConnectionError::kNoCertificate:
+      return "no_certificate";
+    case ConnectionError::kClientCertificate:
+      return "client_certificate";
+    case ConnectionError::kDenied:
+      return "denied";
+    case ConnectionError::kHookError:
+      return "hook_error";
+    case ConnectionError::kHookTerminated:
+      return "hook_terminated";
+    case ConnectionError::kNoTunnelDestination:
+      return "no_tunnel_destination";
+    case ConnectionError::kResolveFailed:
+      return "resolve_failed";
+    case ConnectionError::kConnectFailed:
+      return "connect_failed";
+    case ConnectionError::kOriginHandshakeFailed:
+      return "origin_handshake_failed";
+    case ConnectionError::kOriginHandshakeTimeout:
+      return "origin_handshake_timeout";
+    case ConnectionError::kNoEndpoint:
+      return "no_endpoint";
+    case ConnectionError::kRelayFailed:
+      return "relay_failed";
+    case ConnectionError::kTunnelFailed:
+      return "tunnel_failed";
+    case ConnectionError::kTunnelIdleTimeout:
+      return "tunnel_idle_timeout";
+    case ConnectionError::kShutdown:
+      return "shutdown";
   }
   return "error";
 }
@@ -38,13 +60,20 @@ const char* toString(ConnectionError e) {
 ConnectionError fromHandshakeError(tls::HandshakeError e) {
   using tls::HandshakeError;
   switch (e) {
-    case HandshakeError::kTimeout: return ConnectionError::kHandshakeTimeout;
-    case HandshakeError::kEof: return ConnectionError::kHandshakeEof;
-    case HandshakeError::kNoCertificate: return ConnectionError::kNoCertificate;
-    case HandshakeError::kClientCertificate: return ConnectionError::kClientCertificate;
-    case HandshakeError::kDenied: return ConnectionError::kDenied;
-    case HandshakeError::kHookError: return ConnectionError::kHookError;
-    default: return ConnectionError::kHandshakeFailed;
+    case HandshakeError::kTimeout:
+      return ConnectionError::kHandshakeTimeout;
+    case HandshakeError::kEof:
+      return ConnectionError::kHandshakeEof;
+    case HandshakeError::kNoCertificate:
+      return ConnectionError::kNoCertificate;
+    case HandshakeError::kClientCertificate:
+      return ConnectionError::kClientCertificate;
+    case HandshakeError::kDenied:
+      return ConnectionError::kDenied;
+    case HandshakeError::kHookError:
+      return ConnectionError::kHookError;
+    default:
+      return ConnectionError::kHandshakeFailed;
   }
 }
 
@@ -59,10 +88,14 @@ namespace {
 const char* routeName(const std::optional<config::EndpointKind>& kind) {
   if (!kind) return nullptr;
   switch (*kind) {
-    case config::EndpointKind::kInspect: return "inspect";
-    case config::EndpointKind::kRelay: return "relay";
-    case config::EndpointKind::kOriginTls: return "origin_tls";
-    case config::EndpointKind::kTunnel: return "tunnel";
+    case config::EndpointKind::kInspect:
+      return "inspect";
+    case config::EndpointKind::kRelay:
+      return "relay";
+    case config::EndpointKind::kOriginTls:
+      return "origin_tls";
+    case config::EndpointKind::kTunnel:
+      return "tunnel";
   }
   return nullptr;
 }
@@ -107,6 +140,8 @@ std::string ConnectionRecord::toJsonLine(const net::Address& client, const net::
   appendField(out, "alpn", alpn.c_str());
   appendField(out, "tls_version", version);
   appendField(out, "cipher", cipher);
+  appendField(out, "group", group.c_str());
+  out += helloRetry ? ", \"hello_retry\": true" : ", \"hello_retry\": false";
   out += ", \"certificate\": ";
   if (cert) {
     out += "{\"subject\": ";

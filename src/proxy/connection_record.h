@@ -19,27 +19,27 @@ namespace tlsgate::proxy {
 // Why a connection ended, when not because its data phase finished cleanly.
 enum class ConnectionError : uint8_t {
   kNone,
-  kClientClosed,        // EOF or socket error before the TLS handshake started
-  kProxyRefused,        // PROXY header expected from a source not allowed to send one
-  kProxyInvalid,        // bad or incomplete PROXY header
-  kHandshakeTimeout,    // S1
-  kHandshakeEof,        // S8
-  kHandshakeFailed,     // any other S4 failure (protocol error, syscall, too large...)
-  kNoCertificate,       // S11
-  kClientCertificate,   // the client's certificate did not verify
-  kDenied,              // sni.yaml ip_allow
-  kHookError,           // a hook re-enabled with an error, or refused the origin
-  kHookTerminated,      // a hook closed the connection
-  kNoTunnelDestination, // a tunnel to this listener itself
+  kClientClosed,         // EOF or socket error before the TLS handshake started
+  kProxyRefused,         // PROXY header expected from a source not allowed to send one
+  kProxyInvalid,         // bad or incomplete PROXY header
+  kHandshakeTimeout,     // S1
+  kHandshakeEof,         // S8
+  kHandshakeFailed,      // any other S4 failure (protocol error, syscall, too large...)
+  kNoCertificate,        // S11
+  kClientCertificate,    // the client's certificate did not verify
+  kDenied,               // sni.yaml ip_allow
+  kHookError,            // a hook re-enabled with an error, or refused the origin
+  kHookTerminated,       // a hook closed the connection
+  kNoTunnelDestination,  // a tunnel to this listener itself
   kResolveFailed,
   kConnectFailed,
   kOriginHandshakeFailed,
   kOriginHandshakeTimeout,
-  kNoEndpoint,          // S14: no endpoint for the negotiated protocol
-  kRelayFailed,         // socket or TLS error while relaying
-  kTunnelFailed,        // socket error in a blind tunnel
-  kTunnelIdleTimeout,   // tunnel.inactivity_timeout
-  kShutdown,            // the worker stopped
+  kNoEndpoint,         // S14: no endpoint for the negotiated protocol
+  kRelayFailed,        // socket or TLS error while relaying
+  kTunnelFailed,       // socket error in a blind tunnel
+  kTunnelIdleTimeout,  // tunnel.inactivity_timeout
+  kShutdown,           // the worker stopped
 };
 
 const char* toString(ConnectionError e);
@@ -55,6 +55,8 @@ struct ConnectionRecord {
   std::string alpn;
   const char* version = nullptr;  // OpenSSL's static strings
   const char* cipher = nullptr;
+  std::string group;                    // key exchange group, lowercase ("x25519mlkem768")
+  bool helloRetry = false;              // the client answered a HelloRetryRequest
   const tls::CertInfo* cert = nullptr;  // owned by the connection's snapshot
   std::chrono::microseconds handshakeTime{0};
   // Where the connection went: the endpoint kind once decided, and its address.

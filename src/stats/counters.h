@@ -68,8 +68,9 @@ namespace tlsgate::stats {
   X(kResolveFailure, "resolve_failure")                                    \
   X(kOriginHandshakeFailure, "origin_handshake_failure")                   \
   X(kSslSniMiss, "ssl_sni_miss")                                           \
+  X(kSslHelloRetryRequest, "ssl_hello_retry_requests")                     \
   X(kAccessLogDropped, "access_log_dropped")                               \
-  X(kDrainClosed, "drain_closed")                                         \
+  X(kDrainClosed, "drain_closed")                                          \
   X(kSslTicketCreated, "ssl_ticket_created")                               \
   X(kSslTicketVerified, "ssl_ticket_verified")                             \
   X(kSslTicketVerifiedOldKey, "ssl_ticket_verified_old_key")               \

@@ -33,33 +33,43 @@ const char* tlsVersionName(size_t index) {
   return index < kTlsVersions ? kNames[index] : "other";
 }
 
-CipherIndex& CipherIndex::instance() {
-  static CipherIndex index;
+LabelIndex& LabelIndex::ciphers() {
+  static LabelIndex index;
   return index;
 }
 
-CipherIndex::CipherIndex() {
-  names_[0].store("other", std::memory_order_relaxed);
+LabelIndex& LabelIndex::groups() {
+  static LabelIndex index;
+  return index;
 }
 
-size_t CipherIndex::indexOf(uint16_t protocolId, const char* name) {
-  if (uint8_t i = byId_[protocolId].load(std::memory_order_acquire)) return i;
-  std::lock_guard lock(mutex_);  // the first time this cipher is seen
-  if (uint8_t i = byId_[protocolId].load(std::memory_order_relaxed)) return i;
-  size_t next = count_.load(std::memory_order_relaxed);
-  if (next >= kMaxCiphers) return 0;
-  names_[next].store(name, std::memory_order_release);
-  count_.store(next + 1, std::memory_order_release);
-  byId_[protocolId].store(static_cast<uint8_t>(next), std::memory_order_release);
-  return next;
+LabelIndex::LabelIndex() {
+  names_[0] = "other";
+}
+
+size_t LabelIndex::indexOf(uint32_t key, std::string_view name) {
+  size_t known = count();
+  for (size_t i = 1; i < known; ++i)
+    if (keys_[i].load(std::memory_order_relaxed) == key) return i;
+  std::lock_guard lock(mutex_);  // the first time this label is seen
+  known = count_.load(std::memory_order_relaxed);
+  for (size_t i = 1; i < known; ++i)
+    if (keys_[i].load(std::memory_order_relaxed) == key) return i;
+  if (known >= kMaxLabels) return 0;
+  names_[known] = name;
+  keys_[known].store(key, std::memory_order_relaxed);
+  count_.store(known + 1, std::memory_order_release);
+  return known;
 }
 
 void WorkerSeries::addTo(SeriesTotals& t) const {
   handshake.addTo(t.handshake);
   for (size_t i = 0; i < kTlsVersions; ++i)
     t.versions[i] += versions[i].load(std::memory_order_relaxed);
-  for (size_t i = 0; i < kMaxCiphers; ++i)
+  for (size_t i = 0; i < kMaxLabels; ++i) {
     t.ciphers[i] += ciphers[i].load(std::memory_order_relaxed);
+    t.groups[i] += groups[i].load(std::memory_order_relaxed);
+  }
 }
 
 }  // namespace tlsgate::stats

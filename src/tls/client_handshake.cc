@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "tls/groups.h"
 
 namespace tlsgate::tls {
 
@@ -114,9 +115,13 @@ Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& par
   if (!ctx) return fail("cannot create the origin SSL_CTX");
   SSL_CTX* c = ctx.get();
   static std::atomic<uint64_t> nextId{1};
-  SSL_CTX_set_ex_data(c, contextIdIndex(), reinterpret_cast<void*>(static_cast<uintptr_t>(
-                                               nextId.fetch_add(1, std::memory_order_relaxed))));
+  SSL_CTX_set_ex_data(c, contextIdIndex(),
+                      reinterpret_cast<void*>(
+                          static_cast<uintptr_t>(nextId.fetch_add(1, std::memory_order_relaxed))));
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  const std::string& groups = params.groups.empty() ? defaultGroups().client : params.groups;
+  if (SSL_CTX_set1_groups_list(c, groups.c_str()) != 1)
+    return fail("ssl.client.groups: the library refuses '" + groups + "'");
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -34,6 +34,7 @@ struct OriginContextParams {
   unsigned verifyDepth = 7;
   std::string cert;  // empty: none
   std::string key;
+  std::string groups;  // empty: the built-in default (tls/groups.h)
 };
 Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& params);
 // A number no other origin context of this process has, or ever will have (unlike its

@@ -1,5 +1,6 @@
 #include "tls/client_hello.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace tlsgate::tls {
@@ -27,6 +28,20 @@ std::string alpnFromClientHello(SSL* ssl) {
       len <= 2)
     return {};
   return std::string(reinterpret_cast<const char*>(p + 2), len - 2);
+}
+
+KeyShareGroups keySharesFromClientHello(SSL* ssl) {
+  KeyShareGroups shares;
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  // A 2-byte list length, then (group, 2-byte length, key) entries (RFC 8446 4.2.8).
+  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_key_share, &p, &len) || len < 2) return shares;
+  size_t end = std::min(len, 2 + ((size_t{p[0]} << 8) | p[1]));
+  for (size_t pos = 2; pos + 4 <= end && shares.count < KeyShareGroups::kMax;) {
+    shares.ids[shares.count++] = static_cast<uint16_t>((p[pos] << 8) | p[pos + 1]);
+    pos += 4 + ((size_t{p[pos + 2]} << 8) | p[pos + 3]);
+  }
+  return shares;
 }
 
 }  // namespace tlsgate::tls

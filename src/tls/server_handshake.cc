@@ -5,8 +5,8 @@
 
 #include "core/log.h"
 #include "tls/client_hello.h"
-#include "tls/wire_trace.h"
 #include "tls/session_tickets.h"
+#include "tls/wire_trace.h"
 
 namespace tlsgate::tls {
 
@@ -126,8 +126,8 @@ struct ServerCallbacks {
     return hs ? hs->onAlpnSelect(out, outlen, in, inlen) : SSL_TLSEXT_ERR_NOACK;
   }
   static int verify(int ok, X509_STORE_CTX* store) {
-    auto* ssl = static_cast<SSL*>(
-        X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     ServerHandshake* hs = ssl ? of(ssl) : nullptr;
     return hs ? hs->onVerifyClient(ok, store) : ok;
   }
@@ -379,6 +379,7 @@ std::chrono::microseconds ServerHandshake::elapsed() const {
 }
 
 int ServerHandshake::onClientHello(int* alert) {
+  noteKeyShares();
   if (params_.wireTrace) wireTraceClientHello(ssl_.get());  // S21: the server_name filter
   HookVerdict v = hooks_ ? hooks_->run(HookPoint::kClientHello) : HookVerdict::kContinue;
   switch (v) {
@@ -413,6 +414,18 @@ int ServerHandshake::onClientHello(int* alert) {
   return SSL_CLIENT_HELLO_ERROR;
 }
 
+void ServerHandshake::noteKeyShares() {
+  // OpenSSL calls back once per ClientHello, and again for the same one after a hook
+  // paused it: only a second ClientHello brings other key shares.
+  KeyShareGroups shares = keySharesFromClientHello(ssl_.get());
+  if (!firstKeyShares_) {
+    firstKeyShares_ = shares;
+  } else if (!helloRetried_ && shares != *firstKeyShares_) {
+    helloRetried_ = true;
+    counters_.add(Counter::kSslHelloRetryRequest);
+  }
+}
+
 const CertEntry* ServerHandshake::choose(const std::string& sni) {
   // S11: the name (exact, then wildcard), else the destination address, else the default.
   const CertEntry* byName = store_.findByName(sni);
@@ -437,10 +450,9 @@ int ServerHandshake::onCertificate() {
     if (sniMissed_) counters_.add(Counter::kSslSniMiss);  // served, but not by its name
     TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
              sni ? sni : "", entry->line);
-    if (policy_ &&
-        !applyPolicy(policy_->onCertificateSelected(
-                         ssl_.get(), entry->action == config::MulticertAction::kTunnel),
-                     nullptr))
+    if (policy_ && !applyPolicy(policy_->onCertificateSelected(
+                                    ssl_.get(), entry->action == config::MulticertAction::kTunnel),
+                                nullptr))
       return state_ == HandshakeState::kTunnel ? -1 : 0;
   }
   if (!hooks_) return 1;

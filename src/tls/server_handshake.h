@@ -10,11 +10,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "net/address.h"
 #include "stats/counters.h"
 #include "tls/cert_store.h"
+#include "tls/client_hello.h"
 #include "tls/handshake_hooks.h"
 #include "tls/handshake_policy.h"
 #include "tls/ossl.h"
@@ -46,15 +48,15 @@ enum class HandshakeWait : uint8_t {
 // S4: the classes of failure, each with its own counter.
 enum class HandshakeError : uint8_t {
   kNone,
-  kSessionCreate,  // S2: failed to create SSL server session
-  kSsl,            // protocol error (bad record, alert received, no shared cipher...)
-  kSyscall,        // socket error
-  kZeroReturn,     // the peer sent close_notify during the handshake
-  kEof,            // the peer closed the TCP connection mid-handshake (S8)
-  kTimeout,        // S1
-  kNoCertificate,  // S11: nothing matched and there is no default certificate
-  kTooLarge,       // the client sent more than HandshakeBuffer::kMaxBytes
-  kHookError,      // a hook re-enabled with error
+  kSessionCreate,      // S2: failed to create SSL server session
+  kSsl,                // protocol error (bad record, alert received, no shared cipher...)
+  kSyscall,            // socket error
+  kZeroReturn,         // the peer sent close_notify during the handshake
+  kEof,                // the peer closed the TCP connection mid-handshake (S8)
+  kTimeout,            // S1
+  kNoCertificate,      // S11: nothing matched and there is no default certificate
+  kTooLarge,           // the client sent more than HandshakeBuffer::kMaxBytes
+  kHookError,          // a hook re-enabled with error
   kClientCertificate,  // the client's certificate did not verify
   kDenied,             // the routing refused the client (sni.yaml ip_allow)
 };
@@ -91,6 +93,8 @@ class ServerHandshake {
   // After kTunnel: where to ("" = the original destination, i.e. the local address).
   const std::string& tunnelDestination() const;
   std::chrono::microseconds elapsed() const;
+  // Whether the client answered a HelloRetryRequest (its first key shares did not suit).
+  bool helloRetried() const { return helloRetried_; }
 
   // Sets the callbacks every server context needs (certificate, ALPN, info). The
   // functions are trampolines to the ServerHandshake found in the SSL's ex_data.
@@ -115,6 +119,7 @@ class ServerHandshake {
 
   friend struct ServerCallbacks;
   int onClientHello(int* alert);
+  void noteKeyShares();
   int onCertificate();
   // S11's choice for `sni` on this connection's destination.
   const CertEntry* choose(const std::string& sni);
@@ -131,8 +136,8 @@ class ServerHandshake {
   stats::CounterBlock& counters_;
   HandshakeHooks* hooks_;
   HandshakePolicy* policy_;
-  bool policyRan_ = false;           // the ClientHello policy runs once per connection
-  bool tunnelByPolicy_ = false;      // kTunnel came from the policy, not from a hook
+  bool policyRan_ = false;       // the ClientHello policy runs once per connection
+  bool tunnelByPolicy_ = false;  // kTunnel came from the policy, not from a hook
   std::string policyDestination_;
   HandshakeState state_ = HandshakeState::kStart;
   HandshakeError error_ = HandshakeError::kNone;
@@ -140,8 +145,11 @@ class ServerHandshake {
   // S11: the entry the name and destination choose, found once at the ClientHello (its
   // ticket settings apply there) and switched to at the certificate callback.
   const CertEntry* candidate_ = nullptr;
-  bool sniMissed_ = false;  // a name was sent and no entry has it
+  bool sniMissed_ = false;               // a name was sent and no entry has it
   const CertEntry* selected_ = nullptr;  // S10: selection runs once; set means done
+  // The first ClientHello's key shares; a later ClientHello with others answers an HRR.
+  std::optional<KeyShareGroups> firstKeyShares_;
+  bool helloRetried_ = false;
   std::chrono::steady_clock::time_point start_{};
   std::chrono::microseconds elapsed_{0};
 };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "tls/groups.h"
 
 namespace tlsgate::config {
 struct WireTraceConfig;
@@ -26,7 +27,6 @@ inline constexpr const char* kDefaultCiphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 inline constexpr const char* kDefaultCiphersuites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
-inline constexpr const char* kDefaultGroups = "X25519:P-256:P-384";
 
 class TicketKeyStore;
 
@@ -35,12 +35,12 @@ struct ServerParams {
   int maxVersion = TLS1_3_VERSION;
   std::string ciphers = kDefaultCiphers;
   std::string ciphersuites = kDefaultCiphersuites;
-  std::string groups = kDefaultGroups;
+  std::string groups = defaultGroups().server;
   std::string alpnWire;                       // server preference order, in ALPN wire format (S14)
   bool allowClientRenegotiation = false;      // S12
   std::chrono::seconds handshakeTimeout{30};  // S1; 0 = none
-  int verifyClientMode = SSL_VERIFY_NONE;  // SSL_VERIFY_PEER [| SSL_VERIFY_FAIL_IF_NO_PEER_CERT]
-  std::string clientCaFile;                // CAs for client certificates
+  int verifyClientMode = SSL_VERIFY_NONE;     // SSL_VERIFY_PEER [| SSL_VERIFY_FAIL_IF_NO_PEER_CERT]
+  std::string clientCaFile;                   // CAs for client certificates
   // Debugging aids, owned by the snapshot; null when off.
   const config::WireTraceConfig* wireTrace = nullptr;  // S21: which sessions to trace
   const KeyLog* keyLog = nullptr;                      // ssl.keylog_file

@@ -16,12 +16,7 @@ SessionInfo describeSession(SSL* ssl, const CertStore& store) {
   if (alpn) s.alpn.assign(reinterpret_cast<const char*>(alpn), alpnLen);
   s.version = SSL_get_version(ssl);
   s.cipher = SSL_get_cipher_name(ssl);
-  int group = SSL_get_negotiated_group(ssl);
-  if (group != 0 && group != NID_undef) {
-    if (const char* name = SSL_group_to_name(ssl, group)) s.group = name;
-    std::transform(s.group.begin(), s.group.end(), s.group.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-  }
+  s.group = negotiatedGroup(ssl);
   X509* served = SSL_get_certificate(ssl);
   if (const CertInfo* info = store.info(served)) {
     s.certSubject = info->subject;
@@ -32,6 +27,16 @@ SessionInfo describeSession(SSL* ssl, const CertStore& store) {
   }
   s.resumed = SSL_session_reused(ssl) == 1;
   return s;
+}
+
+std::string negotiatedGroup(SSL* ssl) {
+  std::string name;
+  int group = SSL_get_negotiated_group(ssl);
+  if (group == 0 || group == NID_undef) return name;
+  if (const char* text = SSL_group_to_name(ssl, group)) name = text;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return name;
 }
 
 }  // namespace tlsgate::tls

@@ -22,4 +22,7 @@ struct SessionInfo {
 
 SessionInfo describeSession(SSL* ssl, const CertStore& store);
 
+// The negotiated key exchange group, lowercase OpenSSL name ("x25519mlkem768"); "" if none.
+std::string negotiatedGroup(SSL* ssl);
+
 }  // namespace tlsgate::tls

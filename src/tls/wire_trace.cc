@@ -4,10 +4,12 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/log.h"
 #include "tls/client_hello.h"
+#include "tls/session_info.h"
 
 namespace tlsgate::tls {
 
@@ -21,6 +23,9 @@ class WireTrace {
       : who_(std::move(who)), awaitedName_(std::move(awaitedName)) {}
 
   const std::string& who() const { return who_; }
+  // The server sent a HelloRetryRequest (seen by onMessage): said again at the end.
+  void sawHelloRetry() { helloRetry_ = true; }
+  bool helloRetry() const { return helloRetry_; }
   bool awaitingName() const { return !awaitedName_.empty(); }
   const std::string& awaitedName() const { return awaitedName_; }
 
@@ -49,6 +54,7 @@ class WireTrace {
   std::string awaitedName_;
   std::vector<std::string> held_;
   const char* lastState_ = nullptr;  // OpenSSL's static string
+  bool helloRetry_ = false;
 };
 
 void freeTrace(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
@@ -108,6 +114,16 @@ const char* handshakeName(const unsigned char* msg, size_t len) {
   }
 }
 
+// At the end: "handshake done: TLSv1.3 TLS_AES_128_GCM_SHA256[, resumed]", then
+// "key exchange: x25519mlkem768[, after a HelloRetryRequest]".
+void traceDone(SSL* ssl, WireTrace& trace) {
+  trace.line(std::string("handshake done: ") + SSL_get_version(ssl) + " " +
+             SSL_get_cipher_name(ssl) + (SSL_session_reused(ssl) ? ", resumed" : ""));
+  std::string group = negotiatedGroup(ssl);
+  trace.line("key exchange: " + (group.empty() ? std::string("none") : group) +
+             (trace.helloRetry() ? ", after a HelloRetryRequest" : ""));
+}
+
 // STYLE rule 7: the two OpenSSL callbacks forward to the session's WireTrace.
 void onMessage(int writeP, int, int contentType, const void* buf, size_t len, SSL*, void* arg) {
   auto* trace = static_cast<WireTrace*>(arg);
@@ -119,6 +135,7 @@ void onMessage(int writeP, int, int contentType, const void* buf, size_t len, SS
   else
     return;  // record headers, inner content types, application data; alerts: onInfo
   std::string text = writeP ? "-> " : "<- ";
+  if (name && std::string_view(name) == "HelloRetryRequest") trace->sawHelloRetry();
   if (name) {
     text += name;
   } else {
@@ -137,9 +154,7 @@ void onInfo(const SSL* ssl, int where, int ret) {
     else if (where & SSL_CB_HANDSHAKE_START)
       trace->line("handshake start");
     else if (where & SSL_CB_HANDSHAKE_DONE)
-      trace->line(std::string("handshake done: ") + SSL_get_version(ssl) + " " +
-                  SSL_get_cipher_name(ssl) +
-                  (SSL_session_reused(const_cast<SSL*>(ssl)) ? ", resumed" : ""));
+      traceDone(const_cast<SSL*>(ssl), *trace);
     else if (where & SSL_CB_LOOP)
       trace->state(SSL_state_string_long(ssl));
     else if ((where & SSL_CB_EXIT) && ret == 0)

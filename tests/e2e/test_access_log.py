@@ -14,7 +14,7 @@ from conftest import scaled
 
 FIELDS = {"time", "client", "local", "sni", "alpn", "tls_version", "cipher", "certificate",
           "route", "upstream", "outcome", "class", "handshake_ms", "total_ms", "bytes_in",
-          "bytes_out"}
+          "bytes_out", "group", "hello_retry"}
 
 
 def log_gateway(gateway, dest_port: int, **kwargs):

@@ -627,7 +627,7 @@ TEST(GatewayConfigTest, ClientTlsFilesResolveAgainstTheFolderOfTlsgateYaml) {
 TEST(GatewayConfigTest, ClientTlsShapeErrors) {
   const std::string keys =
       "handshake_timeout_in, verify_server_policy, verify_server_properties, ca_certs, "
-      "verify_depth, cert, key, alpn, session_cache";
+      "verify_depth, cert, key, alpn, session_cache, groups";
   expectError(withSsl("  client: yes\n"), 5, "ssl.client must be a mapping, got 'yes'");
   expectError(withSsl("  client:\n"), 5, "ssl.client must be a mapping, got nothing");
   expectError(withSsl("  client: [a]\n"), 5, "ssl.client must be a mapping, got a sequence");

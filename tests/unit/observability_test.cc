@@ -150,8 +150,8 @@ TEST(MetricNamesTest, CountersGaugesAndMicroseconds) {
   EXPECT_STREQ(active.type, "gauge");
 }
 
-TEST(CipherIndexTest, SameIdSameIndexAndOverflowGoesToOther) {
-  stats::CipherIndex index;
+TEST(LabelIndexTest, SameIdSameIndexAndOverflowGoesToOther) {
+  stats::LabelIndex index;
   size_t a = index.indexOf(0x1301, "TLS_AES_128_GCM_SHA256");
   size_t b = index.indexOf(0x1302, "TLS_AES_256_GCM_SHA384");
   EXPECT_EQ(a, 1u);
@@ -159,7 +159,7 @@ TEST(CipherIndexTest, SameIdSameIndexAndOverflowGoesToOther) {
   EXPECT_EQ(index.indexOf(0x1301, "TLS_AES_128_GCM_SHA256"), a);
   EXPECT_STREQ(index.name(a), "TLS_AES_128_GCM_SHA256");
   EXPECT_STREQ(index.name(0), "other");
-  for (uint16_t id = 0xc000; index.count() < stats::kMaxCiphers; ++id) index.indexOf(id, "x");
+  for (uint16_t id = 0xc000; index.count() < stats::kMaxLabels; ++id) index.indexOf(id, "x");
   EXPECT_EQ(index.indexOf(0xfff0, "late"), 0u);
 }
 
@@ -172,9 +172,9 @@ TEST(TlsVersionTest, Names) {
 TEST(HttpRequestTest, ParsesMethodPathQueryAndBody) {
   admin::HttpRequest r;
   EXPECT_EQ(admin::parseHttpRequest("GET /metrics HTTP/1.1\r\nHost: x\r\n", r), 0);
-  EXPECT_EQ(admin::parseHttpRequest("POST /debug?tags=ssl HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
-                                    r),
-            1);
+  EXPECT_EQ(
+      admin::parseHttpRequest("POST /debug?tags=ssl HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", r),
+      1);
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.path, "/debug");
   EXPECT_EQ(r.query, "tags=ssl");

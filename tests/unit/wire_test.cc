@@ -12,6 +12,8 @@
 #include "proxy/relay.h"
 #include "proxy/stream.h"
 #include "test_pki.h"
+#include "tls/groups.h"
+#include "tls/session_info.h"
 #include "wire_harness.h"
 
 namespace tlsgate::testing {
@@ -36,6 +38,7 @@ class WireTest : public ::testing::TestWithParam<Split> {
     entries[0].keyFiles = {cert_.keyFile};
     entries[0].destIp = config::DestIp{true, {}, false};
     params_.alpnWire = tls::alpnToWire({"http/1.1"});
+    params_.groups = tls::defaultGroups().server;
     auto store = tls::CertStore::build(entries, "ssl_multicert.config", params_);
     ASSERT_TRUE(store.ok()) << store.error().toString();
     store_ = std::move(store.value());
@@ -104,6 +107,59 @@ INSTANTIATE_TEST_SUITE_P(Splits, WireTest,
                          ::testing::Values(Split::kWhole, Split::kRecords, Split::kRecordHalf,
                                            Split::kOneByte),
                          [](const auto& p) { return std::string(toString(p.param)); });
+
+// The key exchange a client gets from the default groups, and whether it costs a
+// HelloRetryRequest (counted, and reported by the driver).
+class WireGroupsTest : public WireTest {
+ protected:
+  // Handshakes with a client offering `groups` (its first group gets the only key share
+  // unless '*' marks others); returns the negotiated group.
+  std::string negotiate(const std::string& groups, bool expectRetry) {
+    WireHarness wire(*store_, params_, Split::kWhole, "a.test", groups);
+    EXPECT_TRUE(wire.handshake());
+    EXPECT_EQ(wire.server().helloRetried(), expectRetry) << groups;
+    EXPECT_EQ(wire.counters().get(stats::Counter::kSslHelloRetryRequest), expectRetry ? 1u : 0u)
+        << groups;
+    return wire.serverSsl() ? tls::negotiatedGroup(wire.serverSsl()) : "";
+  }
+};
+
+TEST_F(WireGroupsTest, AnX25519KeyShareNeedsNoRetry) {
+  EXPECT_EQ(negotiate("X25519:P-256", false), "x25519");
+}
+
+TEST_F(WireGroupsTest, AP256KeyShareFromAClientThatHasX25519) {
+  // With group tuples (OpenSSL 3.5) X25519's tuple comes first: the client is asked again.
+  // OpenSSL 3.0 takes any key share it supports.
+  if (tls::defaultGroups().postQuantum)
+    EXPECT_EQ(negotiate("P-256:X25519", true), "x25519");
+  else
+    EXPECT_EQ(negotiate("P-256:X25519", false), "secp256r1");
+}
+
+TEST_F(WireGroupsTest, AKeyShareTheServerDoesNotTakeIsAskedAgain) {
+  EXPECT_EQ(negotiate("P-521:P-256", true), "secp256r1");
+}
+
+TEST_F(WireGroupsTest, AP256OnlyClientGetsP256AtOnce) {
+  EXPECT_EQ(negotiate("P-256", false), "secp256r1");
+}
+
+TEST_F(WireGroupsTest, PostQuantumWhereTheLibraryHasIt) {
+  if (!tls::defaultGroups().postQuantum) {
+    // Without ML-KEM the default leaves it out, and a client offering it alone cannot even
+    // be configured: the library does not know the group.
+    EXPECT_EQ(tls::defaultGroups().server.find("MLKEM"), std::string::npos);
+    EXPECT_THROW(WireHarness(*store_, params_, Split::kWhole, "a.test", "X25519MLKEM768"),
+                 std::runtime_error);
+    return;
+  }
+  EXPECT_EQ(negotiate("X25519MLKEM768", false), "x25519mlkem768");
+  // Both shares offered, as browsers do: ML-KEM wins with no retry.
+  EXPECT_EQ(negotiate("*X25519MLKEM768:*X25519", false), "x25519mlkem768");
+  // Only an X25519 share although ML-KEM is supported: X25519, still no retry.
+  EXPECT_EQ(negotiate("X25519:X25519MLKEM768", false), "x25519");
+}
 
 TEST(WireCut, RecordsAndHalvesFollowTheRecordHeaders) {
   // Two records: 3 and 2 bytes of body.
