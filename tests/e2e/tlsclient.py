@@ -256,6 +256,68 @@ class BioTls:
 
 
 # --------------------------------------------------------------------------------------
+# Large ClientHellos, cut every way (a post-quantum ClientHello is 1.5-2 KB)
+# --------------------------------------------------------------------------------------
+
+def large_hello_context(cafile: Path | None = None, size: int = 2000) -> ssl.SSLContext:
+    """A client context whose ClientHello is about `size` bytes on every library: ALPN names
+    pad it (http/1.1 last, so that tlsgate still selects it), as an X25519MLKEM768 key share
+    would."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_verify_locations(str(cafile))
+    names = [f"x-pad-{i:03d}-{'p' * 40}" for i in range(max(1, (size - 300) // 51))]
+    ctx.set_alpn_protocols(names + ["http/1.1"])
+    return ctx
+
+
+def reframe(flight: bytes, body: int) -> bytes:
+    """The same handshake bytes in records of at most `body` bytes each (a handshake
+    message may span records, RFC 8446 5.1): what a client or a middlebox may send."""
+    out = bytearray()
+    pos = 0
+    while pos + 5 <= len(flight):
+        ctype, version = flight[pos], flight[pos + 1:pos + 3]
+        length = int.from_bytes(flight[pos + 3:pos + 5], "big")
+        payload = flight[pos + 5:pos + 5 + length]
+        for i in range(0, len(payload), body):
+            piece = payload[i:i + body]
+            out += bytes([ctype]) + version + len(piece).to_bytes(2, "big") + piece
+        pos += 5 + length
+    return bytes(out)
+
+
+class TrickleTls(BioTls):
+    """BioTls whose first flight (the ClientHello) is re-framed into small records and sent
+    one byte per TCP segment, after an optional prefix (a PROXY header) in the same send as
+    its first byte, or the whole lot in one send."""
+
+    def send_hello(self, prefix: bytes = b"", record_body: int = 256,
+                   one_byte_at_a_time: bool = True) -> bytes:
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self.obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = self.out.read()
+        assert hello[:1] == b"\x16", hello[:16]
+        wire = reframe(hello, record_body)
+        self.sock.setblocking(True)
+        if one_byte_at_a_time:
+            self.sock.sendall(prefix + wire[:1])
+            for i in range(1, len(wire)):
+                self.sock.sendall(wire[i:i + 1])
+                time.sleep(0.0005)
+        else:
+            self.sock.sendall(prefix + wire)
+        self.sock.setblocking(False)
+        return hello
+
+
+# --------------------------------------------------------------------------------------
 # Raw sockets
 # --------------------------------------------------------------------------------------
 
