@@ -16,9 +16,12 @@ if [[ ! $seconds =~ ^[0-9]+$ ]]; then
     exit 2
 fi
 
-# libFuzzer ships in libclang-rt-14-dev (scripts/install-deps.sh installs it).
-if ! command -v clang++ >/dev/null || ! compgen -G \
-    "/usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+# libFuzzer ships in the runtime of Debian's default clang (libclang-rt-dev, installed by
+# scripts/install-deps.sh); where it lives depends on the clang version, so ask clang to
+# link a fuzzer instead of looking for the file.
+if ! command -v clang++ >/dev/null || ! echo \
+    'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' |
+    clang++ -x c++ - -fsanitize=fuzzer -o /dev/null 2>/dev/null; then
     echo "fuzz: clang or its libFuzzer runtime is missing; run scripts/install-deps.sh" >&2
     exit 1
 fi
