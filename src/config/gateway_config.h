@@ -58,6 +58,7 @@
 #include "config/wire_trace_config.h"
 #include "core/result.h"
 #include "net/address.h"
+#include "tls/tls_settings.h"
 
 namespace tlsgate::config {
 
@@ -72,19 +73,11 @@ struct ListenerConfig {
   int proxyProtocolFromLine = 0;
 };
 
-enum class TlsVersion { kTls12, kTls13 };
-
-// ATS's verify_client levels: NONE requests no client certificate; MODERATE verifies one
-// that is presented but lets a client without one in; STRICT requires one.
-enum class VerifyClient { kNone, kModerate, kStrict };
-
-// ATS's proxy.config.ssl.client.verify.server.policy: what a failed origin verification
-// does. ENFORCED ends the connection; PERMISSIVE logs, counts and goes on; DISABLED checks
-// nothing.
-enum class VerifyServerPolicy { kEnforced, kPermissive, kDisabled };
-// ...verify.server.properties: what is checked. SIGNATURE: the chain; NAME: the leaf's name
-// (or IP); ALL: both; NONE: neither.
-enum class VerifyServerProperties { kNone, kSignature, kName, kAll };
+// The TLS layer's own settings types (tls/tls_settings.h), by their configuration names.
+using tls::TlsVersion;
+using tls::VerifyClient;
+using tls::VerifyServerPolicy;
+using tls::VerifyServerProperties;
 
 // ssl.client: TLS towards origins (S2, S17-S19).
 //

@@ -143,7 +143,7 @@ Status LineParser::apply(const Token& token, MulticertEntry& entry) const {
   } else if (key == "action") {
     if (value != "tunnel")
       return fail("bad action " + inQuotes(value) + ": only 'tunnel' is supported");
-    entry.action = MulticertAction::kTunnel;
+    entry.tunnel = true;
   } else if (key == "ssl_ticket_enabled") {
     if (value != "0" && value != "1")
       return fail("bad ssl_ticket_enabled " + inQuotes(value) + ": expected 0 or 1");

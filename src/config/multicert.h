@@ -22,28 +22,13 @@
 
 #include "core/result.h"
 #include "net/address.h"
+#include "tls/cert_spec.h"
 
 namespace tlsgate::config {
 
-struct DestIp {
-  bool any = false;      // dest_ip=*: the default entry
-  net::Address address;  // when !any
-  bool hasPort = false;  // "ip:port" (matches before a plain "ip")
-};
-
-enum class MulticertAction { kTerminate, kTunnel };
-
-struct MulticertEntry {
-  int line = 0;
-  std::vector<std::string> certFiles;  // absolute or relative to the config's folder, resolved
-  std::vector<std::string> keyFiles;   // empty, or the same count as certFiles
-  std::vector<std::string> caFiles;
-  std::optional<DestIp> destIp;
-  MulticertAction action = MulticertAction::kTerminate;
-  std::optional<bool> ticketEnabled;
-  std::optional<int> ticketNumber;
-  std::string ocspFile;
-};
+// An entry is what the certificate store builds from (tls/cert_spec.h).
+using MulticertEntry = tls::CertSpec;
+using tls::DestIp;
 
 // Pure parser: `path` is used for error messages and to resolve relative file names.
 Result<std::vector<MulticertEntry>> parseMulticert(std::string_view text, const std::string& path);

@@ -54,18 +54,6 @@ EndpointKind kindOf(SniAction a) {
   }
 }
 
-int verifyMode(VerifyClient v) {
-  switch (v) {
-    case VerifyClient::kNone:
-      return SSL_VERIFY_NONE;
-    case VerifyClient::kModerate:
-      return SSL_VERIFY_PEER;
-    case VerifyClient::kStrict:
-      return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-  }
-  return SSL_VERIFY_NONE;
-}
-
 }  // namespace
 
 Result<SSL_CTX*> Routing::originContextFor(const ClientTlsConfig& client,

@@ -13,8 +13,8 @@ namespace {
 
 tls::ServerParams serverParamsOf(const SslConfig& ssl) {
   tls::ServerParams p;
-  p.minVersion = ssl.minVersion == TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
-  p.maxVersion = ssl.maxVersion == TlsVersion::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+  p.minVersion = tls::protocolVersion(ssl.minVersion);
+  p.maxVersion = tls::protocolVersion(ssl.maxVersion);
   if (!ssl.ciphers.empty()) p.ciphers = ssl.ciphers;
   if (!ssl.ciphersuites.empty()) p.ciphersuites = ssl.ciphersuites;
   p.groups = ssl.groups.empty() ? tls::defaultGroups().server : ssl.groups;
@@ -24,12 +24,8 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
   p.sessionTimeout = std::chrono::seconds(ssl.server.sessionTimeoutSec);
   p.sessionCache = ssl.server.sessionCache.enabled;
   p.sessionCacheSize = static_cast<long>(ssl.server.sessionCache.size);
-  if (ssl.verifyClient != VerifyClient::kNone) {
-    p.verifyClientMode = SSL_VERIFY_PEER;
-    if (ssl.verifyClient == VerifyClient::kStrict)
-      p.verifyClientMode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    p.clientCaFile = ssl.verifyClientCaCerts;
-  }
+  p.verifyClientMode = tls::verifyMode(ssl.verifyClient);
+  if (ssl.verifyClient != VerifyClient::kNone) p.clientCaFile = ssl.verifyClientCaCerts;
   return p;
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/result.h"
 #include "net/cidr.h"
+#include "tls/wire_trace.h"
 
 namespace tlsgate::config {
 
@@ -22,11 +23,8 @@ namespace yaml {
 struct Field;
 }
 
-struct WireTraceConfig {
+struct WireTraceConfig : tls::WireTraceFilter {
   int line = 0;
-  std::optional<net::CidrSet> clientIp;  // absent: any client
-  std::string serverName;                // lowercase; empty: any (also no SNI)
-  unsigned percentage = 100;             // sampled among the connections that match
 };
 
 // parseWireTrace reads the mapping of `f` (ssl.wire_trace); errors name `path` and the line.

@@ -84,7 +84,7 @@ void ClientConnection::afterProxyHeader() {
     // S5: the destination's certificate entry says tunnel: go on to where the client was
     // going before reading a byte.
     const tls::CertEntry* entry = snapshot_->certs->findByAddress(local_);
-    if (entry && entry->action == config::MulticertAction::kTunnel) {
+    if (entry && entry->tunnel) {
       worker_.counters().add(Counter::kDestIpTunnels);
       startTunnel("", {});
       return;

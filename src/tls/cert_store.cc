@@ -37,14 +37,14 @@ struct LoadedEntry {
   std::vector<std::string> warnings;
 };
 
-Result<LoadedEntry> loadEntry(const config::MulticertEntry& e, const ServerParams& params) {
+Result<LoadedEntry> loadEntry(const CertSpec& e, const ServerParams& params) {
   auto ctx = newServerContext(params);
   if (!ctx) return ctx.error();
   LoadedEntry out;
   out.entry = std::make_unique<CertEntry>();
   CertEntry& entry = *out.entry;
   entry.line = e.line;
-  entry.action = e.action;
+  entry.tunnel = e.tunnel;
   entry.ctx = std::move(ctx.value());
   for (size_t i = 0; i < e.certFiles.size(); ++i) {
     // ssl_ca_name pairs with ssl_cert_name when both lists have the same length (one
@@ -73,7 +73,7 @@ Result<LoadedEntry> loadEntry(const config::MulticertEntry& e, const ServerParam
 // core. Results stay in file order; once an entry fails, later ones are not started (the
 // first error in the file is the answer).
 std::vector<std::optional<Result<LoadedEntry>>> loadEntries(
-    const std::vector<config::MulticertEntry>& entries, const ServerParams& params) {
+    const std::vector<CertSpec>& entries, const ServerParams& params) {
   constexpr size_t kEntriesPerThread = 256;  // below this a thread is not worth starting
   const size_t n = entries.size();
   std::vector<std::optional<Result<LoadedEntry>>> out(n);
@@ -101,7 +101,7 @@ std::vector<std::optional<Result<LoadedEntry>>> loadEntries(
 }  // namespace
 
 Result<std::unique_ptr<CertStore>> CertStore::build(
-    const std::vector<config::MulticertEntry>& entries, const std::string& multicertPath,
+    const std::vector<CertSpec>& entries, const std::string& multicertPath,
     const ServerParams& params) {
   std::unique_ptr<CertStore> store(new CertStore());
   auto certless = newServerContext(params);
@@ -110,7 +110,7 @@ Result<std::unique_ptr<CertStore>> CertStore::build(
 
   auto loaded = loadEntries(entries, params);
   for (size_t i = 0; i < entries.size(); ++i) {
-    const config::MulticertEntry& e = entries[i];
+    const CertSpec& e = entries[i];
     // Every entry before the first failure was loaded (see loadEntries).
     Result<LoadedEntry>& result = *loaded[i];
     if (!result) return Error{multicertPath, e.line, result.error().message};

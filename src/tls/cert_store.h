@@ -14,9 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config/multicert.h"
 #include "core/result.h"
 #include "net/address.h"
+#include "tls/cert_spec.h"
 #include "tls/ocsp_stapling.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
@@ -36,16 +36,16 @@ struct CertEntry {
   int line = 0;  // in ssl_multicert.config
   ossl::UniquePtr<SSL_CTX> ctx;
   std::vector<CertInfo> certs;
-  config::MulticertAction action = config::MulticertAction::kTerminate;
+  bool tunnel = false;               // action=tunnel: the route decision sends it on (S5, S11)
   std::unique_ptr<OcspStaple> ocsp;  // ssl_ocsp_name, when given
 };
 
 class CertStore {
  public:
   // Loads every certificate and key; errors name the multicert file and the entry's line.
-  static Result<std::unique_ptr<CertStore>> build(
-      const std::vector<config::MulticertEntry>& entries, const std::string& multicertPath,
-      const ServerParams& params);
+  static Result<std::unique_ptr<CertStore>> build(const std::vector<CertSpec>& entries,
+                                                  const std::string& multicertPath,
+                                                  const ServerParams& params);
 
   // S11: SNI exact, then wildcard (one label), then destination ip:port, then ip, then the
   // default entry. nullptr: nothing matches and there is no default certificate.

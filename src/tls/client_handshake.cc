@@ -11,8 +11,6 @@
 
 namespace tlsgate::tls {
 
-using config::VerifyServerPolicy;
-using config::VerifyServerProperties;
 using stats::Counter;
 
 namespace {

@@ -18,12 +18,12 @@
 #include <chrono>
 #include <string>
 
-#include "config/gateway_config.h"
 #include "net/address.h"
 #include "stats/counters.h"
 #include "tls/handshake_hooks.h"
 #include "tls/ossl.h"
 #include "tls/server_handshake.h"
+#include "tls/tls_settings.h"
 
 namespace tlsgate::tls {
 
@@ -53,8 +53,8 @@ class SessionSink {
 void setSessionSink(SSL* ssl, SessionSink* sink);
 
 struct OriginVerification {
-  config::VerifyServerPolicy policy = config::VerifyServerPolicy::kEnforced;
-  config::VerifyServerProperties properties = config::VerifyServerProperties::kAll;
+  VerifyServerPolicy policy = VerifyServerPolicy::kEnforced;
+  VerifyServerProperties properties = VerifyServerProperties::kAll;
 };
 
 enum class ClientHandshakeError : uint8_t {

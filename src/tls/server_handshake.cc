@@ -451,7 +451,7 @@ int ServerHandshake::onCertificate() {
     TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
              sni ? sni : "", entry->line);
     if (policy_ && !applyPolicy(policy_->onCertificateSelected(
-                                    ssl_.get(), entry->action == config::MulticertAction::kTunnel),
+                                    ssl_.get(), entry->tunnel),
                                 nullptr))
       return state_ == HandshakeState::kTunnel ? -1 : 0;
   }

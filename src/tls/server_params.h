@@ -11,13 +11,10 @@
 #include "core/result.h"
 #include "tls/groups.h"
 
-namespace tlsgate::config {
-struct WireTraceConfig;
-}
-
 namespace tlsgate::tls {
 
 class KeyLog;
+struct WireTraceFilter;
 
 // Modern defaults, close to ATS 9.2 and Mozilla's "intermediate" profile. AES-128-GCM
 // comes first: as strong as needed and the cheapest suite on AES-NI hardware.
@@ -42,8 +39,8 @@ struct ServerParams {
   int verifyClientMode = SSL_VERIFY_NONE;     // SSL_VERIFY_PEER [| SSL_VERIFY_FAIL_IF_NO_PEER_CERT]
   std::string clientCaFile;                   // CAs for client certificates
   // Debugging aids, owned by the snapshot; null when off.
-  const config::WireTraceConfig* wireTrace = nullptr;  // S21: which sessions to trace
-  const KeyLog* keyLog = nullptr;                      // ssl.keylog_file
+  const WireTraceFilter* wireTrace = nullptr;  // S21: which sessions to trace
+  const KeyLog* keyLog = nullptr;              // ssl.keylog_file
   // Session resumption (ssl.server): ticket and cached-session lifetime, the TLS 1.2
   // session ID cache, and the ticket keys (borrowed from the snapshot, which owns them;
   // null: OpenSSL's own per-context keys, as in unit tests).

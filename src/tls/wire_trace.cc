@@ -190,7 +190,7 @@ bool sampled(unsigned percentage) {
 
 }  // namespace
 
-void startWireTrace(SSL* ssl, const config::WireTraceConfig& filter, const net::Address& peer,
+void startWireTrace(SSL* ssl, const WireTraceFilter& filter, const net::Address& peer,
                     const net::Address& local) {
   // S21: the client address and the sampling now; the server name at the ClientHello.
   if (filter.clientIp && !filter.clientIp->contains(peer)) return;

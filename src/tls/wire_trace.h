@@ -1,6 +1,6 @@
 // Wire trace (S21): every TLS message of a chosen connection, in and out, in the log.
 //
-// ssl.wire_trace filters the connections (config/wire_trace_config.h): a connection is
+// ssl.wire_trace filters the connections (WireTraceFilter below): a connection is
 // traced when it matches every filter given. The client address (after a PROXY header, the
 // client it names) and the sampling are decided when the session is created; a
 // server_name filter can only be decided at the ClientHello callback, so such a session
@@ -23,14 +23,24 @@
 // as the session, whoever owns the session by then.
 #pragma once
 
-#include "config/wire_trace_config.h"
+#include <optional>
+#include <string>
+
 #include "net/address.h"
+#include "net/cidr.h"
 #include "tls/ossl.h"
 
 namespace tlsgate::tls {
 
+// Which connections are traced: those that match every filter given.
+struct WireTraceFilter {
+  std::optional<net::CidrSet> clientIp;  // absent: any client
+  std::string serverName;                // lowercase; empty: any (also no SNI)
+  unsigned percentage = 100;             // sampled among the connections that match
+};
+
 // Starts tracing the server session `ssl` of the client `peer` if `filter` lets it.
-void startWireTrace(SSL* ssl, const config::WireTraceConfig& filter, const net::Address& peer,
+void startWireTrace(SSL* ssl, const WireTraceFilter& filter, const net::Address& peer,
                     const net::Address& local);
 
 // In the ClientHello callback: a trace waiting for the server name starts or ends here.

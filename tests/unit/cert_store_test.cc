@@ -8,8 +8,7 @@
 namespace tlsgate::tls {
 namespace {
 
-using config::DestIp;
-using config::MulticertEntry;
+using MulticertEntry = CertSpec;
 using testing::KeyKind;
 using testing::TestPki;
 

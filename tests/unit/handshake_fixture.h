@@ -23,16 +23,16 @@ class HandshakeFixture : public ::testing::Test {
   static void TearDownTestSuite() { delete pki_; }
 
   void buildStore(bool withDefault) {
-    std::vector<config::MulticertEntry> entries(1);
+    std::vector<tls::CertSpec> entries(1);
     entries[0].line = 1;
     entries[0].certFiles = {a_.certFile};
     entries[0].keyFiles = {a_.keyFile};
     if (withDefault) {
-      config::MulticertEntry d;
+      tls::CertSpec d;
       d.line = 2;
       d.certFiles = {def_.certFile};
       d.keyFiles = {def_.keyFile};
-      d.destIp = config::DestIp{true, {}, false};
+      d.destIp = tls::DestIp{true, {}, false};
       entries.push_back(d);
     }
     params_.alpnWire = alpnToWire({"h2", "http/1.1"});

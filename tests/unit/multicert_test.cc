@@ -39,7 +39,7 @@ TEST(MulticertTest, S15_MinimalEntryHasDefaults) {
   EXPECT_TRUE(e.keyFiles.empty());
   EXPECT_TRUE(e.caFiles.empty());
   EXPECT_FALSE(e.destIp.has_value());
-  EXPECT_EQ(e.action, MulticertAction::kTerminate);
+  EXPECT_FALSE(e.tunnel);
   EXPECT_FALSE(e.ticketEnabled.has_value());
   EXPECT_FALSE(e.ticketNumber.has_value());
   EXPECT_EQ(e.ocspFile, "");
@@ -60,7 +60,7 @@ TEST(MulticertTest, S15_EveryKey) {
   ASSERT_TRUE(e.destIp.has_value());
   EXPECT_FALSE(e.destIp->any);
   EXPECT_EQ(e.destIp->address.ipString(), "1.2.3.4");
-  EXPECT_EQ(e.action, MulticertAction::kTunnel);
+  EXPECT_TRUE(e.tunnel);
   EXPECT_EQ(e.ticketEnabled, std::optional<bool>(true));
   EXPECT_EQ(e.ticketNumber, std::optional<int>(3));
 }

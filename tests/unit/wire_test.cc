@@ -32,11 +32,11 @@ class WireTest : public ::testing::TestWithParam<Split> {
   static void TearDownTestSuite() { delete pki_; }
 
   void SetUp() override {
-    std::vector<config::MulticertEntry> entries(1);
+    std::vector<tls::CertSpec> entries(1);
     entries[0].line = 1;
     entries[0].certFiles = {cert_.certFile};
     entries[0].keyFiles = {cert_.keyFile};
-    entries[0].destIp = config::DestIp{true, {}, false};
+    entries[0].destIp = tls::DestIp{true, {}, false};
     params_.alpnWire = tls::alpnToWire({"http/1.1"});
     params_.groups = tls::defaultGroups().server;
     auto store = tls::CertStore::build(entries, "ssl_multicert.config", params_);
