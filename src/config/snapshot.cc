@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "config/multicert.h"
+#include "config/route_builder.h"
 #include "tls/client_handshake.h"
 #include "tls/groups.h"
 
@@ -58,12 +59,12 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
     snapshot->serverParams.keyLog = snapshot->keyLog.get();
   }
 
-  auto routing = Routing::build(snapshot->config);
-  if (!routing) return routing.error();
-  snapshot->routing = std::move(routing.value());
+  auto routes = buildRouteTable(snapshot->config);
+  if (!routes) return routes.error();
+  snapshot->routes = std::move(routes.value());
   // S14: without ssl.alpn, offer what the routes serve, in their order.
   if (!snapshot->config.ssl.alpnGiven) {
-    std::vector<std::string> offer = snapshot->routing->servedProtocols();
+    std::vector<std::string> offer = snapshot->routes->servedProtocols();
     for (const auto& p : pluginProtocols)
       if (std::find(offer.begin(), offer.end(), p) == offer.end()) offer.push_back(p);
     if (offer.empty()) offer = snapshot->config.ssl.alpn;  // the historical http/1.1
@@ -86,7 +87,7 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   snapshot->originContext = std::move(origin.value());
   if (snapshot->keyLog) {  // the server contexts have it from serverParams
     snapshot->keyLog->attach(snapshot->originContext.get());
-    for (const auto& ctx : snapshot->routing->originContexts()) snapshot->keyLog->attach(ctx.get());
+    for (const auto& ctx : snapshot->routes->originContexts) snapshot->keyLog->attach(ctx.get());
   }
 
   std::optional<TicketKeySetup> before;

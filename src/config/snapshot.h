@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "config/gateway_config.h"
-#include "config/routing.h"
 #include "config/ticket_key_setup.h"
 #include "core/result.h"
 #include "net/cidr.h"
+#include "proxy/route_table.h"
 #include "tls/cert_store.h"
 #include "tls/keylog.h"
 #include "tls/ossl.h"
@@ -28,7 +28,7 @@ struct Snapshot {
   // ssl.keylog_file (null when off); before the contexts that point to it, so it goes last.
   std::unique_ptr<tls::KeyLog> keyLog;
   std::unique_ptr<tls::CertStore> certs;
-  std::unique_ptr<Routing> routing;
+  std::unique_ptr<proxy::RouteTable> routes;
   std::vector<net::CidrSet> proxyProtocolFrom;  // per listener, as config.listeners
   ossl::UniquePtr<SSL_CTX> originContext;       // client side, towards TLS origins (S17)
   // Session ticket keys: every server context of `certs` encrypts and decrypts with this

@@ -592,55 +592,18 @@ Status SniParser::checkOriginTls(const std::vector<Field>& keys, const SniRule& 
   return Ok{};
 }
 
-bool isHostName(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), isHostChar);
-}
-
 }  // namespace
 
-size_t SniConfig::NameHash::operator()(std::string_view name) const {
-  uint64_t h = 14695981039346656037ull;  // FNV-1a over the lowercased bytes
-  for (char c : name) {
-    h ^= static_cast<unsigned char>(lower(c));
-    h *= 1099511628211ull;
-  }
-  return static_cast<size_t>(h);
-}
-
-bool SniConfig::NameEqual::operator()(std::string_view a, std::string_view b) const {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
-
 void SniConfig::index() {
-  exact_.clear();
-  wildcard_.clear();
-  catchAll_.reset();
-  noSni_.reset();
+  std::vector<std::string_view> fqdns;
+  fqdns.reserve(rules.size());
+  for (const SniRule& rule : rules) fqdns.push_back(rule.fqdn);
+  index_ = proxy::NameIndex(fqdns);
   warnings.clear();
   for (size_t i = 0; i < rules.size(); ++i) {
-    const std::string_view fqdn = rules[i].fqdn;
-    // The earlier item that wins for every name this one matches, if any.
-    std::optional<size_t> shadow = catchAll_;
-    if (fqdn.empty()) {
-      if (!shadow) shadow = noSni_;
-      if (!noSni_) noSni_ = i;
-    } else if (fqdn == "*") {
-      if (!catchAll_) catchAll_ = i;
-    } else if (fqdn.starts_with("*.")) {
-      auto [it, added] = wildcard_.try_emplace(std::string(fqdn.substr(2)), i);
-      if (!shadow && !added) shadow = it->second;
-    } else {
-      auto [it, added] = exact_.try_emplace(std::string(fqdn), i);
-      if (!shadow && !added) shadow = it->second;
-      const auto dot = fqdn.find('.');
-      if (!shadow && dot != std::string_view::npos) {
-        if (auto w = wildcard_.find(fqdn.substr(dot + 1)); w != wildcard_.end()) shadow = w->second;
-      }
-    }
-    if (shadow) {
+    if (auto shadow = index_.shadowedBy()[i]) {
       warnings.push_back({path, rules[i].line,
-                          "the item for fqdn " + inQuotes(fqdn) +
+                          "the item for fqdn " + inQuotes(rules[i].fqdn) +
                               " is never used: the item at line " +
                               std::to_string(rules[*shadow].line) + " (fqdn " +
                               inQuotes(rules[*shadow].fqdn) + ") matches first"});
@@ -649,31 +612,9 @@ void SniConfig::index() {
 }
 
 SniMatch SniConfig::match(std::string_view sni) const {
-  std::optional<size_t> best;
-  auto consider = [&best](std::optional<size_t> i) {
-    if (i && (!best || *i < *best)) best = i;
-  };
-  std::optional<size_t> wildcard;
-  const auto dot = sni.find('.');
-  if (sni.empty()) {
-    consider(noSni_);
-  } else {
-    if (auto it = exact_.find(sni); it != exact_.end()) consider(it->second);
-    if (dot != std::string_view::npos && dot > 0) {
-      if (auto it = wildcard_.find(sni.substr(dot + 1)); it != wildcard_.end()) {
-        wildcard = it->second;
-        consider(wildcard);
-      }
-    }
-  }
-  consider(catchAll_);
-  if (!best) return {};
-  SniMatch m{&rules[*best], {}};
-  if (best == wildcard)
-    m.captures.push_back(lowered(sni.substr(0, dot)));
-  else if (best == catchAll_ && !sni.empty())
-    m.captures.push_back(lowered(sni));
-  return m;
+  auto m = index_.match(sni);
+  if (!m) return {};
+  return {&rules[m->index], std::move(m->captures)};
 }
 
 Result<SniConfig> parseSniConfig(std::string_view text, const std::string& path) {
@@ -694,54 +635,6 @@ Result<SniConfig> loadSniConfig(const std::string& path) {
   auto text = readFile(path);
   if (!text) return text.error();
   return parseSniConfig(*text, path);
-}
-
-Result<std::string> expandDestination(std::string_view pattern, const DestinationContext& ctx) {
-  auto fail = [&](const std::string& why) {
-    return Error{"", 0, "destination " + inQuotes(pattern) + ": " + why};
-  };
-  const size_t captures = ctx.captures ? ctx.captures->size() : 0;
-  std::string out;
-  out.reserve(pattern.size() + 32);
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    const char c = pattern[i];
-    if (c == '$') {
-      const char n = i + 1 < pattern.size() ? pattern[i + 1] : '\0';
-      if (n < '1' || n > '9') return fail("'$' must be followed by a capture number 1..9");
-      const size_t index = static_cast<size_t>(n - '1');
-      if (index >= captures) {
-        return fail("$" + std::string(1, n) + " but the server name gave " +
-                    std::to_string(captures) + " capture(s)");
-      }
-      const std::string& capture = (*ctx.captures)[index];
-      // The capture comes from the client's SNI: it must not bring ':' or '/' along.
-      if (!isHostName(capture))
-        return fail("capture " + inQuotes(capture) + " for $" + std::string(1, n) +
-                    " is not a host name");
-      out += capture;
-      ++i;
-    } else if (c == '{') {
-      const auto rest = pattern.substr(i);
-      uint16_t port = 0;
-      std::string_view token;
-      if (rest.starts_with(kInboundLocalPort)) {
-        token = kInboundLocalPort;
-        port = ctx.inboundLocalPort;
-      } else if (rest.starts_with(kProxyProtocolPort)) {
-        token = kProxyProtocolPort;
-        port = ctx.proxyProtocolPort;
-      } else {
-        return fail("unknown token at " + inQuotes(rest));
-      }
-      if (port == 0) return fail(std::string(token) + " is not known for this connection");
-      out += std::to_string(port);
-      i += token.size() - 1;
-    } else {
-      out += c;
-    }
-  }
-  if (out.empty() || out.front() == ':') return fail("the host is empty");
-  return out;
 }
 
 }  // namespace tlsgate::config

@@ -67,6 +67,8 @@
 #include "config/gateway_config.h"
 #include "core/result.h"
 #include "net/cidr.h"
+#include "proxy/destination.h"
+#include "proxy/name_index.h"
 
 namespace tlsgate::config {
 
@@ -94,8 +96,8 @@ struct SniRule {
   std::optional<std::string> originSni;  // origin_sni (extension): "" = send none
   std::string originCaCerts;  // origin_ca_certs (extension): CAs for this origin, resolved
   std::optional<std::vector<std::string>> originAlpn;  // origin_alpn (extension)
-  std::optional<bool> ticketEnabled;  // ssl_ticket_enabled
-  std::optional<int> ticketNumber;    // ssl_ticket_number
+  std::optional<bool> ticketEnabled;                   // ssl_ticket_enabled
+  std::optional<int> ticketNumber;                     // ssl_ticket_number
 };
 
 // SniMatch is the rule chosen for a server name, and the labels its wildcard captured
@@ -105,8 +107,9 @@ struct SniMatch {
   std::vector<std::string> captures;
 };
 
-// SniConfig is a parsed sni.yaml, indexed for lookup. Copies stay valid (the indexes hold
-// rule positions, not pointers); a rule pointer from match() lives as long as the config.
+// SniConfig is a parsed sni.yaml, indexed for lookup (proxy/name_index.h says how names
+// match). Copies stay valid (the index holds rule positions, not pointers); a rule pointer
+// from match() lives as long as the config.
 class SniConfig {
  public:
   std::string path;
@@ -116,14 +119,7 @@ class SniConfig {
   // index(); the loader decides whether to log them.
   std::vector<Error> warnings;
 
-  // match returns the first rule in FILE ORDER that applies to `sni` ("" = the client sent
-  // no name):
-  //   "a.example.com"  that name, whatever its case;
-  //   "*.example.com"  a name of exactly one more label ("a.example.com", not "example.com"
-  //                    nor "a.b.example.com"); captures that label, lowercased, as $1;
-  //   "*"              any name and no name; captures the whole name as $1;
-  //   ""               a connection without SNI.
-  // Looks up hash maps built by index(), never scans the rules; allocates only the capture.
+  // The first rule in file order that applies to `sni` ("" = the client sent no name).
   SniMatch match(std::string_view sni) const;
 
   // index builds the lookup tables from `rules` (and the warnings). The parser calls it;
@@ -131,21 +127,7 @@ class SniConfig {
   void index();
 
  private:
-  // ASCII case-insensitive hashing and comparison, usable with a string_view key.
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view name) const;
-  };
-  struct NameEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const;
-  };
-  using NameIndex = std::unordered_map<std::string, size_t, NameHash, NameEqual>;
-
-  NameIndex exact_;                 // "a.example.com" -> lowest rule index
-  NameIndex wildcard_;              // "example.com" (from "*.example.com") -> lowest rule index
-  std::optional<size_t> catchAll_;  // the first "*"
-  std::optional<size_t> noSni_;     // the first ""
+  proxy::NameIndex index_;
 };
 
 // parseSniConfig is a pure parser over the file's text; `path` is used for messages and to
@@ -154,17 +136,9 @@ Result<SniConfig> parseSniConfig(std::string_view text, const std::string& path)
 // loadSniConfig reads and parses `path`; a missing file is an error naming it.
 Result<SniConfig> loadSniConfig(const std::string& path);
 
-// DestinationContext is what a destination pattern is expanded with, per connection.
-struct DestinationContext {
-  const std::vector<std::string>* captures = nullptr;  // SniMatch::captures; null = none
-  uint16_t inboundLocalPort = 0;                       // 0 = unknown
-  uint16_t proxyProtocolPort = 0;                      // 0 = unknown (no PROXY protocol header)
-};
-
-// expandDestination substitutes $1..$9 and {inbound_local_port} / {proxy_protocol_port}.
-// Errors: $N beyond the captures, a port token whose port is unknown (0), a capture that is
-// not a host name (the client chose it: it must not be able to inject ':' or '/'), an empty
-// host after expansion.
-Result<std::string> expandDestination(std::string_view pattern, const DestinationContext& ctx);
+// Destination patterns ($1, {inbound_local_port}, ...) are expanded per connection by the
+// routing layer.
+using proxy::DestinationContext;
+using proxy::expandDestination;
 
 }  // namespace tlsgate::config

@@ -20,7 +20,6 @@
 
 namespace tlsgate::proxy {
 
-using config::EndpointKind;
 using stats::Counter;
 
 namespace {
@@ -175,11 +174,11 @@ void ClientConnection::startHandshake() {
   if (!hooks::HookRegistry::instance().empty())
     hooks_ = std::make_unique<hooks::HookRunner>(worker_.link(), *this, *snapshot_->certs, peer_,
                                                  local_);
-  routing_.emplace(*snapshot_->routing, listener().transparent, listenerPort_, proxyProtocolPort_,
+  routing_.emplace(*snapshot_->routes, listener().transparent, listenerPort_, proxyProtocolPort_,
                    peer_, local_, worker_.counters());
   // The per-name policy runs only when there is something to decide at the ClientHello.
   tls::HandshakePolicy* policy =
-      !snapshot_->routing->sni().rules.empty() || listener().transparent ? &*routing_ : nullptr;
+      !snapshot_->routes->rules.empty() || listener().transparent ? &*routing_ : nullptr;
   phase_.emplace<Handshaking>(*snapshot_->certs, snapshot_->serverParams, tls::newSocketBio(&io_),
                               local_, peer_, worker_.counters(), hooks_.get(), policy);
   drive();

@@ -85,16 +85,16 @@ const char* ConnectionRecord::outcomeText() const {
 
 namespace {
 
-const char* routeName(const std::optional<config::EndpointKind>& kind) {
+const char* routeName(const std::optional<EndpointKind>& kind) {
   if (!kind) return nullptr;
   switch (*kind) {
-    case config::EndpointKind::kInspect:
+    case EndpointKind::kInspect:
       return "inspect";
-    case config::EndpointKind::kRelay:
+    case EndpointKind::kRelay:
       return "relay";
-    case config::EndpointKind::kOriginTls:
+    case EndpointKind::kOriginTls:
       return "origin_tls";
-    case config::EndpointKind::kTunnel:
+    case EndpointKind::kTunnel:
       return "tunnel";
   }
   return nullptr;

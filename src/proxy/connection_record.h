@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "config/routing.h"
 #include "net/address.h"
+#include "proxy/route_table.h"
 #include "stats/listener_stats.h"
 #include "tls/cert_store.h"
 #include "tls/server_handshake.h"
@@ -60,7 +60,7 @@ struct ConnectionRecord {
   const tls::CertInfo* cert = nullptr;  // owned by the connection's snapshot
   std::chrono::microseconds handshakeTime{0};
   // Where the connection went: the endpoint kind once decided, and its address.
-  std::optional<config::EndpointKind> route;
+  std::optional<EndpointKind> route;
   std::string upstream;
   // The data phase reached (kError: none) and why the connection ended.
   stats::Outcome outcome = stats::Outcome::kError;

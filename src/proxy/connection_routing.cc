@@ -2,18 +2,18 @@
 
 #include "core/log.h"
 #include "hooks/hook_registry.h"
+#include "proxy/destination.h"
 #include "tls/session_tickets.h"
 
 namespace tlsgate::proxy {
 
-using config::EndpointKind;
 using tls::PolicyVerdict;
 
-ConnectionRouting::ConnectionRouting(const config::Routing& routing, bool transparentListener,
+ConnectionRouting::ConnectionRouting(const RouteTable& routes, bool transparentListener,
                                      uint16_t listenerPort, uint16_t proxyProtocolPort,
                                      const net::Address& peer, const net::Address& local,
                                      stats::CounterBlock& counters)
-    : routing_(routing),
+    : routes_(routes),
       transparent_(transparentListener),
       listenerPort_(listenerPort),
       proxyProtocolPort_(proxyProtocolPort),
@@ -25,7 +25,7 @@ PolicyVerdict ConnectionRouting::onClientHello(SSL* ssl, std::string_view sni) {
   if (!matched_) {  // once per connection, whatever OpenSSL re-enters
     matched_ = true;
     sni_ = std::string(sni);
-    config::SniMatch m = routing_.sni().match(sni);
+    RuleMatch m = routes_.match(sni);
     rule_ = m.rule;
     captures_ = std::move(m.captures);
   }
@@ -38,17 +38,13 @@ PolicyVerdict ConnectionRouting::onClientHello(SSL* ssl, std::string_view sni) {
     return {PolicyVerdict::kDeny, SSL_AD_ACCESS_DENIED, {}};
   }
   // Per-name protocol bounds: the version is negotiated after this callback.
-  if (rule_->minVersion)
-    SSL_set_min_proto_version(
-        ssl, *rule_->minVersion == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
-  if (rule_->maxVersion)
-    SSL_set_max_proto_version(
-        ssl, *rule_->maxVersion == config::TlsVersion::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+  if (rule_->minVersion) SSL_set_min_proto_version(ssl, tls::protocolVersion(*rule_->minVersion));
+  if (rule_->maxVersion) SSL_set_max_proto_version(ssl, tls::protocolVersion(*rule_->maxVersion));
   // Per-name tickets, over the certificate's (already on the SSL): before OpenSSL reads the
   // client's ticket.
   if (rule_->ticketEnabled || rule_->ticketNumber)
     tls::applyTicketSettings(ssl, {rule_->ticketEnabled, rule_->ticketNumber});
-  const auto& action = routing_.policy(*rule_).action;
+  const auto& action = rule_->action;
   if (action && action->kind == EndpointKind::kTunnel) {
     EndpointDecision d = decide(*action);
     if (!d.refusal.empty()) {
@@ -71,11 +67,11 @@ PolicyVerdict ConnectionRouting::onCertificateSelected(SSL* ssl, bool tunnelEntr
     return {PolicyVerdict::kTunnel, 0, {}};
   }
   if (rule_)
-    if (const auto& verify = routing_.policy(*rule_).verify) verify->apply(ssl);
+    if (const auto& verify = rule_->verify) verify->apply(ssl);
   return {};
 }
 
-EndpointDecision ConnectionRouting::decide(const config::Endpoint& e) const {
+EndpointDecision ConnectionRouting::decide(const Endpoint& e) const {
   EndpointDecision d;
   d.kind = e.kind;
   d.sendProxyProtocol = e.sendProxyProtocol;
@@ -89,8 +85,8 @@ EndpointDecision ConnectionRouting::decide(const config::Endpoint& e) const {
     d.destination = e.destination;
     return d;
   }
-  config::DestinationContext ctx{&captures_, listenerPort_, proxyProtocolPort_};
-  auto expanded = config::expandDestination(e.destination, ctx);
+  DestinationContext ctx{&captures_, listenerPort_, proxyProtocolPort_};
+  auto expanded = expandDestination(e.destination, ctx);
   if (!expanded) {
     d.refusal = expanded.error().message;
     return d;
@@ -106,7 +102,7 @@ EndpointDecision ConnectionRouting::endpointFor(SSL* ssl) const {
   SSL_get0_alpn_selected(ssl, &p, &len);
   std::string_view protocol(reinterpret_cast<const char*>(p), len);
   if (!protocol.empty()) {
-    if (const config::Endpoint* e = routing_.forProtocol(rule_, protocol)) return decide(*e);
+    if (const Endpoint* e = routes_.forProtocol(rule_, protocol)) return decide(*e);
     if (const hooks::EndpointEntry* plugin = hooks::HookRegistry::instance().endpoint(protocol)) {
       std::string proto(protocol);
       // The policy may not have run (no sni.yaml): the session knows the name too.
@@ -125,7 +121,7 @@ EndpointDecision ConnectionRouting::endpointFor(SSL* ssl) const {
       return d;
     }
   }
-  if (const config::Endpoint* e = routing_.catchAll(rule_)) return decide(*e);
+  if (const Endpoint* e = routes_.catchAll(rule_)) return decide(*e);
   EndpointDecision d;
   // S14: a negotiated protocol nobody serves is an error, and so is no ALPN without a
   // default endpoint.

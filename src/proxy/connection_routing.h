@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "config/routing.h"
 #include "net/address.h"
+#include "proxy/route_table.h"
 #include "stats/counters.h"
 #include "tls/handshake_policy.h"
 
@@ -22,7 +22,7 @@ namespace tlsgate::proxy {
 
 // Where a connection goes after the handshake.
 struct EndpointDecision {
-  config::EndpointKind kind = config::EndpointKind::kInspect;
+  EndpointKind kind = EndpointKind::kInspect;
   std::string destination;              // "host:port" after expansion (relay, origin)
   std::optional<net::Address> address;  // known already (else: resolve `destination`)
   int sendProxyProtocol = 0;
@@ -39,7 +39,7 @@ class ConnectionRouting final : public tls::HandshakePolicy {
   // `listenerPort`: the port the connection arrived on ({inbound_local_port}); `peer` and
   // `local` are the addresses after any PROXY header (whose destination port is
   // {proxy_protocol_port}, 0 without one).
-  ConnectionRouting(const config::Routing& routing, bool transparentListener, uint16_t listenerPort,
+  ConnectionRouting(const RouteTable& routes, bool transparentListener, uint16_t listenerPort,
                     uint16_t proxyProtocolPort, const net::Address& peer, const net::Address& local,
                     stats::CounterBlock& counters);
 
@@ -49,16 +49,16 @@ class ConnectionRouting final : public tls::HandshakePolicy {
   // S14: the endpoint for the negotiated protocol (none: the default endpoint).
   EndpointDecision endpointFor(SSL* ssl) const;
 
-  const config::SniRule* rule() const { return rule_; }
+  const NameRule* rule() const { return rule_; }
   const std::string& sni() const { return sni_; }
   // The PROXY version a tunnel_route sends (0: none).
   int tunnelSendsProxyProtocol() const { return tunnelProxyProtocol_; }
 
  private:
   // Fills the destination of `e` for this connection ($1, {inbound_local_port}, ...).
-  EndpointDecision decide(const config::Endpoint& e) const;
+  EndpointDecision decide(const Endpoint& e) const;
 
-  const config::Routing& routing_;
+  const RouteTable& routes_;
   bool transparent_;
   uint16_t listenerPort_;
   uint16_t proxyProtocolPort_;
@@ -67,7 +67,7 @@ class ConnectionRouting final : public tls::HandshakePolicy {
   stats::CounterBlock& counters_;
   int tunnelProxyProtocol_ = 0;
   bool matched_ = false;
-  const config::SniRule* rule_ = nullptr;
+  const NameRule* rule_ = nullptr;
   std::vector<std::string> captures_;
   std::string sni_;
 };
