@@ -63,8 +63,8 @@ struct Route {
   std::string_view path;
   std::string_view allow;
 };
-constexpr Route kRoutes[] = {{"/metrics", "GET"}, {"/stats", "GET"},   {"/health", "GET"},
-                             {"/reload", "POST"}, {"/certs", "GET"},   {"/debug", "GET, POST"},
+constexpr Route kRoutes[] = {{"/metrics", "GET"}, {"/stats", "GET"}, {"/health", "GET"},
+                             {"/reload", "POST"}, {"/certs", "GET"}, {"/debug", "GET, POST"},
                              {"/reopen", "POST"}};
 
 }  // namespace
@@ -128,8 +128,8 @@ HttpResponse AdminEndpoint::handle(const HttpRequest& req) {
 
 HttpResponse AdminEndpoint::health() {
   // S16: a failed reload keeps serving the old configuration: still healthy.
-  return json(200, "{\"status\": \"ok\", \"reload\": " + reloadJson(control_.reloadStatus()) +
-                       "}\n");
+  return json(200,
+              "{\"status\": \"ok\", \"reload\": " + reloadJson(control_.reloadStatus()) + "}\n");
 }
 
 HttpResponse AdminEndpoint::reload() {
@@ -145,35 +145,29 @@ HttpResponse AdminEndpoint::reload() {
 }
 
 HttpResponse AdminEndpoint::certs() {
-  auto snapshot = control_.snapshot();
+  CertificateList list = control_.certificates();
   std::time_t now = std::time(nullptr);
   std::string out = "{\"multicert\": ";
-  json::appendString(out, snapshot ? snapshot->config.ssl.multicertPath : "");
+  json::appendString(out, list.multicertPath);
   out += ", \"certificates\": [";
   bool first = true;
-  if (snapshot) {
-    for (const auto& entry : snapshot->certs->entries()) {
-      for (const auto& cert : entry->certs) {
-        if (!first) out += ", ";
-        first = false;
-        out += "{\"file\": ";
-        json::appendString(out, cert.file);
-        out += ", \"multicert_line\": " + std::to_string(entry->line) + ", \"subject\": ";
-        json::appendString(out, cert.subject);
-        out += ", \"names\": ";
-        appendStrings(out, cert.names);
-        out += ", \"key_type\": ";
-        json::appendString(out, cert.keyType);
-        out += ", \"not_after\": ";
-        json::appendString(out, isoUtc(cert.notAfter));
-        out += ", \"seconds_left\": " + std::to_string(static_cast<long long>(cert.notAfter - now));
-        out += ", \"sha256\": ";
-        json::appendString(out, cert.sha256);
-        out += ", \"default\": ";
-        out += entry.get() == snapshot->certs->defaultEntry() ? "true" : "false";
-        out += "}";
-      }
-    }
+  for (const CertificateRow& cert : list.rows) {
+    if (!first) out += ", ";
+    first = false;
+    out += "{\"file\": ";
+    json::appendString(out, cert.file);
+    out += ", \"multicert_line\": " + std::to_string(cert.line) + ", \"subject\": ";
+    json::appendString(out, cert.subject);
+    out += ", \"names\": ";
+    appendStrings(out, cert.names);
+    out += ", \"key_type\": ";
+    json::appendString(out, cert.keyType);
+    out += ", \"not_after\": ";
+    json::appendString(out, isoUtc(cert.notAfter));
+    out += ", \"seconds_left\": " + std::to_string(static_cast<long long>(cert.notAfter - now));
+    out += ", \"sha256\": ";
+    json::appendString(out, cert.sha256);
+    out += cert.isDefault ? ", \"default\": true}" : ", \"default\": false}";
   }
   out += "]}\n";
   return json(200, std::move(out));
@@ -195,10 +189,10 @@ HttpResponse AdminEndpoint::debug(const HttpRequest& req) {
   return json(200, std::move(out));
 }
 
-Result<std::unique_ptr<HttpServer>> startAdmin(const config::AdminConfig& config,
+Result<std::unique_ptr<HttpServer>> startAdmin(const net::Address& address,
                                                AdminEndpoint& endpoint) {
-  auto server = HttpServer::listen(config.address,
-                                   [&endpoint](const HttpRequest& r) { return endpoint.handle(r); });
+  auto server =
+      HttpServer::listen(address, [&endpoint](const HttpRequest& r) { return endpoint.handle(r); });
   if (!server) return server.error();
   (*server)->start();
   log::info("admin endpoint on http://%s", (*server)->address().toString().c_str());

@@ -19,7 +19,7 @@
 
 #include "admin/gateway_control.h"
 #include "admin/http_server.h"
-#include "config/gateway_config.h"
+#include "net/address.h"
 #include "stats/counters.h"
 
 namespace tlsgate::admin {
@@ -42,7 +42,7 @@ class AdminEndpoint {
 };
 
 // Binds admin.listen and starts serving (`endpoint` must outlive the server).
-Result<std::unique_ptr<HttpServer>> startAdmin(const config::AdminConfig& config,
+Result<std::unique_ptr<HttpServer>> startAdmin(const net::Address& address,
                                                AdminEndpoint& endpoint);
 
 // "%2C" → ","; '+' stays '+'. Bad escapes are kept as written.

@@ -7,8 +7,8 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "config/snapshot.h"
 #include "stats/counters.h"
 
 namespace tlsgate::admin {
@@ -24,11 +24,28 @@ struct ReloadResult {
 struct ReloadStatus {
   uint64_t attempts = 0;
   uint64_t failures = 0;
-  bool lastOk = true;             // true before the first reload
-  std::string lastError;          // of the last failed reload ("" if none failed yet)
-  std::time_t lastTime = 0;       // when the last reload finished (0: never)
+  bool lastOk = true;        // true before the first reload
+  std::string lastError;     // of the last failed reload ("" if none failed yet)
+  std::time_t lastTime = 0;  // when the last reload finished (0: never)
   std::chrono::microseconds lastTook{0};
-  std::time_t startTime = 0;      // when the process started
+  std::time_t startTime = 0;  // when the process started
+};
+
+// One certificate the gateway serves, for /certs and the expiry metrics.
+struct CertificateRow {
+  std::string file;
+  int line = 0;  // of its entry in ssl_multicert.config
+  std::string subject;
+  std::vector<std::string> names;
+  std::string keyType;
+  std::time_t notAfter = 0;
+  std::string sha256;
+  bool isDefault = false;  // its entry is the default one (dest_ip=*)
+};
+
+struct CertificateList {
+  std::string multicertPath;
+  std::vector<CertificateRow> rows;
 };
 
 class GatewayControl {
@@ -38,8 +55,8 @@ class GatewayControl {
   // Thread-safe; concurrent calls are serialised.
   virtual ReloadResult reload() = 0;
   virtual ReloadStatus reloadStatus() const = 0;
-  // The snapshot new connections use now.
-  virtual std::shared_ptr<const config::Snapshot> snapshot() const = 0;
+  // The certificates new connections are served from now.
+  virtual CertificateList certificates() const = 0;
   // The counters of every worker (and background thread), summed.
   virtual stats::Totals counters() const = 0;
   // Reopens the access log file (logrotate; also SIGUSR2).

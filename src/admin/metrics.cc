@@ -52,12 +52,9 @@ MetricsSnapshot collectMetrics(const GatewayControl& control,
     m.listeners.emplace_back(l->label(), l->sum());
   m.reload = control.reloadStatus();
   std::set<std::pair<std::string, std::string>> seen;
-  if (auto snapshot = control.snapshot()) {
-    for (const auto& entry : snapshot->certs->entries())
-      for (const auto& cert : entry->certs)
-        if (seen.emplace(cert.file, cert.subject).second)
-          m.certificates.push_back({cert.file, cert.subject, cert.notAfter});
-  }
+  for (const CertificateRow& cert : control.certificates().rows)
+    if (seen.emplace(cert.file, cert.subject).second)
+      m.certificates.push_back({cert.file, cert.subject, cert.notAfter});
   return m;
 }
 

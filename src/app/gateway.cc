@@ -33,7 +33,7 @@ Result<BoundListener> bindListener(const config::GatewayConfig& cfg,
     if (out.bound.port() == 0) out.bound = net::localAddress(fd->get());
     out.fds.push_back(std::move(fd.value()));
   }
-  stats::ListenerRegistry::instance().add(l.address, out.bound.toString());
+  stats::ListenerRegistry::instance().add(l.address.toString(), out.bound.toString());
   return out;
 }
 
@@ -58,8 +58,8 @@ Gateway::Gateway(std::shared_ptr<const config::Snapshot> snapshot,
   status_.startTime = startTime_;
   workerExited_ = std::make_unique<std::atomic<bool>[]>(started_.threads);
   for (unsigned i = 0; i < started_.threads; ++i)
-    workers_.push_back(std::make_unique<proxy::Worker>(static_cast<int>(i), counters_.newBlock(),
-                                                       snapshot_, *originSessions_));
+    workers_.push_back(std::make_unique<proxy::Worker>(
+        static_cast<int>(i), counters_.newBlock(), config::runtimeOf(snapshot_), *originSessions_));
 }
 
 Gateway::~Gateway() {
@@ -197,8 +197,9 @@ void Gateway::commit(std::shared_ptr<const config::Snapshot> next, Swap swap) {
   for (size_t w = 0; w < workers_.size(); ++w) {
     auto plan =
         std::make_shared<std::vector<proxy::Worker::ListenerPlan>>(std::move(swap.perWorker[w]));
-    tasks.push_back(
-        [worker = workers_[w].get(), next, plan] { worker->adopt(next, std::move(*plan)); });
+    tasks.push_back([worker = workers_[w].get(), runtime = config::runtimeOf(next), plan] {
+      worker->adopt(runtime, std::move(*plan));
+    });
   }
   postAndWait(std::move(tasks));
 }
@@ -233,6 +234,18 @@ void Gateway::postAndWait(std::vector<std::function<void()>> perWorker) {
 admin::ReloadStatus Gateway::reloadStatus() const {
   std::lock_guard lock(statusMutex_);
   return status_;
+}
+
+admin::CertificateList Gateway::certificates() const {
+  auto current = snapshot();
+  admin::CertificateList list;
+  list.multicertPath = current->config.ssl.multicertPath;
+  const tls::CertStore& store = *current->runtime.certs;
+  for (const auto& entry : store.entries())
+    for (const tls::CertInfo& cert : entry->certs)
+      list.rows.push_back({cert.file, entry->line, cert.subject, cert.names, cert.keyType,
+                           cert.notAfter, cert.sha256, entry.get() == store.defaultEntry()});
+  return list;
 }
 
 std::shared_ptr<const config::Snapshot> Gateway::snapshot() const {

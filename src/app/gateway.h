@@ -70,7 +70,9 @@ class Gateway final : public admin::GatewayControl {
   // admin::GatewayControl
   admin::ReloadResult reload() override;
   admin::ReloadStatus reloadStatus() const override;
-  std::shared_ptr<const config::Snapshot> snapshot() const override;
+  admin::CertificateList certificates() const override;
+  // The snapshot new connections use now.
+  std::shared_ptr<const config::Snapshot> snapshot() const;
   stats::Totals counters() const override;
   void reopenLogs() override;
 

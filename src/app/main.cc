@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   admin::AdminEndpoint adminEndpoint(gateway, gateway.counterRegistry());
   std::unique_ptr<admin::HttpServer> adminServer;
   if (running.admin) {
-    auto started = admin::startAdmin(*running.admin, adminEndpoint);
+    auto started = admin::startAdmin(running.admin->address, adminEndpoint);
     if (!started) {
       std::fprintf(stderr, "%s:%d: %s\n", running.path.c_str(), running.admin->line,
                    started.error().toString().c_str());

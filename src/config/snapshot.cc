@@ -46,73 +46,79 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const std::string& yamlPath = snapshot->config.path;
-  snapshot->serverParams = serverParamsOf(snapshot->config.ssl);
+  snapshot->runtime.serverParams = serverParamsOf(snapshot->config.ssl);
   // Debugging aids (S21, the key log): the snapshot owns what its contexts point to.
   if (snapshot->config.ssl.wireTrace)
-    snapshot->serverParams.wireTrace = &*snapshot->config.ssl.wireTrace;
+    snapshot->runtime.serverParams.wireTrace = &*snapshot->config.ssl.wireTrace;
   if (!snapshot->config.ssl.keylogFile.empty()) {
     auto keyLog = tls::KeyLog::open(snapshot->config.ssl.keylogFile);
     if (!keyLog)
       return Error{yamlPath, snapshot->config.ssl.keylogLine,
                    "ssl.keylog_file: " + keyLog.error().message};
-    snapshot->keyLog = std::move(keyLog.value());
-    snapshot->serverParams.keyLog = snapshot->keyLog.get();
+    snapshot->runtime.keyLog = std::move(keyLog.value());
+    snapshot->runtime.serverParams.keyLog = snapshot->runtime.keyLog.get();
   }
 
   auto routes = buildRouteTable(snapshot->config);
   if (!routes) return routes.error();
-  snapshot->routes = std::move(routes.value());
+  snapshot->runtime.routes = std::move(routes.value());
   // S14: without ssl.alpn, offer what the routes serve, in their order.
   if (!snapshot->config.ssl.alpnGiven) {
-    std::vector<std::string> offer = snapshot->routes->servedProtocols();
+    std::vector<std::string> offer = snapshot->runtime.routes->servedProtocols();
     for (const auto& p : pluginProtocols)
       if (std::find(offer.begin(), offer.end(), p) == offer.end()) offer.push_back(p);
     if (offer.empty()) offer = snapshot->config.ssl.alpn;  // the historical http/1.1
-    snapshot->serverParams.alpnWire = tls::alpnToWire(offer);
+    snapshot->runtime.serverParams.alpnWire = tls::alpnToWire(offer);
   }
 
   for (const ListenerConfig& l : snapshot->config.listeners) {
-    net::CidrSet from;
+    proxy::ListenerSettings settings{l.address, l.transparent, l.passthrough, l.proxyProtocol, {}};
     for (const auto& text : l.proxyProtocolFrom)
-      if (auto st = from.add(text); !st)
+      if (auto st = settings.proxyProtocolFrom.add(text); !st)
         return Error{yamlPath, l.proxyProtocolFromLine,
                      "listener.proxy_protocol_from: " + st.error().message};
-    snapshot->proxyProtocolFrom.push_back(std::move(from));
+    snapshot->runtime.listeners.push_back(std::move(settings));
   }
+  const ClientTlsConfig& clientTls = snapshot->config.ssl.client;
+  snapshot->runtime.origin = {std::chrono::seconds(clientTls.handshakeTimeoutSec),
+                              clientTls.sessionCache > 0, clientTls.alpn};
+  snapshot->runtime.tunnelIdleTimeout =
+      std::chrono::seconds(snapshot->config.tunnel.inactivityTimeoutSec);
 
   const ClientTlsConfig& client = snapshot->config.ssl.client;
   auto origin = tls::newOriginContext(
       {client.caCerts, client.verifyDepth, client.cert, client.key, client.groups});
   if (!origin) return Error{yamlPath, client.line, origin.error().message};
-  snapshot->originContext = std::move(origin.value());
-  if (snapshot->keyLog) {  // the server contexts have it from serverParams
-    snapshot->keyLog->attach(snapshot->originContext.get());
-    for (const auto& ctx : snapshot->routes->originContexts) snapshot->keyLog->attach(ctx.get());
+  snapshot->runtime.originContext = std::move(origin.value());
+  if (snapshot->runtime.keyLog) {  // the server contexts have it from serverParams
+    snapshot->runtime.keyLog->attach(snapshot->runtime.originContext.get());
+    for (const auto& ctx : snapshot->runtime.routes->originContexts)
+      snapshot->runtime.keyLog->attach(ctx.get());
   }
 
   std::optional<TicketKeySetup> before;
   if (previous)
-    before =
-        TicketKeySetup{previous->ticketKeys, previous->ticketRotation, previous->ticketRedisSync};
+    before = TicketKeySetup{previous->runtime.ticketKeys, previous->ticketRotation,
+                            previous->ticketRedisSync};
   auto ticketKeys = setUpTicketKeys(snapshot->config, before ? &*before : nullptr,
                                     previous ? &previous->config : nullptr);
   if (!ticketKeys) return ticketKeys.error();
-  snapshot->ticketKeys = std::move(ticketKeys->store);
+  snapshot->runtime.ticketKeys = std::move(ticketKeys->store);
   snapshot->ticketRotation = std::move(ticketKeys->rotation);
   snapshot->ticketRedisSync = std::move(ticketKeys->redisSync);
-  snapshot->serverParams.ticketKeys = snapshot->ticketKeys.get();
+  snapshot->runtime.serverParams.ticketKeys = snapshot->runtime.ticketKeys.get();
 
   const std::string& multicertPath = snapshot->config.ssl.multicertPath;
   auto entries = loadMulticert(multicertPath);
   if (!entries) return entries.error();
-  auto store = tls::CertStore::build(*entries, multicertPath, snapshot->serverParams);
+  auto store = tls::CertStore::build(*entries, multicertPath, snapshot->runtime.serverParams);
   if (!store) {
     Error e = store.error();
     // A bad cipher/group setting is about tlsgate.yaml, not about a certificate line.
     if (e.file.empty()) e = Error{yamlPath, snapshot->config.ssl.multicertLine, e.message};
     return e;
   }
-  snapshot->certs = std::move(store.value());
+  snapshot->runtime.certs = std::move(store.value());
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 

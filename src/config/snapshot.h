@@ -14,7 +14,7 @@
 #include "config/ticket_key_setup.h"
 #include "core/result.h"
 #include "net/cidr.h"
-#include "proxy/route_table.h"
+#include "proxy/snapshot.h"
 #include "tls/cert_store.h"
 #include "tls/keylog.h"
 #include "tls/ossl.h"
@@ -24,20 +24,18 @@ namespace tlsgate::config {
 
 struct Snapshot {
   GatewayConfig config;
-  tls::ServerParams serverParams;
-  // ssl.keylog_file (null when off); before the contexts that point to it, so it goes last.
-  std::unique_ptr<tls::KeyLog> keyLog;
-  std::unique_ptr<tls::CertStore> certs;
-  std::unique_ptr<proxy::RouteTable> routes;
-  std::vector<net::CidrSet> proxyProtocolFrom;  // per listener, as config.listeners
-  ossl::UniquePtr<SSL_CTX> originContext;       // client side, towards TLS origins (S17)
-  // Session ticket keys: every server context of `certs` encrypts and decrypts with this
-  // store's ring. Random in-process keys (ticketRotation, which feeds ticketKeys) live on
-  // across reloads that keep their settings.
-  std::shared_ptr<tls::TicketKeyStore> ticketKeys;
+  proxy::Snapshot runtime;  // what the workers read
+  // What feeds runtime.ticketKeys: random in-process keys (ticketRotation) live on across
+  // reloads that keep their settings; keys shared through Redis (ticketRedisSync).
   std::shared_ptr<tls::TicketKeyRotation> ticketRotation;
   std::shared_ptr<tls::TicketKeyRedisSync> ticketRedisSync;  // ssl.server.ticket_key.redis
 };
+
+// The workers' view of `snapshot`: its runtime part, which keeps the whole alive.
+inline std::shared_ptr<const proxy::Snapshot> runtimeOf(std::shared_ptr<const Snapshot> snapshot) {
+  const proxy::Snapshot* runtime = &snapshot->runtime;
+  return std::shared_ptr<const proxy::Snapshot>(std::move(snapshot), runtime);
+}
 
 // Reads ssl_multicert.config, sni.yaml and every certificate, key and CA file named by
 // `config`; the first problem found is returned as file:line: message. `pluginProtocols`:

@@ -29,14 +29,15 @@ constexpr uint8_t kTlsHandshakeRecord = 0x16;
 
 ClientConnection::ClientConnection(Worker& worker, Fd fd, const net::Address& peer,
                                    const net::Address& local,
-                                   std::shared_ptr<const config::Snapshot> snapshot,
-                                   size_t listenerIndex)
+                                   std::shared_ptr<const Snapshot> snapshot, size_t listenerIndex,
+                                   stats::ListenerStats* listenerStats)
     : worker_(worker),
       fd_(std::move(fd)),
       peer_(peer),
       local_(local),
       snapshot_(std::move(snapshot)),
       listenerIndex_(listenerIndex),
+      listenerStats_(listenerStats),
       listenerPort_(local.port()),
       timer_(this),
       upstreamEvents_(*this) {
@@ -49,15 +50,11 @@ ClientConnection::~ClientConnection() {
   if (resolveToken_) *resolveToken_ = nullptr;
 }
 
-const config::ListenerConfig& ClientConnection::listener() const {
-  return snapshot_->config.listeners[listenerIndex_];
+const ListenerSettings& ClientConnection::listener() const {
+  return snapshot_->listeners[listenerIndex_];
 }
 
 void ClientConnection::start() {
-  auto& registry = stats::ListenerRegistry::instance();
-  listenerStats_ = registry.find(listener().address);
-  if (!listenerStats_)  // a listener main did not register: once, under the registry's mutex
-    listenerStats_ = registry.add(listener().address, listener().address.toString());
   if (listenerStats_) listenerStats_->accepted(worker_.id());
   worker_.reactor().add(fd_.get(), kAllEvents, this);
   // S1: the handshake clock (it also bounds the PROXY header); traffic does not extend it.
@@ -65,7 +62,7 @@ void ClientConnection::start() {
   if (timeout.count() > 0) worker_.reactor().arm(timer_, timeout);
   if (listener().proxyProtocol) {
     // Only the proxies in front of us may say who the client is.
-    if (!snapshot_->proxyProtocolFrom[listenerIndex_].contains(peer_)) {
+    if (!listener().proxyProtocolFrom.contains(peer_)) {
       worker_.counters().add(Counter::kProxyProtocolRefused);
       closeWith(ConnectionError::kProxyRefused,
                 "PROXY header expected from a source not in proxy_protocol_from");
@@ -248,8 +245,7 @@ void ClientConnection::onUpstreamEvents(uint32_t events) {
 void ClientConnection::onTimer() {
   if (auto* t = std::get_if<Tunneling>(&phase_)) {
     if (t->tunnel.takeActivity()) {  // bytes moved since the last check: look again later
-      worker_.reactor().arm(timer_,
-                            std::chrono::seconds(snapshot_->config.tunnel.inactivityTimeoutSec));
+      worker_.reactor().arm(timer_, snapshot_->tunnelIdleTimeout);
       return;
     }
     worker_.counters().add(Counter::kTunnelInactivityTimeouts);
@@ -456,8 +452,8 @@ void ClientConnection::finishConnect(uint32_t events) {
     record_.outcome = stats::Outcome::kTunnel;
     std::string().swap(replay_);
     t.tunnel.destinationReady(events);
-    if (unsigned idle = snapshot_->config.tunnel.inactivityTimeoutSec)
-      worker_.reactor().arm(timer_, std::chrono::seconds(idle));
+    if (snapshot_->tunnelIdleTimeout.count() > 0)
+      worker_.reactor().arm(timer_, snapshot_->tunnelIdleTimeout);
     drive();
     return;
   }
@@ -495,8 +491,8 @@ void ClientConnection::startOriginHandshake() {
   std::string sni = target_.originSni ? *target_.originSni : clientSni ? clientSni : "";
   // Offered to the origin: the route's, else ssl.client.alpn, else what the client
   // negotiated.
-  const auto& client = snapshot_->config.ssl.client;
-  const auto& offer = target_.originAlpn ? target_.originAlpn : client.alpn;
+  const OriginSettings& origin = snapshot_->origin;
+  const auto& offer = target_.originAlpn ? target_.originAlpn : origin.alpn;
   std::string alpnWire;
   if (offer) {
     alpnWire = tls::alpnToWire(*offer);
@@ -518,8 +514,7 @@ void ClientConnection::startOriginHandshake() {
                                                resume.get(), worker_.counters(), hooks_.get());
   if (oh.driver.ssl()) tls::setSessionSink(oh.driver.ssl(), &originSessions_);
   if (oh.driver.ssl()) tls::traceOriginOf(ssl_.get(), oh.driver.ssl(), *target_.address);  // S21
-  if (client.handshakeTimeoutSec)
-    worker_.reactor().arm(timer_, std::chrono::seconds(client.handshakeTimeoutSec));
+  if (origin.handshakeTimeout.count() > 0) worker_.reactor().arm(timer_, origin.handshakeTimeout);
   driveOriginHandshake(oh);
 }
 
@@ -535,7 +530,7 @@ void ClientConnection::driveOriginHandshake(OriginHandshaking& oh) {
   }
   if (!oh.driver.done()) return;
   worker_.reactor().cancel(timer_);
-  if (snapshot_->config.ssl.client.sessionCache)
+  if (snapshot_->origin.sessionCache)
     worker_.counters().add(SSL_session_reused(oh.driver.ssl())
                                ? Counter::kOriginSessionCacheHits
                                : Counter::kOriginSessionCacheMisses);

@@ -19,7 +19,6 @@
 #include <optional>
 #include <variant>
 
-#include "config/snapshot.h"
 #include "core/fd.h"
 #include "core/reactor.h"
 #include "hooks/hook_runner.h"
@@ -30,6 +29,7 @@
 #include "proxy/inspect.h"
 #include "proxy/origin_session_cache.h"
 #include "proxy/relay.h"
+#include "proxy/snapshot.h"
 #include "proxy/stream.h"
 #include "tls/client_handshake.h"
 #include "tls/ossl.h"
@@ -45,9 +45,11 @@ class ClientConnection final : public EventHandler,
                                public Disposable,
                                public hooks::HookHost {
  public:
-  // `listenerIndex`: the listener's place in the snapshot's config.listeners.
+  // `listenerIndex`: the listener's place in the snapshot's listeners; `listenerStats` its
+  // counters (may be null: more listeners than the registry holds).
   ClientConnection(Worker& worker, Fd fd, const net::Address& peer, const net::Address& local,
-                   std::shared_ptr<const config::Snapshot> snapshot, size_t listenerIndex);
+                   std::shared_ptr<const Snapshot> snapshot, size_t listenerIndex,
+                   stats::ListenerStats* listenerStats);
   ~ClientConnection() override;
 
   // Registers with the reactor, arms the handshake clock (S1) and starts reading.
@@ -130,7 +132,7 @@ class ClientConnection final : public EventHandler,
     ClientConnection& conn;
   };
 
-  const config::ListenerConfig& listener() const;
+  const ListenerSettings& listener() const;
   void drive();
   // PROXY header, then S5, then S9's first byte, then the handshake.
   bool readProxyHeader();  // false: not complete yet, or the connection closed
@@ -173,14 +175,15 @@ class ClientConnection final : public EventHandler,
   Fd fd_;
   net::Address peer_;   // after a PROXY header: the address it carried
   net::Address local_;  // likewise; on a transparent listener, the original destination
-  std::shared_ptr<const config::Snapshot> snapshot_;  // S16: pinned at accept
+  std::shared_ptr<const Snapshot> snapshot_;  // S16: pinned at accept
   size_t listenerIndex_;
-  uint16_t listenerPort_;           // where the client connected ({inbound_local_port})
-  uint16_t proxyProtocolPort_ = 0;  // the PROXY header's destination port
-  tls::SocketIo io_;                // outlives ssl_ and the phases, which point into it
-  ossl::UniquePtr<SSL> ssl_;        // the established session, after the handshake
-  EndpointDecision target_;         // where the connection goes once decided
-  std::string replay_;              // what a tunnel replays to its destination (S10)
+  stats::ListenerStats* listenerStats_;  // registered once per listener, never freed
+  uint16_t listenerPort_;                // where the client connected ({inbound_local_port})
+  uint16_t proxyProtocolPort_ = 0;       // the PROXY header's destination port
+  tls::SocketIo io_;                     // outlives ssl_ and the phases, which point into it
+  ossl::UniquePtr<SSL> ssl_;             // the established session, after the handshake
+  EndpointDecision target_;              // where the connection goes once decided
+  std::string replay_;                   // what a tunnel replays to its destination (S10)
   Fd upstreamFd_;
   tls::SocketIo upstreamIo_;       // the upstream socket's readiness (and its BIO's, to an origin)
   OriginSessions originSessions_;  // outlives upstreamSsl_, which hands it sessions
@@ -193,7 +196,6 @@ class ClientConnection final : public EventHandler,
   std::unique_ptr<hooks::HookRunner> hooks_;  // only when plugins registered hooks
   std::optional<ConnectionRouting> routing_;  // from the handshake on
   ConnectionRecord record_;
-  stats::ListenerStats* listenerStats_ = nullptr;  // registered once per listener, never freed
   Phase phase_;
 };
 

@@ -26,7 +26,7 @@ struct EndpointDecision {
   std::string destination;              // "host:port" after expansion (relay, origin)
   std::optional<net::Address> address;  // known already (else: resolve `destination`)
   int sendProxyProtocol = 0;
-  // kOriginTls: from the endpoint (see config::Endpoint).
+  // kOriginTls: from the endpoint (see Endpoint).
   std::optional<std::string> originSni;
   SSL_CTX* originContext = nullptr;
   std::optional<std::vector<std::string>> originAlpn;

@@ -16,8 +16,9 @@ namespace tlsgate::proxy {
 
 class Worker::Listener final : public EventHandler {
  public:
-  Listener(Worker& worker, Fd fd, const net::Address& bound, size_t index)
-      : worker_(worker), fd_(std::move(fd)), bound_(bound), index_(index) {
+  Listener(Worker& worker, Fd fd, const net::Address& bound, size_t index,
+           stats::ListenerStats* stats)
+      : worker_(worker), fd_(std::move(fd)), bound_(bound), index_(index), stats_(stats) {
     // A listener on a specific address knows every connection's local address without a
     // getsockname() per accept; a wildcard one must ask.
     auto ip = bound.ipBytes();
@@ -51,6 +52,7 @@ class Worker::Listener final : public EventHandler {
   bool wildcard() const { return wildcard_; }
   const net::Address& bound() const { return bound_; }
   size_t index() const { return index_; }
+  stats::ListenerStats* stats() const { return stats_; }
   void setIndex(size_t index) { index_ = index; }
 
  private:
@@ -58,11 +60,11 @@ class Worker::Listener final : public EventHandler {
   Fd fd_;
   net::Address bound_;
   size_t index_;
+  stats::ListenerStats* stats_;  // registered once per listener, never freed
   bool wildcard_ = false;
 };
 
-Worker::Worker(int id, stats::CounterBlock& counters,
-               std::shared_ptr<const config::Snapshot> snapshot,
+Worker::Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const Snapshot> snapshot,
                OriginSessionCache& originSessions)
     : id_(id),
       counters_(counters),
@@ -76,12 +78,16 @@ Worker::~Worker() {
 }
 
 void Worker::addListener(Fd fd, const net::Address& bound, size_t index) {
-  listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd), bound, index));
+  // The listener's counters, under the address tlsgate.yaml gives (the gateway registered
+  // it when it bound the socket; a test's worker registers it here).
+  const net::Address& configured = snapshot_->listeners.at(index).address;
+  stats::ListenerStats* stats =
+      stats::ListenerRegistry::instance().add(configured.toString(), bound.toString());
+  listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd), bound, index, stats));
   reactor_.add(listeners_.back()->fd(), EPOLLIN, listeners_.back().get(), /*levelTriggered=*/true);
 }
 
-void Worker::adopt(std::shared_ptr<const config::Snapshot> snapshot,
-                   std::vector<ListenerPlan> plan) {
+void Worker::adopt(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerPlan> plan) {
   snapshot_ = std::move(snapshot);
   if (draining_) return;  // the listeners are closed for good (the new ones close with `plan`)
   std::vector<std::unique_ptr<Listener>> old = std::move(listeners_);
@@ -140,7 +146,8 @@ void Worker::accepted(Fd fd, const net::Address& peer, const Listener& from) {
   counters_.add(stats::Counter::kConnectionsActive);
   net::setNoDelay(fd.get());
   net::Address local = from.wildcard() ? net::localAddress(fd.get()) : from.bound();
-  auto* conn = new ClientConnection(*this, std::move(fd), peer, local, snapshot_, from.index());
+  auto* conn = new ClientConnection(*this, std::move(fd), peer, local, snapshot_, from.index(),
+                                    from.stats());
   conn->next = connections_;
   if (connections_) connections_->prev = conn;
   connections_ = conn;

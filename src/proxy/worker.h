@@ -8,13 +8,13 @@
 #include <optional>
 #include <vector>
 
-#include "config/snapshot.h"
 #include "core/buffer_pool.h"
 #include "core/fd.h"
 #include "core/reactor.h"
 #include "hooks/reactor_link.h"
 #include "net/address.h"
 #include "proxy/origin_session_cache.h"
+#include "proxy/snapshot.h"
 #include "stats/counters.h"
 
 namespace tlsgate::proxy {
@@ -24,7 +24,7 @@ class ClientConnection;
 class Worker final : private TimerHandler {
  public:
   // `originSessions` is shared by every worker.
-  Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const config::Snapshot> snapshot,
+  Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const Snapshot> snapshot,
          OriginSessionCache& originSessions);
   ~Worker() override;
   Worker(const Worker&) = delete;
@@ -43,7 +43,7 @@ class Worker final : private TimerHandler {
   };
   // S16, on the worker's thread (through reactor().post): new connections use `snapshot`,
   // those in flight keep theirs. The listeners become `plan`; one not kept closes.
-  void adopt(std::shared_ptr<const config::Snapshot> snapshot, std::vector<ListenerPlan> plan);
+  void adopt(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerPlan> plan);
 
   // Runs the event loop on the calling thread until stop() or the end of a drain.
   void run();
@@ -73,7 +73,7 @@ class Worker final : private TimerHandler {
 
   int id_;
   stats::CounterBlock& counters_;
-  std::shared_ptr<const config::Snapshot> snapshot_;
+  std::shared_ptr<const Snapshot> snapshot_;
   Reactor reactor_;
   std::shared_ptr<hooks::ReactorLink> link_;
   BufferPool buffers_;

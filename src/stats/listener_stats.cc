@@ -24,8 +24,8 @@ uint64_t ListenerTotals::active() const {
   return accepted >= done ? accepted - done : 0;  // readers may see a close before its accept
 }
 
-ListenerStats::ListenerStats(const net::Address& configured, std::string label)
-    : configured_(configured), label_(std::move(label)), slots_(new Slot[kMaxWorkers]) {}
+ListenerStats::ListenerStats(std::string key, std::string label)
+    : key_(std::move(key)), label_(std::move(label)), slots_(new Slot[kMaxWorkers]) {}
 
 void ListenerStats::closed(int worker, Outcome outcome, uint64_t bytesIn, uint64_t bytesOut) {
   Slot& s = slot(worker);
@@ -39,7 +39,8 @@ ListenerTotals ListenerStats::sum() const {
   for (size_t w = 0; w < kMaxWorkers; ++w) {
     const Slot& s = slots_[w];
     t.accepted += s.accepted.load(std::memory_order_relaxed);
-    for (size_t i = 0; i < kOutcomes; ++i) t.closed[i] += s.closed[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kOutcomes; ++i)
+      t.closed[i] += s.closed[i].load(std::memory_order_relaxed);
     t.bytesIn += s.bytesIn.load(std::memory_order_relaxed);
     t.bytesOut += s.bytesOut.load(std::memory_order_relaxed);
   }
@@ -51,22 +52,22 @@ ListenerRegistry& ListenerRegistry::instance() {
   return registry;
 }
 
-ListenerStats* ListenerRegistry::add(const net::Address& configured, const std::string& label) {
+ListenerStats* ListenerRegistry::add(const std::string& key, const std::string& label) {
   std::lock_guard lock(mutex_);
-  if (ListenerStats* found = find(configured)) return found;
+  if (ListenerStats* found = find(key)) return found;
   size_t n = count_.load(std::memory_order_relaxed);
   if (n >= kMaxListeners) return nullptr;
-  owned_.push_back(std::make_unique<ListenerStats>(configured, label));
+  owned_.push_back(std::make_unique<ListenerStats>(key, label));
   entries_[n].store(owned_.back().get(), std::memory_order_release);
   count_.store(n + 1, std::memory_order_release);
   return owned_.back().get();
 }
 
-ListenerStats* ListenerRegistry::find(const net::Address& configured) const {
+ListenerStats* ListenerRegistry::find(const std::string& key) const {
   size_t n = count_.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i) {
     ListenerStats* s = entries_[i].load(std::memory_order_acquire);
-    if (s->configured() == configured) return s;
+    if (s->key() == key) return s;
   }
   return nullptr;
 }

@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "net/address.h"
 #include "stats/series.h"
 
 namespace tlsgate::stats {
@@ -42,13 +41,13 @@ class ListenerStats {
   // Workers with an id at or above this share slots (and then may lose updates).
   static constexpr size_t kMaxWorkers = 256;
 
-  ListenerStats(const net::Address& configured, std::string label);
+  ListenerStats(std::string key, std::string label);
 
   void accepted(int worker) { bump(slot(worker).accepted); }
   void closed(int worker, Outcome outcome, uint64_t bytesIn, uint64_t bytesOut);
   ListenerTotals sum() const;
 
-  const net::Address& configured() const { return configured_; }
+  const std::string& key() const { return key_; }
   const std::string& label() const { return label_; }
 
  private:
@@ -60,8 +59,8 @@ class ListenerStats {
   };
   Slot& slot(int worker) { return slots_[static_cast<size_t>(worker) % kMaxWorkers]; }
 
-  net::Address configured_;  // as written in tlsgate.yaml (port may be 0)
-  std::string label_;        // the bound address, as shown in metrics
+  std::string key_;    // the address as written in tlsgate.yaml (port may be 0)
+  std::string label_;  // the bound address, as shown in metrics
   std::unique_ptr<Slot[]> slots_;
 };
 
@@ -70,11 +69,11 @@ class ListenerRegistry {
   static constexpr size_t kMaxListeners = 256;
   static ListenerRegistry& instance();
 
-  // Registers the listener written as `configured` (once; later calls return the same
+  // Registers the listener written as `key` (once; later calls return the same
   // stats). Takes a mutex: not for the hot path. nullptr past kMaxListeners.
-  ListenerStats* add(const net::Address& configured, const std::string& label);
+  ListenerStats* add(const std::string& key, const std::string& label);
   // Lock-free: the stats of a registered listener, else nullptr.
-  ListenerStats* find(const net::Address& configured) const;
+  ListenerStats* find(const std::string& key) const;
   // Every registered listener, in registration order.
   std::vector<const ListenerStats*> all() const;
 
