@@ -9,7 +9,7 @@ BUILD=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libgtest-dev 
 FUZZ=(clang libclang-rt-dev)
 # nghttp2-server: an HTTP/2 upstream (nghttpd) for the ALPN route tests; iptables: the TPROXY
 # test bed (tests/e2e/netns.py); redis-server: the fleet ticket key tests start their own.
-TEST=(openssl curl python3 python3-pytest python3-cryptography nghttp2-client nghttp2-server procps iproute2 iptables ca-certificates redis-server)
+TEST=(openssl curl strace python3 python3-pytest python3-cryptography nghttp2-client nghttp2-server procps iproute2 iptables ca-certificates redis-server)
 
 # scdoc: the man page (docs/tlsgate.8.scd). tshark: test_keylog.py decrypts a capture with the
 # key log; man-db, groff-base and systemd: test_install.py renders the man page and verifies

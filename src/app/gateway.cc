@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "app/activation.h"
 #include "app/restart_only.h"
 #include "core/log.h"
 #include "net/socket.h"
@@ -144,6 +145,7 @@ Status Gateway::reloadLocked() {
   std::shared_ptr<const config::Snapshot> current = snapshot();
   auto next = config::buildSnapshot(current->config.path, pluginProtocols_, current.get());
   if (!next) return next.error();
+  if (auto st = activate(**next, current.get()); !st) return st;
   for (const std::string& key : restartOnlyChanges(started_, (*next)->config))
     log::warning("%s changed: takes effect at restart", key.c_str());
   auto swap = planListeners((*next)->config);

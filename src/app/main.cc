@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "admin/admin_endpoint.h"
+#include "app/activation.h"
 #include "app/command_line.h"
 #include "app/gateway.h"
 #include "app/plugin_loader.h"
@@ -62,9 +63,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", snapshot.error().toString().c_str());
     return 1;
   }
-  if (options->check) {
+  if (options->check) {  // built and checked; nothing started, no name looked up
     std::printf("configuration OK\n");
     return 0;
+  }
+  if (Status s = app::activate(**snapshot, nullptr); !s) {
+    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
+    return 1;
   }
 
   tuneAllocator();

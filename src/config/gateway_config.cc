@@ -758,10 +758,12 @@ Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& p
     route.inspect = true;
     return route;
   }
-  auto upstream = net::resolveHostPort(text);  // once, at load time
-  if (!upstream) return Error{path, line, label + ": " + upstream.error().message};
+  // A name is looked up when the gateway starts (or reloads), never while parsing: --check
+  // opens no socket.
+  if (auto st = net::checkHostPort(text); !st)
+    return Error{path, line, label + ": " + st.error().message};
   route.upstreamText = std::string(text);
-  route.upstream = *upstream;
+  if (auto literal = net::parseAddress(text, /*requirePort=*/true)) route.upstream = *literal;
   return route;
 }
 

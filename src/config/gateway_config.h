@@ -183,7 +183,7 @@ struct RouteTarget {
   int line = 0;
   bool inspect = false;      // builtin:inspect
   std::string upstreamText;  // "host:port" as written, when !inspect
-  net::Address upstream;     // resolved at load time, when !inspect
+  net::Address upstream;     // when the upstream is a literal address (else unset)
   bool tls = false;          // re-encrypt to the upstream (ssl.client settings)
   // S18: the name sent to the origin. Absent: the client's SNI; "": none (the origin's
   // certificate must then match its IP address, S19).
@@ -207,7 +207,8 @@ struct TunnelConfig {
   unsigned inactivityTimeoutSec = 300;  // 0 = none
 };
 
-// "builtin:inspect", or "host:port" resolved now. `label` names the key in messages.
+// "builtin:inspect", or "host:port". `label` names the key in messages.
+// (A literal address is kept in `upstream`; a name is resolved when the gateway starts.)
 Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& path, int line,
                                      const std::string& label);
 

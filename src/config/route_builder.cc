@@ -1,6 +1,7 @@
 #include "config/route_builder.h"
 
 #include "config/sni_config.h"
+#include "proxy/destination.h"
 
 #include <algorithm>
 
@@ -15,37 +16,39 @@ using proxy::EndpointKind;
 using proxy::NameRule;
 using proxy::RouteTable;
 
-// An endpoint from a target written in tlsgate.yaml (already resolved by the parser); its
+// An endpoint from a target written in tlsgate.yaml (a literal address is known already); its
 // origin context, if it needs its own, comes later.
-Endpoint fromRouteTarget(const RouteTarget& t, int sendProxy, const std::string& source,
+Endpoint fromRouteTarget(const RouteTarget& t, int sendProxy, const std::string& file,
                          const ClientTlsConfig& client) {
   Endpoint e;
   e.kind = t.inspect ? EndpointKind::kInspect
            : t.tls   ? EndpointKind::kOriginTls
                      : EndpointKind::kRelay;
   e.destination = t.upstreamText;
-  if (!t.inspect) e.address = t.upstream;
+  if (!t.inspect && t.upstream.isSet()) e.address = t.upstream;
   e.sendProxyProtocol = sendProxy;
-  e.source = source;
+  e.file = file;
+  e.line = t.line;
   e.originSni = t.originSni;
   e.originAlpn = t.originAlpn;
   e.verification = {client.policy, client.properties};
   return e;
 }
 
-// A destination from sni.yaml: resolved now unless it holds an expansion token.
+// A destination from sni.yaml (a host name is resolved when the gateway starts; one with
+// $N or {port} tokens, per connection).
 Result<Endpoint> fromSniTarget(EndpointKind kind, const std::string& text, int sendProxy,
                                const std::string& path, int line) {
   Endpoint e;
-  e.source = path + ":" + std::to_string(line);
+  e.file = path;
+  e.line = line;
   e.sendProxyProtocol = sendProxy;
   if (text == "builtin:inspect") return e;  // kInspect (alpn_routes only)
   e.kind = kind;
   e.destination = text;
-  if (text.find('$') == std::string::npos && text.find('{') == std::string::npos) {
-    auto address = net::resolveHostPort(text);
-    if (!address) return Error{path, line, address.error().message};
-    e.address = *address;
+  if (!proxy::hasTokens(text)) {
+    if (auto st = net::checkHostPort(text); !st) return Error{path, line, st.error().message};
+    if (auto literal = net::parseAddress(text, /*requirePort=*/true)) e.address = *literal;
   }
   return e;
 }
@@ -76,8 +79,7 @@ Result<SSL_CTX*> originContextFor(RouteTable& table, const ClientTlsConfig& clie
 
 Result<Endpoint> routeEndpoint(RouteTable& table, const RouteTarget& t,
                                const GatewayConfig& config) {
-  Endpoint e = fromRouteTarget(t, config.routes.sendProxyProtocol,
-                               config.path + ":" + std::to_string(t.line), config.ssl.client);
+  Endpoint e = fromRouteTarget(t, config.routes.sendProxyProtocol, config.path, config.ssl.client);
   auto ctx = originContextFor(table, config.ssl.client, t.caCerts, t.clientCert, t.clientKey,
                               config.path, t.line);
   if (!ctx) return ctx.error();

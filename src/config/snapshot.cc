@@ -32,17 +32,17 @@ tls::ServerParams serverParamsOf(const SslConfig& ssl) {
 
 }  // namespace
 
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    const std::string& yamlPath, const std::vector<std::string>& pluginProtocols,
-    const Snapshot* previous) {
+Result<std::shared_ptr<Snapshot>> buildSnapshot(const std::string& yamlPath,
+                                                const std::vector<std::string>& pluginProtocols,
+                                                const Snapshot* previous) {
   auto cfg = loadGatewayConfig(yamlPath);
   if (!cfg) return cfg.error();
   return buildSnapshot(std::move(cfg.value()), pluginProtocols, previous);
 }
 
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(
-    GatewayConfig config, const std::vector<std::string>& pluginProtocols,
-    const Snapshot* previous) {
+Result<std::shared_ptr<Snapshot>> buildSnapshot(GatewayConfig config,
+                                                const std::vector<std::string>& pluginProtocols,
+                                                const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const std::string& yamlPath = snapshot->config.path;
@@ -51,11 +51,11 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   if (snapshot->config.ssl.wireTrace)
     snapshot->runtime.serverParams.wireTrace = &*snapshot->config.ssl.wireTrace;
   if (!snapshot->config.ssl.keylogFile.empty()) {
-    auto keyLog = tls::KeyLog::open(snapshot->config.ssl.keylogFile);
-    if (!keyLog)
+    // Opened when the gateway starts using this snapshot (app/activation.h).
+    snapshot->runtime.keyLog = std::make_unique<tls::KeyLog>(snapshot->config.ssl.keylogFile);
+    if (auto st = snapshot->runtime.keyLog->check(); !st)
       return Error{yamlPath, snapshot->config.ssl.keylogLine,
-                   "ssl.keylog_file: " + keyLog.error().message};
-    snapshot->runtime.keyLog = std::move(keyLog.value());
+                   "ssl.keylog_file: " + st.error().message};
     snapshot->runtime.serverParams.keyLog = snapshot->runtime.keyLog.get();
   }
 
@@ -97,15 +97,11 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   }
 
   std::optional<TicketKeySetup> before;
-  if (previous)
-    before = TicketKeySetup{previous->runtime.ticketKeys, previous->ticketRotation,
-                            previous->ticketRedisSync};
-  auto ticketKeys = setUpTicketKeys(snapshot->config, before ? &*before : nullptr,
-                                    previous ? &previous->config : nullptr);
+  if (previous) before = TicketKeySetup{previous->runtime.ticketKeys, previous->ticketPlan};
+  auto ticketKeys = planTicketKeys(snapshot->config, before ? &*before : nullptr);
   if (!ticketKeys) return ticketKeys.error();
   snapshot->runtime.ticketKeys = std::move(ticketKeys->store);
-  snapshot->ticketRotation = std::move(ticketKeys->rotation);
-  snapshot->ticketRedisSync = std::move(ticketKeys->redisSync);
+  snapshot->ticketPlan = std::move(ticketKeys->plan);
   snapshot->runtime.serverParams.ticketKeys = snapshot->runtime.ticketKeys.get();
 
   const std::string& multicertPath = snapshot->config.ssl.multicertPath;
@@ -119,7 +115,7 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(
     return e;
   }
   snapshot->runtime.certs = std::move(store.value());
-  return std::shared_ptr<const Snapshot>(std::move(snapshot));
+  return snapshot;
 }
 
 }  // namespace tlsgate::config

@@ -19,14 +19,18 @@
 #include "tls/keylog.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
+#include "tls/ticket_key_redis.h"
+#include "tls/ticket_key_source.h"
 
 namespace tlsgate::config {
 
 struct Snapshot {
   GatewayConfig config;
   proxy::Snapshot runtime;  // what the workers read
-  // What feeds runtime.ticketKeys: random in-process keys (ticketRotation) live on across
-  // reloads that keep their settings; keys shared through Redis (ticketRedisSync).
+  // What feeds runtime.ticketKeys, started by the gateway (app/activation.h): random
+  // in-process keys (ticketRotation) live on across reloads that keep their settings; keys
+  // shared through Redis (ticketRedisSync).
+  TicketKeyPlan ticketPlan;
   std::shared_ptr<tls::TicketKeyRotation> ticketRotation;
   std::shared_ptr<tls::TicketKeyRedisSync> ticketRedisSync;  // ssl.server.ticket_key.redis
 };
@@ -38,15 +42,17 @@ inline std::shared_ptr<const proxy::Snapshot> runtimeOf(std::shared_ptr<const Sn
 }
 
 // Reads ssl_multicert.config, sni.yaml and every certificate, key and CA file named by
-// `config`; the first problem found is returned as file:line: message. `pluginProtocols`:
-// the protocols plugins registered endpoints for (offered when ssl.alpn is not given).
-// `previous`: on a reload (S16), the snapshot in use, whose state worth keeping is carried
-// over (the in-process ticket keys); null at startup. It is only read.
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+// `config`; the first problem found is returned as file:line: message. Builds data only:
+// no thread is started, no name looked up, no socket opened and no file created (what
+// --check runs); the gateway activates the snapshot before it serves (app/activation.h).
+// `pluginProtocols`: the protocols plugins registered endpoints for (offered when ssl.alpn
+// is not given). `previous`: on a reload (S16), the snapshot in use, whose state worth
+// keeping is carried over (the ticket keys); null at startup. It is only read.
+Result<std::shared_ptr<Snapshot>> buildSnapshot(
     GatewayConfig config, const std::vector<std::string>& pluginProtocols = {},
     const Snapshot* previous = nullptr);
 // The same from tlsgate.yaml's path.
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+Result<std::shared_ptr<Snapshot>> buildSnapshot(
     const std::string& yamlPath, const std::vector<std::string>& pluginProtocols = {},
     const Snapshot* previous = nullptr);
 

@@ -1,24 +1,24 @@
 #include "config/ticket_key_setup.h"
 
-#include <chrono>
-
 #include "config/ticket_redis_config.h"
+#include "tls/ticket_key_source.h"
 
 namespace tlsgate::config {
 
-namespace {
-
-bool sameRandomKeys(const ServerTlsConfig& a, const ServerTlsConfig& b) {
-  return a.ticketKey.filename.empty() && b.ticketKey.filename.empty() && !a.ticketKey.redis &&
-         !b.ticketKey.redis && a.ticketKey.rotationSec == b.ticketKey.rotationSec &&
-         a.sessionTimeoutSec == b.sessionTimeoutSec;
+bool TicketKeyPlan::sameKeysAs(const TicketKeyPlan& other) const {
+  if (source != other.source) return false;
+  switch (source) {
+    case Source::kFile:
+      return false;  // the file is read again: its keys may have changed
+    case Source::kRotation:
+      return rotation == other.rotation && lifetime == other.lifetime;
+    case Source::kRedis:
+      return redis == other.redis;
+  }
+  return false;
 }
 
-}  // namespace
-
-Result<TicketKeySetup> setUpTicketKeys(const GatewayConfig& config,
-                                       const TicketKeySetup* previousSetup,
-                                       const GatewayConfig* previousConfig) {
+Result<TicketKeySetup> planTicketKeys(const GatewayConfig& config, const TicketKeySetup* previous) {
   const ServerTlsConfig& server = config.ssl.server;
   const TicketKeyConfig& tk = server.ticketKey;
   TicketKeySetup setup;
@@ -27,24 +27,29 @@ Result<TicketKeySetup> setUpTicketKeys(const GatewayConfig& config,
     if (!ring)
       return Error{config.path, tk.filenameLine,
                    "ssl.server.ticket_key.filename: " + ring.error().message};
+    setup.plan.source = TicketKeyPlan::Source::kFile;
     setup.store = std::make_shared<tls::TicketKeyStore>(std::move(ring.value()));
     return setup;
   }
   if (tk.redis) {
-    // The Redis key ring (a fleet's shared keys) publishes into a store of its own.
-    auto sync = startTicketRedisSync(config, previousSetup ? previousSetup->redisSync : nullptr,
-                                     previousConfig);
-    if (!sync) return sync.error();
-    setup.store = (*sync)->store();
-    setup.redisSync = std::move(*sync);
+    auto options = ticketRedisOptions(config);
+    if (!options) return options.error();
+    setup.plan.source = TicketKeyPlan::Source::kRedis;
+    setup.plan.redis = std::move(options.value());
+  } else {
+    setup.plan.source = TicketKeyPlan::Source::kRotation;
+    setup.plan.rotation = std::chrono::seconds(tk.rotationSec);
+    setup.plan.lifetime = std::chrono::seconds(server.sessionTimeoutSec);
+  }
+  if (previous && previous->plan.sameKeysAs(setup.plan)) {
+    setup.store = previous->store;  // tickets issued before the reload still resume
+    setup.plan.carriedOver = true;
     return setup;
   }
-  if (previousSetup && previousSetup->rotation && previousConfig &&
-      sameRandomKeys(server, previousConfig->ssl.server))
-    return *previousSetup;  // the same keys: tickets issued before the reload still resume
-  setup.rotation = std::make_shared<tls::TicketKeyRotation>(
-      std::chrono::seconds(tk.rotationSec), std::chrono::seconds(server.sessionTimeoutSec));
-  setup.store = setup.rotation->store();
+  // Until its thread publishes a ring, the store serves one random key of its own.
+  auto ring = std::make_shared<tls::TicketKeyRing>();
+  ring->keys.push_back(tls::randomTicketKey());
+  setup.store = std::make_shared<tls::TicketKeyStore>(std::move(ring));
   return setup;
 }
 

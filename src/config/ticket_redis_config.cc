@@ -95,9 +95,7 @@ Result<std::string> readRedisPassword(const TicketRedisConfig& redis, const std:
   return password;
 }
 
-Result<std::shared_ptr<tls::TicketKeyRedisSync>> startTicketRedisSync(
-    const GatewayConfig& config, std::shared_ptr<tls::TicketKeyRedisSync> previous,
-    const GatewayConfig* previousConfig) {
+Result<tls::TicketRedisOptions> ticketRedisOptions(const GatewayConfig& config) {
   const ServerTlsConfig& server = config.ssl.server;
   const TicketRedisConfig& redis = *server.ticketKey.redis;
   auto password = readRedisPassword(redis, config.path);
@@ -110,16 +108,11 @@ Result<std::shared_ptr<tls::TicketKeyRedisSync>> startTicketRedisSync(
   options.pollInterval = redis.pollInterval;
   options.rotation = std::chrono::seconds(server.ticketKey.rotationSec);
   options.ticketLifetime = std::chrono::seconds(server.sessionTimeoutSec);
-  if (previous && previousConfig && previous->options() == options) return previous;
   // The schedule writes the next key 3 poll intervals ahead: a rotation must be longer.
   if (options.rotation <= 3 * options.pollInterval)
     return Error{config.path, server.ticketKey.line,
                  "ssl.server.ticket_key.rotation must be longer than 3 x redis.poll_interval"};
-  auto ring = std::make_shared<tls::TicketKeyRing>();
-  ring->keys.push_back(tls::randomTicketKey());
-  auto store = std::make_shared<tls::TicketKeyStore>(std::move(ring));
-  return std::make_shared<tls::TicketKeyRedisSync>(std::move(options), std::move(store),
-                                                   stats::backgroundCounters().newBlock());
+  return options;
 }
 
 }  // namespace tlsgate::config

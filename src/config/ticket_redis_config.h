@@ -35,12 +35,9 @@ Result<TicketRedisConfig> parseTicketRedisConfig(const yaml::Field& f, const std
 // `path`:password_file's line.
 Result<std::string> readRedisPassword(const TicketRedisConfig& redis, const std::string& path);
 
-// The sync thread for `config`'s ssl.server.ticket_key.redis (which must be set), with its
-// own store; `previous` (the replaced snapshot's) is kept when the Redis settings, the
-// password, the rotation and the session timeout are all unchanged, so a reload neither
-// drops keys nor restarts the thread.
-Result<std::shared_ptr<tls::TicketKeyRedisSync>> startTicketRedisSync(
-    const GatewayConfig& config, std::shared_ptr<tls::TicketKeyRedisSync> previous,
-    const GatewayConfig* previousConfig);
+// The options of the sync thread for `config`'s ssl.server.ticket_key.redis (which must be
+// set): the connection, the password (read from password_file now), the rotation and the
+// ticket lifetime. Nothing is contacted.
+Result<tls::TicketRedisOptions> ticketRedisOptions(const GatewayConfig& config);
 
 }  // namespace tlsgate::config

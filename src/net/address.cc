@@ -126,13 +126,22 @@ std::optional<Address> parseAddress(std::string_view text, bool requirePort, boo
   return a;
 }
 
-Result<Address> resolveHostPort(std::string_view text) {
-  if (auto literal = parseAddress(text, true)) return *literal;
+Status checkHostPort(std::string_view text) {
+  if (parseAddress(text, true)) return Ok{};
   std::string_view host;
   std::optional<std::string_view> portText;
   splitHostPort(text, host, portText);
   if (!portText || !parsePort(*portText) || host.empty())
     return Error{"", 0, "'" + std::string(text) + "' is not host:port"};
+  return Ok{};
+}
+
+Result<Address> resolveHostPort(std::string_view text) {
+  if (auto literal = parseAddress(text, true)) return *literal;
+  if (auto st = checkHostPort(text); !st) return st.error();
+  std::string_view host;
+  std::optional<std::string_view> portText;
+  splitHostPort(text, host, portText);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;

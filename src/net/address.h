@@ -49,6 +49,10 @@ class Address {
 std::optional<Address> parseAddress(std::string_view text, bool requirePort,
                                     bool* hasPort = nullptr);
 
+// Checks that `text` is "host:port" (host a name or a literal) without looking it up: how
+// configuration parsing validates a destination it must not resolve yet.
+Status checkHostPort(std::string_view text);
+
 // Resolves "host:port" (host may be a name or a literal) to its first address.
 Result<Address> resolveHostPort(std::string_view text);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proxy/destination.h"
+
 namespace tlsgate::proxy {
 
 void RouteTable::indexRules() {
@@ -30,6 +32,27 @@ const Endpoint* RouteTable::forProtocol(const NameRule* rule, std::string_view p
 const Endpoint* RouteTable::catchAll(const NameRule* rule) const {
   if (rule && rule->action && rule->action->kind != EndpointKind::kTunnel) return &*rule->action;
   return defaultEndpoint ? &*defaultEndpoint : nullptr;
+}
+
+Status RouteTable::resolveNames() {
+  auto resolve = [](Endpoint& e) -> Status {
+    if (e.address || e.kind == EndpointKind::kInspect || hasTokens(e.destination)) return Ok{};
+    auto address = net::resolveHostPort(e.destination);
+    if (!address) return Error{e.file, e.line, address.error().message};
+    e.address = *address;
+    return Ok{};
+  };
+  if (defaultEndpoint)
+    if (auto st = resolve(*defaultEndpoint); !st) return st;
+  for (auto& [p, e] : alpn)
+    if (auto st = resolve(e); !st) return st;
+  for (NameRule& rule : rules) {
+    if (rule.action)
+      if (auto st = resolve(*rule.action); !st) return st;
+    for (auto& [p, e] : rule.alpn)
+      if (auto st = resolve(e); !st) return st;
+  }
+  return Ok{};
 }
 
 std::vector<std::string> RouteTable::servedProtocols() const {

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/result.h"
 #include "net/address.h"
 #include "net/cidr.h"
 #include "proxy/name_index.h"
@@ -39,9 +40,10 @@ enum class EndpointKind : uint8_t {
 struct Endpoint {
   EndpointKind kind = EndpointKind::kInspect;
   std::string destination;              // "host:port" as written (may hold $1, {...})
-  std::optional<net::Address> address;  // known without a lookup (a literal, or resolved)
+  std::optional<net::Address> address;  // a literal, or once resolved (see resolveNames)
   int sendProxyProtocol = 0;            // 0, 1 or 2
-  std::string source;                   // "sni.yaml:12", for messages
+  std::string file;                     // where it is written, for messages
+  int line = 0;
   // kOriginTls (S17-S19):
   std::optional<std::string> originSni;  // absent: the client's SNI; "": none
   SSL_CTX* originContext = nullptr;      // its own CA / client certificate; null: the snapshot's
@@ -88,6 +90,11 @@ class RouteTable {
   // The protocols some route serves, in preference order (routes.alpn, then sni.yaml's
   // alpn_routes, in file order): what is offered when ssl.alpn is not given.
   std::vector<std::string> servedProtocols() const;
+
+  // Looks up every destination written as a fixed host name (those with $N or {port}
+  // tokens are looked up per connection), once: when the gateway starts or reloads, never
+  // while the configuration is only checked. Errors name the file and line.
+  Status resolveNames();
 
  private:
   NameIndex index_;

@@ -29,7 +29,23 @@ void keyLogLine(const SSL* ssl, const char* line) {
 
 }  // namespace
 
-Result<std::unique_ptr<KeyLog>> KeyLog::open(const std::string& path) {
+Status KeyLog::check() const {
+  auto fail = [this](int err) {
+    return Error{"", 0, "cannot open '" + path_ + "': " + std::strerror(err)};
+  };
+  if (::access(path_.c_str(), F_OK) == 0)
+    return ::access(path_.c_str(), W_OK) == 0 ? Status(Ok{}) : fail(errno);
+  if (errno != ENOENT) return fail(errno);
+  const size_t slash = path_.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path_.substr(0, slash);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) return fail(errno);
+  return Ok{};
+}
+
+Status KeyLog::open() {
+  const std::string& path = path_;
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600));
   if (!fd.valid()) return Error{"", 0, "cannot open '" + path + "': " + std::strerror(errno)};
   // An older file may have been readable by others: the secrets are not for them.
@@ -42,7 +58,8 @@ Result<std::unique_ptr<KeyLog>> KeyLog::open(const std::string& path) {
       "ssl.keylog_file: writing the TLS secrets of every session to '%s'; anyone who reads it "
       "can decrypt captured traffic (a debugging aid: no forward secrecy while it is on)",
       path.c_str());
-  return std::unique_ptr<KeyLog>(new KeyLog(path, std::move(fd)));
+  fd_ = std::move(fd);
+  return Ok{};
 }
 
 void KeyLog::attach(SSL_CTX* ctx) const {
@@ -53,7 +70,7 @@ void KeyLog::attach(SSL_CTX* ctx) const {
 void KeyLog::write(std::string_view line) const {
   // A secret line is under 250 bytes; one buffer, one write(2): O_APPEND keeps it whole.
   char buf[512];
-  if (line.size() + 1 > sizeof buf) return;
+  if (line.size() + 1 > sizeof buf || !fd_.valid()) return;
   std::memcpy(buf, line.data(), line.size());
   buf[line.size()] = '\n';
   if (::write(fd_.get(), buf, line.size() + 1) < 0)

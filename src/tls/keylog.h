@@ -24,8 +24,16 @@ namespace tlsgate::tls {
 
 class KeyLog {
  public:
-  // Opens (creates) `path`; the error says why it cannot be opened.
-  static Result<std::unique_ptr<KeyLog>> open(const std::string& path);
+  // A key log for `path`, not opened yet: contexts can be attached to it while a
+  // configuration is built and checked; nothing is written before open().
+  explicit KeyLog(std::string path) : path_(std::move(path)) {}
+
+  // Whether open() can succeed, found without creating anything (what --check reports):
+  // the file is writable, or its folder is there and writable to create it in.
+  Status check() const;
+  // Opens (creates) the file, when the gateway starts using the configuration; the error
+  // says why it cannot be opened.
+  Status open();
 
   // Makes `ctx` write the secrets of its sessions here. The KeyLog must outlive `ctx`.
   void attach(SSL_CTX* ctx) const;
@@ -36,7 +44,6 @@ class KeyLog {
   const std::string& path() const { return path_; }
 
  private:
-  KeyLog(std::string path, Fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
   std::string path_;
   Fd fd_;
 };

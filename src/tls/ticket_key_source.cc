@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "core/log.h"
-#include "core/signal_free_thread.h"
 #include "core/read_file.h"
+#include "core/signal_free_thread.h"
 
 namespace tlsgate::tls {
 
@@ -66,13 +66,17 @@ std::shared_ptr<const TicketKeyRing> oneRandomKey() {
 
 }  // namespace
 
-TicketKeyRotation::TicketKeyRotation(std::chrono::seconds period, std::chrono::seconds lifetime)
+TicketKeyRotation::TicketKeyRotation(std::chrono::seconds period, std::chrono::seconds lifetime,
+                                     std::shared_ptr<TicketKeyStore> store)
     : period_(std::max(period, std::chrono::seconds(1))),
       lifetime_(lifetime),
       keep_(keysToKeep(period, lifetime)),
-      store_(std::make_shared<TicketKeyStore>(oneRandomKey())) {
+      store_(std::move(store)) {
   thread_ = startSignalFreeThread([this] { run(); });  // may start before main() blocks them
 }
+
+TicketKeyRotation::TicketKeyRotation(std::chrono::seconds period, std::chrono::seconds lifetime)
+    : TicketKeyRotation(period, lifetime, std::make_shared<TicketKeyStore>(oneRandomKey())) {}
 
 TicketKeyRotation::~TicketKeyRotation() {
   {

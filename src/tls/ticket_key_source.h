@@ -32,6 +32,10 @@ TicketKey randomTicketKey();
 // are kept. The handshake path never waits for it (it only reads the store).
 class TicketKeyRotation {
  public:
+  // Rotates the keys of `store` (which serves its current ring until the first rotation).
+  TicketKeyRotation(std::chrono::seconds period, std::chrono::seconds lifetime,
+                    std::shared_ptr<TicketKeyStore> store);
+  // The same with a store of its own, holding one random key to begin with.
   TicketKeyRotation(std::chrono::seconds period, std::chrono::seconds lifetime);
   ~TicketKeyRotation();  // stops the thread (it wakes at once)
   TicketKeyRotation(const TicketKeyRotation&) = delete;

@@ -165,3 +165,32 @@ def test_stats_line_has_every_counter(inspect_gw):
         assert s[n] == 0, (n, s)
     s2 = inspect_gw.stats()
     assert len(inspect_gw.stats_lines) == 2 and s2 == s
+
+
+def test_check_starts_no_thread_and_opens_no_socket(tlsgate_bin, pki, tmp_path):
+    """--check builds every part of the configuration and starts nothing: with ticket keys
+    shared through Redis (nothing listens there), a key log, and an upstream whose name does
+    not resolve now, strace -f sees no socket() and no clone() and no key log file appears;
+    the same configuration, started, looks the upstream up and says where it is written."""
+    keylog = tmp_path / "check" / "keys.log"
+    gw = _gw(tlsgate_bin, pki, tmp_path, route="upstream.tlsgate-check.invalid:8080",
+             extra_ssl_yaml=("keylog_file: keys.log\n"
+                             "server:\n  ticket_key:\n    redis: {address: 127.0.0.1:1}\n"))
+    gw.write_files()
+    trace = tmp_path / "strace.log"
+    p = subprocess.run(["strace", "-f", "-qq", "-o", str(trace), "-e",
+                        "trace=socket,clone,clone3,connect", tlsgate_bin, "-c",
+                        str(gw.yaml_path), "--check"],
+                       capture_output=True, text=True, timeout=scaled(60))
+    assert p.returncode == 0, p.stderr
+    assert "configuration OK" in p.stdout
+    calls = [l for l in trace.read_text().splitlines() if l.strip()]
+    assert calls == [], calls
+    assert not keylog.exists()
+
+    started = subprocess.run([tlsgate_bin, "-c", str(gw.yaml_path)], capture_output=True,
+                             text=True, timeout=scaled(60))
+    assert started.returncode != 0
+    line = gw.yaml_text().splitlines().index("  default: upstream.tlsgate-check.invalid:8080") + 1
+    assert f"{gw.yaml_path}:{line}: cannot resolve 'upstream.tlsgate-check.invalid'" in \
+        started.stderr, started.stderr
