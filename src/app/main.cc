@@ -94,7 +94,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.error().toString().c_str());
     return 1;
   }
-  const config::GatewayConfig& running = gateway.snapshot()->config;
+  // Held: a reload through the admin endpoint may replace the gateway's snapshot any time.
+  std::shared_ptr<const config::Snapshot> atStart = gateway.snapshot();
+  const config::GatewayConfig& running = atStart->config;
   admin::AdminEndpoint adminEndpoint(gateway, gateway.counterRegistry());
   std::unique_ptr<admin::HttpServer> adminServer;
   if (running.admin) {
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
     }
     adminServer = std::move(started.value());
   }
-  log::info("%u worker threads, %s", gateway.snapshot()->config.threads,
+  log::info("%u worker threads, %s", running.threads,
             OpenSSL_version(OPENSSL_VERSION));
   // The default groups follow the library: say when that leaves post-quantum out.
   if (!tls::defaultGroups().postQuantum && running.ssl.groups.empty())
