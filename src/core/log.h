@@ -23,8 +23,6 @@ class DebugTag {
 
  private:
   friend void setDebugTags(std::string_view csv);
-// Every tag, and those switched on now (for the admin endpoint's /debug).
-std::vector<std::string> debugTagNames(bool enabledOnly);
   const char* name_;
   std::atomic<bool> on_{false};
 };
@@ -33,6 +31,11 @@ std::vector<std::string> debugTagNames(bool enabledOnly);
 void setDebugTags(std::string_view csv);
 // Every tag, and those switched on now (for the admin endpoint's /debug).
 std::vector<std::string> debugTagNames(bool enabledOnly);
+
+// `text` as a log line may show it: printable ASCII as is, every other byte (CR, LF, NUL,
+// escapes, bytes of non-ASCII characters) as \xNN and a backslash as \\. Whatever a peer
+// sent (a server name, a PROXY header) goes through it, so that it cannot forge a line.
+std::string escaped(std::string_view text);
 
 void debug(const DebugTag& tag, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

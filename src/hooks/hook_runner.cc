@@ -46,6 +46,15 @@ HookRunner::HookRunner(std::shared_ptr<ReactorLink> link, HookHost& host,
 
 HookRunner::~HookRunner() {
   vc_->runner = nullptr;  // calls still in flight find the connection gone (S13)
+  if (vc_->heldTurns.load() > 0) {
+    // S13: a hook holds a turn it may still complete; the handle waits for it, and at the
+    // latest for the worker's end (a completion after that is dropped anyway).
+    vc_->ref();
+    vc_->link->onCut([vc = vc_] {
+      while (vc->heldTurns.load() > 0) vc->releaseTurn();
+      vc->unref();
+    });
+  }
   {
     std::lock_guard lock(vc_->certMutex);
     if (vc_->pendingCert) releaseCert(vc_->pendingCert);
@@ -62,7 +71,6 @@ tls::HookVerdict HookRunner::run(tls::HookPoint point) {
   // another point, so that plugins learn that a connection they hold has ended.
   for (tls::HookPoint held : holds_)
     if (held == point || point != tls::HookPoint::kVconnClose) return tls::HookVerdict::kPending;
-  if (point == tls::HookPoint::kClientHello && next_[p] == 0) captureClientHello();
   const auto& chain = HookRegistry::instance().chain(abiPoint(point));
   while (next_[p] < chain.size()) {
     const HookEntry& hook = chain[next_[p]];
@@ -72,7 +80,10 @@ tls::HookVerdict HookRunner::run(tls::HookPoint point) {
     inCallback_ = true;
     hook.fn(vc_, abiPoint(point), hook.data);
     inCallback_ = false;
-    if (!completedInCallback_) return tls::HookVerdict::kPending;  // S7/S10: paused
+    if (!completedInCallback_) {  // S7/S10: paused; the turn holds the handle (S13)
+      vc_->holdTurn();
+      return tls::HookVerdict::kPending;
+    }
     tls::HookVerdict v = finish(point, *completedInCallback_);
     if (v != tls::HookVerdict::kContinue) return v;
   }
@@ -101,6 +112,7 @@ void HookRunner::complete(Completion c, std::string tunnelDestination) {
   tls::HookPoint point = holds_.front();  // from elsewhere: the oldest hold
   if (point == tls::HookPoint::kCert) vc_->heldAtCert.store(false);
   holds_.pop_front();
+  vc_->releaseTurn();
   finish(point, c);
   host_.onHookCompleted();  // the owner drives again; run() continues the chain
 }
@@ -121,16 +133,13 @@ void HookRunner::applyCertificateOverride(SSL* ssl) {
   vc_->pendingCtx = nullptr;
 }
 
-void HookRunner::captureClientHello() {
-  if (!ssl_) return;
-  clientHelloSni_ = tls::sniFromClientHello(ssl_);
-  alpnOffered_ = tls::alpnFromClientHello(ssl_);
+void HookRunner::clientHelloRead(const tls::ClientHelloFacts& hello) {
+  sni_ = hello.sni;
+  alpnOffered_ = hello.alpn;
 }
 
 const char* HookRunner::sni() const {
-  if (ssl_)
-    if (const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) return name;
-  return clientHelloSni_.empty() ? nullptr : clientHelloSni_.c_str();
+  return sni_.empty() ? nullptr : sni_.c_str();
 }
 
 }  // namespace tlsgate::hooks

@@ -48,9 +48,8 @@ class HookRunner final : public tls::HandshakeHooks {
   tls::HookVerdict run(tls::HookPoint point) override;
   void applyCertificateOverride(SSL* ssl) override;
   void sessionCreated(SSL* ssl) override { ssl_ = ssl; }
+  void clientHelloRead(const tls::ClientHelloFacts& hello) override;
 
-  // True while a hook holds the connection (S13: it must not be freed then).
-  bool holding() const { return !holds_.empty(); }
   // Where a hook asked to tunnel to ("" = the original destination).
   const std::string& tunnelDestination() const override { return tunnelDestination_; }
 
@@ -65,11 +64,8 @@ class HookRunner final : public tls::HandshakeHooks {
   SSL* ssl() const { return ssl_; }
   const tls::CertStore& store() const { return store_; }
 
-
  private:
   tls::HookVerdict finish(tls::HookPoint point, Completion c);
-  // Captured in the ClientHello callback, for the accessors of later points.
-  void captureClientHello();
 
   HookHost& host_;
   const tls::CertStore& store_;
@@ -85,8 +81,9 @@ class HookRunner final : public tls::HandshakeHooks {
   std::optional<Completion> completedInCallback_;
   bool inCallback_ = false;
   std::string tunnelDestination_;
+  // From the ClientHello, for the accessors of later points.
   std::string alpnOffered_;
-  std::string clientHelloSni_;
+  std::string sni_;
 };
 
 }  // namespace tlsgate::hooks

@@ -48,11 +48,14 @@ void completeTurn(tlsgate_vconn* vc, Completion c, const char* destination) {
   }
   auto task = [ref = std::make_shared<VconnRef>(vc), c, dest = std::move(dest)]() mutable {
     tlsgate_vconn* v = ref->vc;
-    if (v->runner)
+    if (v->runner) {
       v->runner->complete(c, std::move(dest));
-    else
-      TG_DEBUG(kHooks, "vconn %llu: completion after close ignored",
-               static_cast<unsigned long long>(v->id));
+      return;
+    }
+    // S13: the connection closed while the hook held it; the turn was cancelled.
+    v->releaseTurn();
+    TG_DEBUG(kHooks, "vconn %llu: completion after close ignored",
+             static_cast<unsigned long long>(v->id));
   };
   if (!vc->link->post(std::move(task)))
     TG_DEBUG(kHooks, "vconn %llu: completion after shutdown dropped",

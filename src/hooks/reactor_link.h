@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include "core/reactor.h"
 
@@ -26,13 +27,31 @@ class ReactorLink {
     return reactor_ && reactor_->inLoopThread();
   }
   void cut() {
-    std::lock_guard lock(mutex_);
-    reactor_ = nullptr;
+    std::vector<std::function<void()>> atCut;
+    {
+      std::lock_guard lock(mutex_);
+      reactor_ = nullptr;
+      atCut.swap(atCut_);
+    }
+    for (auto& fn : atCut) fn();
+  }
+  // Runs `fn` when the link is cut (at once if it is already): what must wait for the
+  // worker's end, such as the hold on a plugin handle whose hook never completed.
+  void onCut(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mutex_);
+      if (reactor_) {
+        atCut_.push_back(std::move(fn));
+        return;
+      }
+    }
+    fn();
   }
 
  private:
   std::mutex mutex_;
-  Reactor* reactor_;  // guarded by mutex_
+  Reactor* reactor_;                          // guarded by mutex_
+  std::vector<std::function<void()>> atCut_;  // guarded by mutex_
 };
 
 }  // namespace tlsgate::hooks

@@ -15,9 +15,12 @@ class HookRunner;
 }
 
 // One client connection as plugins see it. Reference-counted: the runner holds one
-// reference while the connection lives, every call posted from another thread one more, so
-// a completing call that arrives after the connection is gone finds `runner` null and does
-// nothing (S13).
+// reference while the connection lives, every call posted from another thread one more,
+// and every turn a hook holds (it returned without completing) one more until its
+// completing call arrives. So a connection closed while a hook holds it (S13) can go at
+// once: it cancels the turn by leaving (`runner` becomes null), and the hook's completing
+// call, whenever it comes, finds the handle alive and cancelled, and only releases the
+// turn's reference.
 struct tlsgate_vconn {
   tlsgate_vconn(std::shared_ptr<tlsgate::hooks::ReactorLink> l, uint64_t i)
       : link(std::move(l)), id(i) {}
@@ -37,6 +40,19 @@ struct tlsgate_vconn {
 
   void ref() { refs.fetch_add(1, std::memory_order_relaxed); }
   void unref();
+  // A hook holds the connection past its callback: the turn keeps the handle alive.
+  void holdTurn() {
+    heldTurns.fetch_add(1, std::memory_order_relaxed);
+    ref();
+  }
+  // A held turn completed (or its completion found the connection gone).
+  void releaseTurn() {
+    int held = heldTurns.load(std::memory_order_relaxed);
+    while (held > 0 && !heldTurns.compare_exchange_weak(held, held - 1)) {
+    }
+    if (held > 0) unref();
+  }
+  std::atomic<int> heldTurns{0};
 };
 
 // A certificate a plugin loaded (tlsgate_cert_from_pem): parsed once, installed on each

@@ -3,6 +3,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,10 +24,9 @@ Result<Fd> listenReusePort(const Address& address, bool transparent, int backlog
     return sysError("SO_REUSEPORT");
   // S5: a transparent listener accepts connections TPROXY redirected to it; each one's
   // local address is where the client was going. Needs CAP_NET_ADMIN.
-  if (transparent &&
-      ::setsockopt(fd.get(), address.family() == AF_INET6 ? SOL_IPV6 : SOL_IP,
-                   address.family() == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
-                   sizeof one) != 0)
+  if (transparent && ::setsockopt(fd.get(), address.family() == AF_INET6 ? SOL_IPV6 : SOL_IP,
+                                  address.family() == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT,
+                                  &one, sizeof one) != 0)
     return sysError("IP_TRANSPARENT (transparent: true needs CAP_NET_ADMIN)");
   if (::bind(fd.get(), address.sockaddrPtr(), address.length()) != 0)
     return sysError("cannot listen on " + address.toString());
@@ -82,6 +82,35 @@ RecvStatus recvSome(Readiness& socket, char* out, size_t len, size_t& n) {
     socket.readable = false;
     return RecvStatus::kDrained;
   }
+}
+
+RecvStatus peekSome(Readiness& socket, char* out, size_t len, size_t& n) {
+  for (;;) {
+    ssize_t got = ::recv(socket.fd, out, len, MSG_PEEK);
+    if (got > 0) {
+      n = static_cast<size_t>(got);
+      return RecvStatus::kData;
+    }
+    if (got == 0) return RecvStatus::kEof;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return RecvStatus::kError;
+    socket.readable = false;
+    return RecvStatus::kDrained;
+  }
+}
+
+bool discard(Readiness& socket, size_t len) {
+  char buf[512];
+  while (len > 0) {
+    ssize_t got = ::recv(socket.fd, buf, std::min(len, sizeof buf), 0);
+    if (got <= 0) return false;
+    len -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+bool sendWhole(int fd, std::string_view data) {
+  return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
 }
 
 void setNoDelay(int fd) {

@@ -1,6 +1,8 @@
 // Socket helpers: listening sockets (one per worker, SO_REUSEPORT) and non-blocking connect.
 #pragma once
 
+#include <string_view>
+
 #include "core/fd.h"
 #include "core/result.h"
 #include "net/address.h"
@@ -35,5 +37,15 @@ enum class RecvStatus { kData, kEof, kDrained, kError };
 // errno). A short read also clears `readable` — the socket is drained and the next byte
 // brings a new edge — unless the peer hung up, whose EOF must still be read.
 RecvStatus recvSome(Readiness& socket, char* out, size_t len, size_t& n);
+
+// peekSome: like recvSome, but the bytes stay in the socket (MSG_PEEK): how a PROXY header
+// and S9's first byte are looked at before TLS reads the socket. A short peek does not
+// clear `readable` (the bytes are still there); EAGAIN does.
+RecvStatus peekSome(Readiness& socket, char* out, size_t len, size_t& n);
+// Takes `len` bytes that peekSome saw from the socket; false if they are not all there.
+bool discard(Readiness& socket, size_t len);
+// Sends all of `data` on a socket just connected (whose buffer takes a few hundred bytes
+// whole: a PROXY header); false if it did not.
+bool sendWhole(int fd, std::string_view data);
 
 }  // namespace tlsgate::net

@@ -1,22 +1,25 @@
 // ClientConnection: one accepted connection, from accept to close, on one worker.
 //
-// Its phase is one std::variant (STYLE rule 5): reading what comes before TLS (a PROXY
-// header, S9's first byte), the handshake, resolving and connecting to where the
-// connection goes, the TLS handshake with an origin, then relaying, tunnelling or answering
-// as the inspect endpoint. The data of a phase lives in that phase's struct and goes with
-// it. Events for the client socket and the upstream socket both land here and drive the
-// current phase.
+// The connection is one state machine: its phase is one std::variant, each phase holds its
+// own data, and drive() dispatches with one std::visit (STYLE rule 5). Where it goes is
+// decided by route_decision.h's decide(), called whenever something new is known:
 //
-// Where a connection goes, in order:
-//   S5  transparent listener, multicert dest_ip entry with action=tunnel → tunnel at once;
-//   S9  pass-through listener, first byte not a TLS handshake → tunnel;
-//   S10 a hook, sni.yaml's tunnel_route, or S11's action=tunnel → tunnel, replaying the
-//       ClientHello;
-//   S14 otherwise the endpoint of the negotiated protocol (ConnectionRouting).
+//   accept ─► [PROXY header] ─► [first byte (S9)] ─► Handshaking ─► ClientHello: decide()
+//     │              │                  │               │  Terminate: certificate (S11), CERT
+//     │ S5           │                  │ S9            │  hooks (S10) ─► done ─► S14 endpoint
+//     └──────────────┴──────────────────┴───────────────┴─► Tunnel: replay what was read
+//   endpoint ─► [Resolving] ─► Connecting ─► [OutboundStarting ─► OriginHandshaking]
+//            ─► Relaying | Inspecting;  Tunnel ─► [Resolving] ─► Connecting ─► Tunneling
+//   any phase ─► Closing (VCONN_CLOSE hooks) ─► released
+//
+// The client's socket and its readiness live as long as the connection; the upstream's
+// (once there is one) move from phase to phase in an Upstream object, so the BIO and epoll
+// registration that point at it stay valid.
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <variant>
 
 #include "core/fd.h"
@@ -25,13 +28,14 @@
 #include "net/address.h"
 #include "proxy/blind_tunnel.h"
 #include "proxy/connection_record.h"
-#include "proxy/connection_routing.h"
 #include "proxy/inspect.h"
 #include "proxy/origin_session_cache.h"
 #include "proxy/relay.h"
+#include "proxy/route_decision.h"
 #include "proxy/snapshot.h"
 #include "proxy/stream.h"
 #include "tls/client_handshake.h"
+#include "tls/handshake_owner.h"
 #include "tls/ossl.h"
 #include "tls/server_handshake.h"
 #include "tls/socket_bio.h"
@@ -43,7 +47,8 @@ class Worker;
 class ClientConnection final : public EventHandler,
                                public TimerHandler,
                                public Disposable,
-                               public hooks::HookHost {
+                               public hooks::HookHost,
+                               private tls::HandshakeOwner {
  public:
   // `listenerIndex`: the listener's place in the snapshot's listeners; `listenerStats` its
   // counters (may be null: more listeners than the registry holds).
@@ -52,13 +57,12 @@ class ClientConnection final : public EventHandler,
                    stats::ListenerStats* listenerStats);
   ~ClientConnection() override;
 
-  // Registers with the reactor, arms the handshake clock (S1) and starts reading.
+  // Registers with the reactor, arms the handshake clock (S1) and decides what to read.
   void start();
-  // Ends the connection: the socket closes now; the object goes once no hook holds it
-  // (S13) and the VCONN_CLOSE hooks have run.
+  // Ends the connection: the sockets close now, the VCONN_CLOSE hooks run, and a hook that
+  // still holds the connection (S13) finds its completion cancelled; then the object goes.
   void close(const char* why);
-  // Worker shutdown: close and go now, even if a hook still holds the connection (its
-  // later completing call is dropped).
+  // Worker shutdown: close and go now.
   void abandon();
 
   void onEvents(uint32_t events) override;
@@ -70,52 +74,6 @@ class ClientConnection final : public EventHandler,
   ClientConnection* next = nullptr;
 
  private:
-  // Before TLS: the PROXY header (listener proxy_protocol), then S9's first byte
-  // (listener passthrough).
-  struct ReadingProxyHeader {};
-  struct SniffingFirstByte {};
-  // Phase structs are built in place (their members are neither copyable nor movable).
-  struct Handshaking {
-    template <class... Args>
-    explicit Handshaking(Args&&... args) : driver(std::forward<Args>(args)...) {}
-    tls::ServerHandshake driver;
-  };
-  // A destination that is a host name, being resolved off the loop.
-  struct Resolving {};
-  struct Connecting {};
-  // Connected to a TLS origin; the OUTBOUND_START hooks run before the client handshake.
-  struct OutboundStarting {};
-  // TLS towards the origin (partial_blind_route).
-  struct OriginHandshaking {
-    template <class... Args>
-    explicit OriginHandshaking(Args&&... args) : driver(std::forward<Args>(args)...) {}
-    tls::ClientHandshake driver;
-  };
-  struct Relaying {
-    Relaying(SSL* ssl, tls::SocketIo& io, std::unique_ptr<Stream> up, BufferPool& pool,
-             stats::CounterBlock& counters)
-        : client(ssl, io), upstream(std::move(up)), relay(client, *upstream, pool, counters) {}
-    TlsStream client;
-    std::unique_ptr<Stream> upstream;
-    Relay relay;
-  };
-  struct Inspecting {
-    template <class... Args>
-    explicit Inspecting(Args&&... args) : responder(std::forward<Args>(args)...) {}
-    InspectResponder responder;
-  };
-  struct Tunneling {
-    template <class... Args>
-    explicit Tunneling(Args&&... args) : tunnel(std::forward<Args>(args)...) {}
-    BlindTunnel tunnel;
-  };
-  // The socket is closed; waiting for a hook that holds the connection (S13) or for the
-  // VCONN_CLOSE hooks to finish.
-  struct Closing {};
-  using Phase = std::variant<std::monostate, ReadingProxyHeader, SniffingFirstByte, Handshaking,
-                             Resolving, Connecting, OutboundStarting, OriginHandshaking, Relaying,
-                             Inspecting, Tunneling, Closing>;
-
   // Where the origin's new sessions go: the worker's cache, under this connection's key.
   struct OriginSessions final : tls::SessionSink {
     void store(ossl::UniquePtr<SSL_SESSION> session) override {
@@ -124,7 +82,17 @@ class ClientConnection final : public EventHandler,
     OriginSessionCache* cache = nullptr;
     std::string key;
   };
-
+  // The upstream: where a terminated connection's plaintext, or a tunnel's bytes, go. It
+  // moves from phase to phase on the heap: the epoll registration and the origin's BIO
+  // point into it.
+  struct Upstream {
+    EndpointDecision target;  // a tunnel's: kind kTunnel and its destination
+    std::string replay;       // a tunnel's: what the client sent already (S10)
+    Fd fd;
+    tls::SocketIo io;          // the upstream socket's readiness (and its BIO's)
+    OriginSessions sessions;   // outlives ssl, which hands it sessions
+    ossl::UniquePtr<SSL> ssl;  // the session with a TLS origin, once its handshake is done
+  };
   // Forwards the upstream socket's events to the connection.
   struct UpstreamEvents final : EventHandler {
     explicit UpstreamEvents(ClientConnection& c) : conn(c) {}
@@ -132,69 +100,124 @@ class ClientConnection final : public EventHandler,
     ClientConnection& conn;
   };
 
+  // --- phases (each holds its data; built in place, their members are not movable) ---
+  struct AwaitingProxyHeader {};
+  struct AwaitingFirstByte {};  // S9
+  struct Handshaking {
+    template <class... Args>
+    explicit Handshaking(Args&&... args) : driver(std::forward<Args>(args)...) {}
+    tls::ServerHandshake driver;
+    tls::HandshakeWait wait = tls::HandshakeWait::kNone;  // what advance() last waited for
+    std::optional<Terminate> route;  // decided at the ClientHello, when TLS ends here
+  };
+  // A destination that is a host name, being resolved off the loop; the token lets a late
+  // answer find nobody once the phase is gone.
+  struct Resolving {
+    std::unique_ptr<Upstream> upstream;
+    std::shared_ptr<ClientConnection*> token;  // the resolver's answer holds a weak_ptr
+  };
+  struct Connecting {
+    std::unique_ptr<Upstream> upstream;
+  };
+  // Connected to a TLS origin; the OUTBOUND_START hooks run before the client handshake.
+  struct OutboundStarting {
+    std::unique_ptr<Upstream> upstream;
+  };
+  struct OriginHandshaking {
+    OriginHandshaking(std::unique_ptr<Upstream> up, const tls::ClientHandshake::Params& params,
+                      stats::CounterBlock& counters, tls::HandshakeHooks* hooks);
+    std::unique_ptr<Upstream> upstream;
+    tls::ClientHandshake driver;
+    tls::HandshakeWait wait = tls::HandshakeWait::kNone;
+  };
+  struct Relaying {
+    Relaying(SSL* ssl, tls::SocketIo& io, std::unique_ptr<Upstream> up, BufferPool& pool,
+             stats::CounterBlock& counters);
+    std::unique_ptr<Upstream> upstream;
+    TlsStream client;
+    std::unique_ptr<Stream> upstreamStream;
+    Relay relay;
+  };
+  struct Inspecting {
+    template <class... Args>
+    explicit Inspecting(Args&&... args) : responder(std::forward<Args>(args)...) {}
+    InspectResponder responder;
+  };
+  struct Tunneling {
+    Tunneling(tls::SocketIo& client, std::unique_ptr<Upstream> up, std::string replay,
+              stats::CounterBlock& counters);
+    std::unique_ptr<Upstream> upstream;  // its fd is the tunnel's
+    BlindTunnel tunnel;
+  };
+  // The sockets are closed; the VCONN_CLOSE hooks have not finished yet.
+  struct Closing {};
+  using Phase = std::variant<std::monostate, AwaitingProxyHeader, AwaitingFirstByte, Handshaking,
+                             Resolving, Connecting, OutboundStarting, OriginHandshaking, Relaying,
+                             Inspecting, Tunneling, Closing>;
+
   const ListenerSettings& listener() const;
-  void drive();
-  // PROXY header, then S5, then S9's first byte, then the handshake.
-  bool readProxyHeader();  // false: not complete yet, or the connection closed
-  void afterProxyHeader();
-  void sniffFirstByte();  // S9
+  stats::CounterBlock& counters();
+
+  // --- the route (client_connection_route.cc) ---
+  // Decides with what is known now and acts on it: read more, handshake, tunnel, refuse.
+  void proceed();
+  void act(const NeedMore& need);
+  void act(Tunnel& tunnel);
+  void act(const Refuse& refuse);
+  void act(const Terminate& terminate);
+  tls::ServeChoice onClientHello(tls::ClientHelloFacts hello) override;
   void startHandshake();
-  void driveHandshake(Handshaking& hs);
-  void onHandshakeDone(tls::ServerHandshake& driver);
-  // A blind tunnel to `destination` ("" = the original destination), replaying `replay`.
-  void startTunnel(const std::string& destination, std::string replay);
-  // Resolves target_ if needed, then connects to it.
-  void connectTarget();
-  void onResolved(Result<net::Address> address);
-  void startConnect(const net::Address& address);
-  void onUpstreamEvents(uint32_t events);
-  void finishConnect(uint32_t events);
-  // The PROXY header this connection sends to target_ ("" when none).
-  std::string outboundProxyHeader() const;
-  // OUTBOUND_START hooks, then the client handshake with the origin.
-  void startOriginHandshake();
-  void driveOriginHandshake(OriginHandshaking& oh);
-  void startRelay(std::unique_ptr<Stream> upstream);
-  // Fails towards the client: close_notify once terminated, then close.
-  void failUpstream(ConnectionError error, const char* why);
-  // close() that records why (the first reason given is kept).
+  void afterHandshake(Handshaking& hs);
+  void onHandshakeDone(Handshaking& hs);
   void closeWith(ConnectionError error, const char* why);
-  // The access log record: the inbound handshake once it ended (SNI-miss, version, cipher
-  // and latency series counted here), the bytes of the data phase before it goes, and at
-  // close the per-listener outcome and the access log line.
-  void recordHandshake(const tls::ServerHandshake& driver);
-  void noteDataPhaseEnd();
-  void recordClose();
+  void failUpstream(ConnectionError error, const char* why);
+
+  // --- the steps of each phase (client_connection.cc) ---
+  void drive();
+  void step(std::monostate&) {}
+  void step(AwaitingProxyHeader&);
+  void step(AwaitingFirstByte&);
+  void step(Handshaking& hs);
+  void step(Resolving&) {}   // the resolver's answer drives it
+  void step(Connecting&) {}  // the upstream's first event drives it
+  void step(OutboundStarting& os);
+  void step(OriginHandshaking& oh);
+  void step(Relaying& r);
+  void step(Inspecting& in);
+  void step(Tunneling& t);
+  void step(Closing&) {}
   // Closes the connection when a data phase finished or failed.
   void settle(Progress progress, const char* finished, const char* failed);
-  // After close(): VCONN_CLOSE hooks, then the object goes.
   void finishClose();
+
+  // --- the upstream (client_connection_upstream.cc) ---
+  void connectTo(std::unique_ptr<Upstream> upstream);
+  void onResolved(Result<net::Address> address);
+  void startConnect(std::unique_ptr<Upstream> upstream);
+  void onUpstreamEvents(uint32_t events);
+  void finishConnect(uint32_t events);
+  std::string outboundProxyHeader(const Upstream& upstream) const;
+  void startOriginHandshake(std::unique_ptr<Upstream> upstream);
+  void startRelay(std::unique_ptr<Upstream> upstream);
+
+  // --- the record (client_connection_record.cc) ---
+  void recordHandshake(const Handshaking& hs);
+  void noteDataPhaseEnd();
+  void recordClose();
   std::string inspectBody(std::chrono::microseconds handshakeTime) const;
 
   Worker& worker_;
   Fd fd_;
-  net::Address peer_;   // after a PROXY header: the address it carried
-  net::Address local_;  // likewise; on a transparent listener, the original destination
   std::shared_ptr<const Snapshot> snapshot_;  // S16: pinned at accept
   size_t listenerIndex_;
   stats::ListenerStats* listenerStats_;  // registered once per listener, never freed
-  uint16_t listenerPort_;                // where the client connected ({inbound_local_port})
-  uint16_t proxyProtocolPort_ = 0;       // the PROXY header's destination port
-  tls::SocketIo io_;                     // outlives ssl_ and the phases, which point into it
-  ossl::UniquePtr<SSL> ssl_;             // the established session, after the handshake
-  EndpointDecision target_;              // where the connection goes once decided
-  std::string replay_;                   // what a tunnel replays to its destination (S10)
-  Fd upstreamFd_;
-  tls::SocketIo upstreamIo_;       // the upstream socket's readiness (and its BIO's, to an origin)
-  OriginSessions originSessions_;  // outlives upstreamSsl_, which hands it sessions
-  ossl::UniquePtr<SSL> upstreamSsl_;  // the session with a TLS origin
-  // Shared with the resolver's callback: reset when the connection goes, so a late answer
-  // finds nobody.
-  std::shared_ptr<ClientConnection*> resolveToken_;
-  Timer timer_;  // S1 handshake timeout, then tunnel.inactivity_timeout
+  RouteInputs route_;                    // what decide() knows so far
+  tls::SocketIo io_;                     // the client socket; outlives the phases
+  // The client's TLS session once the handshake is done (terminated connections only).
+  ossl::UniquePtr<SSL> ssl_;
+  Timer timer_;  // S1 handshake timeout, then the origin's, then tunnel.inactivity_timeout
   UpstreamEvents upstreamEvents_;
   std::unique_ptr<hooks::HookRunner> hooks_;  // only when plugins registered hooks
-  std::optional<ConnectionRouting> routing_;  // from the handshake on
   ConnectionRecord record_;
   Phase phase_;
 };

@@ -151,15 +151,16 @@ Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& par
   return ctx;
 }
 
-ClientHandshake::ClientHandshake(SSL_CTX* ctx, ossl::UniquePtr<BIO> bio, const std::string& sni,
-                                 const net::Address& origin, OriginVerification verification,
-                                 const std::string& alpnWire, SSL_SESSION* resume,
+ClientHandshake::ClientHandshake(const Params& params, ossl::UniquePtr<BIO> bio,
                                  stats::CounterBlock& counters, HandshakeHooks* hooks)
-    : ssl_(SSL_new(ctx)),
-      origin_(origin),
-      verification_(verification),
+    : ssl_(SSL_new(params.ctx)),
+      origin_(params.origin),
+      verification_(params.verification),
       counters_(counters),
       hooks_(hooks) {
+  const std::string& sni = params.sni;
+  const std::string& alpnWire = params.alpnWire;
+  SSL_SESSION* resume = params.resume;
   if (!ssl_) {
     fail(ClientHandshakeError::kCreate, "cannot create the origin SSL: " + ossl::drainErrors());
     return;
@@ -219,12 +220,13 @@ int ClientHandshake::onVerify(int ok, X509_STORE_CTX* store) {
   // The last call is the leaf's (depth 0) after every check passed or was let through.
   if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
   if (nameError_ && enforced) return 0;
-  if (hooks_) {
-    // OpenSSL cannot suspend certificate verification: the hooks complete synchronously.
-    if (hooks_->run(HookPoint::kVerifyServer) != HookVerdict::kContinue) {
-      hookRefused_ = true;
-      return 0;
-    }
+  // OpenSSL cannot suspend certificate verification: the hooks complete synchronously.
+  if (hooks_ && hooks_->run(HookPoint::kVerifyServer) != HookVerdict::kContinue) {
+    counters_.add(Counter::kSslHookError);
+    // A PERMISSIVE policy let a failure through before the hook refused: still count it.
+    if (int err = reportedError()) countVerifyFailure(err);
+    fail(ClientHandshakeError::kVerify, "a VERIFY_SERVER hook refused the origin");
+    return 0;
   }
   return 1;
 }
@@ -235,23 +237,30 @@ void ClientHandshake::countVerifyFailure(int err) {
 }
 
 HandshakeWait ClientHandshake::advance() {
-  if (done_ || failed()) return HandshakeWait::kNone;
+  if (state_ != ClientHandshakeState::kHandshaking) return HandshakeWait::kNone;
   ERR_clear_error();
   errno = 0;
   int rc = SSL_do_handshake(ssl_.get());
-  if (rc == 1) {
-    done_ = true;
-    SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
-    counters_.add(Counter::kSslSuccessHandshakeOut);
-    if (int err = reportedError()) {  // PERMISSIVE: log and count, go on (S17)
-      countVerifyFailure(err);
-      log::warning(
-          "origin %s: certificate verification failed (%s); continuing "
-          "(verify_server_policy PERMISSIVE)",
-          origin_.toString().c_str(), X509_verify_cert_error_string(err));
-    }
+  if (state_ != ClientHandshakeState::kHandshaking) {
+    ERR_clear_error();  // a callback failed it, and said why
     return HandshakeWait::kNone;
   }
+  if (rc != 1) return waitOrFail(rc);
+  state_ = ClientHandshakeState::kDone;
+  SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
+  counters_.add(Counter::kSslSuccessHandshakeOut);
+  if (int err = reportedError()) {  // PERMISSIVE: log and count, go on (S17)
+    countVerifyFailure(err);
+    log::warning(
+        "origin %s: certificate verification failed (%s); continuing "
+        "(verify_server_policy PERMISSIVE)",
+        origin_.toString().c_str(), X509_verify_cert_error_string(err));
+  }
+  return HandshakeWait::kNone;
+}
+
+// S4 on the client side: one outcome per failed SSL_do_handshake.
+HandshakeWait ClientHandshake::waitOrFail(int rc) {
   int sysErrno = errno;
   switch (SSL_get_error(ssl_.get(), rc)) {
     case SSL_ERROR_WANT_READ:
@@ -267,12 +276,7 @@ HandshakeWait ClientHandshake::advance() {
     }
     default: {
       std::string queued = ossl::drainErrors();
-      if (hookRefused_) {
-        counters_.add(Counter::kSslHookError);
-        // A PERMISSIVE policy let a failure through before the hook refused: still count it.
-        if (int err = reportedError()) countVerifyFailure(err);
-        fail(ClientHandshakeError::kVerify, "a VERIFY_SERVER hook refused the origin");
-      } else if (int err = reportedError()) {
+      if (int err = reportedError()) {
         countVerifyFailure(err);
         fail(ClientHandshakeError::kVerify,
              std::string("certificate verification failed: ") + X509_verify_cert_error_string(err));
@@ -285,12 +289,13 @@ HandshakeWait ClientHandshake::advance() {
 }
 
 void ClientHandshake::timeout() {
-  if (done_ || failed()) return;
+  if (state_ != ClientHandshakeState::kHandshaking) return;
   counters_.add(Counter::kSslOriginHandshakeTimeout);
   fail(ClientHandshakeError::kTimeout, "client handshake timeout");
 }
 
 void ClientHandshake::fail(ClientHandshakeError error, std::string reason) {
+  state_ = ClientHandshakeState::kFailed;
   error_ = error;
   reason_ = std::move(reason);
   if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);

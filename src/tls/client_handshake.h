@@ -66,14 +66,23 @@ enum class ClientHandshakeError : uint8_t {
   kCreate,   // S2: no SSL
 };
 
+enum class ClientHandshakeState : uint8_t {
+  kHandshaking,  // SSL_do_handshake until it completes
+  kDone,
+  kFailed,  // error() says why
+};
+
 class ClientHandshake {
  public:
-  // `sni`: the name sent (S18), "" for none. `origin`: its address, for the IP check and
-  // the logs. `alpnWire`: offered protocols ("" = none). `resume`: a session to resume
-  // (may be null).
-  ClientHandshake(SSL_CTX* ctx, ossl::UniquePtr<BIO> bio, const std::string& sni,
-                  const net::Address& origin, OriginVerification verification,
-                  const std::string& alpnWire, SSL_SESSION* resume, stats::CounterBlock& counters,
+  struct Params {
+    SSL_CTX* ctx = nullptr;
+    std::string sni;      // the name sent (S18), "" for none
+    net::Address origin;  // its address, for the IP check and the logs
+    OriginVerification verification;
+    std::string alpnWire;           // offered protocols ("" = none)
+    SSL_SESSION* resume = nullptr;  // a session to resume (may be null)
+  };
+  ClientHandshake(const Params& params, ossl::UniquePtr<BIO> bio, stats::CounterBlock& counters,
                   HandshakeHooks* hooks = nullptr);
   ~ClientHandshake();
   ClientHandshake(const ClientHandshake&) = delete;
@@ -83,8 +92,9 @@ class ClientHandshake {
   HandshakeWait advance();
   void timeout();
 
-  bool done() const { return done_; }
-  bool failed() const { return error_ != ClientHandshakeError::kNone; }
+  ClientHandshakeState state() const { return state_; }
+  bool done() const { return state_ == ClientHandshakeState::kDone; }
+  bool failed() const { return state_ == ClientHandshakeState::kFailed; }
   ClientHandshakeError error() const { return error_; }
   const std::string& reason() const { return reason_; }
   SSL* ssl() const { return ssl_.get(); }
@@ -97,18 +107,18 @@ class ClientHandshake {
   // The verification failure that counts: the chain's if any, else the name's (S19).
   int reportedError() const { return chainError_ ? chainError_ : nameError_; }
   void countVerifyFailure(int err);
+  HandshakeWait waitOrFail(int rc);
 
   ossl::UniquePtr<SSL> ssl_;
   net::Address origin_;
   OriginVerification verification_;
   stats::CounterBlock& counters_;
   HandshakeHooks* hooks_;
-  bool done_ = false;
+  ClientHandshakeState state_ = ClientHandshakeState::kHandshaking;
   ClientHandshakeError error_ = ClientHandshakeError::kNone;
   std::string reason_;
   int chainError_ = 0;  // first X509_V_ERR_* of the chain checks that counts
   int nameError_ = 0;   // host / IP mismatch, when the name is checked
-  bool hookRefused_ = false;
 };
 
 const char* toString(ClientHandshakeError e);

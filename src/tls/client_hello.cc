@@ -30,6 +30,43 @@ std::string alpnFromClientHello(SSL* ssl) {
   return std::string(reinterpret_cast<const char*>(p + 2), len - 2);
 }
 
+namespace {
+
+// `len` bytes of big-endian 16-bit values.
+std::vector<uint16_t> u16s(const unsigned char* p, size_t len) {
+  std::vector<uint16_t> out;
+  out.reserve(len / 2);
+  for (size_t i = 0; i + 1 < len; i += 2)
+    out.push_back(static_cast<uint16_t>((p[i] << 8) | p[i + 1]));
+  return out;
+}
+
+// An extension that is a list of 16-bit values behind a length of `lengthBytes` (1 or 2).
+std::vector<uint16_t> u16List(SSL* ssl, unsigned type, size_t lengthBytes) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (!SSL_client_hello_get0_ext(ssl, type, &p, &len) || len < lengthBytes) return {};
+  size_t listLen = lengthBytes == 1 ? p[0] : (size_t{p[0]} << 8) | p[1];
+  return u16s(p + lengthBytes, std::min(listLen, len - lengthBytes));
+}
+
+}  // namespace
+
+ClientHelloFacts readClientHello(SSL* ssl) {
+  ClientHelloFacts facts;
+  facts.sni = sniFromClientHello(ssl);
+  facts.alpn = alpnFromClientHello(ssl);
+  facts.versions = u16List(ssl, TLSEXT_TYPE_supported_versions, 1);
+  if (facts.versions.empty())
+    facts.versions.push_back(static_cast<uint16_t>(SSL_client_hello_get0_legacy_version(ssl)));
+  facts.groups = u16List(ssl, TLSEXT_TYPE_supported_groups, 2);
+  const unsigned char* ciphers = nullptr;
+  const size_t cipherBytes = SSL_client_hello_get0_ciphers(ssl, &ciphers);
+  facts.ciphers = u16s(ciphers, cipherBytes);
+  facts.keyShares = keySharesFromClientHello(ssl);
+  return facts;
+}
+
 KeyShareGroups keySharesFromClientHello(SSL* ssl) {
   KeyShareGroups shares;
   const unsigned char* p = nullptr;

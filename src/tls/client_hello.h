@@ -1,10 +1,13 @@
 // What can be read off a ClientHello inside OpenSSL's ClientHello callback, before
-// SSL_get_servername() and friends are set.
+// SSL_get_servername() and friends are set. The server handshake reads the facts of a
+// ClientHello once (readClientHello) and hands them to whoever decides (the route, the
+// hooks, the wire trace): nobody reads the SSL for them again.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tls/ossl.h"
 
@@ -27,5 +30,16 @@ struct KeyShareGroups {
   bool operator==(const KeyShareGroups&) const = default;
 };
 KeyShareGroups keySharesFromClientHello(SSL* ssl);
+
+// The facts of one ClientHello.
+struct ClientHelloFacts {
+  std::string sni;                 // as sniFromClientHello
+  std::string alpn;                // offered, wire format, as alpnFromClientHello
+  std::vector<uint16_t> versions;  // supported_versions, else the legacy version alone
+  std::vector<uint16_t> groups;    // supported_groups, in the client's order
+  std::vector<uint16_t> ciphers;   // cipher suites, in the client's order
+  KeyShareGroups keyShares;
+};
+ClientHelloFacts readClientHello(SSL* ssl);
 
 }  // namespace tlsgate::tls

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "tls/client_hello.h"
 #include "tls/ossl.h"
 
 namespace tlsgate::tls {
@@ -43,7 +44,9 @@ class HandshakeHooks {
   // After the CERT chain: serves on `ssl` the certificate a hook chose instead of the
   // selected one, if any.
   virtual void applyCertificateOverride(SSL* ssl) = 0;
-  // After kTunnel: where the hook asked to tunnel to ("" = the original destination).
+  // The ClientHello was read (before the CLIENT_HELLO hooks): what hooks may ask about it.
+  virtual void clientHelloRead(const ClientHelloFacts& hello) = 0;
+  // After a hook asked for a tunnel: where to ("" = the original destination).
   virtual const std::string& tunnelDestination() const = 0;
 };
 

@@ -4,65 +4,13 @@
 #include <cstring>
 
 #include "core/log.h"
-#include "tls/client_hello.h"
+#include "tls/handshake_error.h"
 #include "tls/session_tickets.h"
 #include "tls/wire_trace.h"
 
 namespace tlsgate::tls {
 
 using stats::Counter;
-
-const char* toString(HandshakeState s) {
-  switch (s) {
-    case HandshakeState::kStart:
-      return "start";
-    case HandshakeState::kPreAccept:
-      return "pre_accept";
-    case HandshakeState::kCreateSession:
-      return "create_session";
-    case HandshakeState::kAccept:
-      return "accept";
-    case HandshakeState::kDone:
-      return "done";
-    case HandshakeState::kTunnel:
-      return "tunnel";
-    case HandshakeState::kTerminated:
-      return "terminated";
-    case HandshakeState::kFailed:
-      return "failed";
-  }
-  return "?";
-}
-
-const char* toString(HandshakeError e) {
-  switch (e) {
-    case HandshakeError::kNone:
-      return "none";
-    case HandshakeError::kSessionCreate:
-      return "session_create";
-    case HandshakeError::kSsl:
-      return "ssl";
-    case HandshakeError::kSyscall:
-      return "syscall";
-    case HandshakeError::kZeroReturn:
-      return "zero_return";
-    case HandshakeError::kEof:
-      return "eof";
-    case HandshakeError::kTimeout:
-      return "timeout";
-    case HandshakeError::kNoCertificate:
-      return "no_certificate";
-    case HandshakeError::kTooLarge:
-      return "too_large";
-    case HandshakeError::kHookError:
-      return "hook_error";
-    case HandshakeError::kClientCertificate:
-      return "client_certificate";
-    case HandshakeError::kDenied:
-      return "denied";
-  }
-  return "?";
-}
 
 namespace {
 
@@ -75,34 +23,6 @@ int handshakeIndex() {
 int countersIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
-}
-
-Counter counterFor(HandshakeError e) {
-  switch (e) {
-    case HandshakeError::kSessionCreate:
-      return Counter::kSslSessionCreateFailure;
-    case HandshakeError::kSyscall:
-      return Counter::kSslErrorSyscall;
-    case HandshakeError::kZeroReturn:
-      return Counter::kSslErrorZeroReturn;
-    case HandshakeError::kEof:
-      return Counter::kSslHandshakeEof;
-    case HandshakeError::kTimeout:
-      return Counter::kSslHandshakeTimeout;
-    case HandshakeError::kNoCertificate:
-      return Counter::kSslNoCertificate;
-    case HandshakeError::kHookError:
-      return Counter::kSslHookError;
-    case HandshakeError::kClientCertificate:
-      return Counter::kSslClientCertificateFailure;
-    case HandshakeError::kDenied:
-      return Counter::kSniIpAllowDenied;
-    case HandshakeError::kNone:
-    case HandshakeError::kSsl:
-    case HandshakeError::kTooLarge:
-      break;
-  }
-  return Counter::kSslErrorSsl;
 }
 
 }  // namespace
@@ -163,18 +83,23 @@ void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
 ServerHandshake::ServerHandshake(const CertStore& store, const ServerParams& params,
                                  ossl::UniquePtr<BIO> bio, const net::Address& local,
                                  const net::Address& peer, stats::CounterBlock& counters,
-                                 HandshakeHooks* hooks, HandshakePolicy* policy)
+                                 HandshakeOwner& owner, HandshakeHooks* hooks)
     : store_(store),
       params_(params),
       pendingBio_(std::move(bio)),
       local_(local),
       peer_(peer),
       counters_(counters),
-      hooks_(hooks),
-      policy_(policy) {}
+      owner_(owner),
+      hooks_(hooks) {}
 
 ServerHandshake::~ServerHandshake() {
   if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
+}
+
+bool ServerHandshake::over() const {
+  return state_ == HandshakeState::kDone || state_ == HandshakeState::kStopped ||
+         state_ == HandshakeState::kFailed;
 }
 
 HandshakeWait ServerHandshake::advance() {
@@ -194,8 +119,7 @@ HandshakeWait ServerHandshake::advance() {
         wait = doAccept();
         break;
       case HandshakeState::kDone:
-      case HandshakeState::kTunnel:
-      case HandshakeState::kTerminated:
+      case HandshakeState::kStopped:
       case HandshakeState::kFailed:
         return HandshakeWait::kNone;
     }
@@ -215,18 +139,26 @@ HandshakeWait ServerHandshake::doPreAccept() {
   // S7: every VCONN_START hook, in order, before TLS processing; while one holds the
   // connection, readiness does not advance the handshake.
   HookVerdict v = hooks_ ? hooks_->run(HookPoint::kVconnStart) : HookVerdict::kContinue;
-  if (v == HookVerdict::kPending) return HandshakeWait::kHook;
-  if (v != HookVerdict::kContinue) {
-    endByHook(v);
-    return HandshakeWait::kNone;
+  switch (v) {
+    case HookVerdict::kContinue:
+      state_ = HandshakeState::kCreateSession;
+      return HandshakeWait::kNone;
+    case HookVerdict::kPending:
+      return HandshakeWait::kHook;
+    case HookVerdict::kError:
+      fail(HandshakeError::kHookError, "a hook re-enabled the connection with an error");
+      return HandshakeWait::kNone;
+    case HookVerdict::kTunnel:
+    case HookVerdict::kTerminate:
+      stopByHook(v);
+      return HandshakeWait::kNone;
   }
-  state_ = HandshakeState::kCreateSession;
   return HandshakeWait::kNone;
 }
 
 HandshakeWait ServerHandshake::doCreateSession() {
-  // S2, S6: the SSL starts on the trampoline context; the certificate callback picks the
-  // real one (S11).
+  // S2, S6: the SSL starts on the trampoline context; the certificate callback switches to
+  // the chosen entry (S11).
   ssl_.reset(SSL_new(store_.trampoline()));
   if (!ssl_) {
     fail(HandshakeError::kSessionCreate,
@@ -244,30 +176,12 @@ HandshakeWait ServerHandshake::doCreateSession() {
   return HandshakeWait::kNone;
 }
 
-void ServerHandshake::endByHook(HookVerdict verdict) {
-  switch (verdict) {
-    case HookVerdict::kTunnel:
-      counters_.add(Counter::kHookTunnels);
-      state_ = HandshakeState::kTunnel;
-      break;
-    case HookVerdict::kTerminate:
-      counters_.add(Counter::kHookTerminations);
-      state_ = HandshakeState::kTerminated;
-      break;
-    default:
-      fail(HandshakeError::kHookError, "a hook re-enabled the connection with an error");
-      break;
-  }
-  TG_DEBUG(log::kSsl, "%s: hook ended the handshake: %s", peer_.toString().c_str(),
-           toString(state_));
-}
-
 HandshakeWait ServerHandshake::doAccept() {
   ERR_clear_error();
   errno = 0;
   int rc = SSL_do_handshake(ssl_.get());
   if (state_ != HandshakeState::kAccept) {
-    ERR_clear_error();  // a hook ended the handshake from inside a callback
+    ERR_clear_error();  // a callback ended the handshake (stopped or failed), and said why
     return HandshakeWait::kNone;
   }
   if (rc == 1) {
@@ -284,7 +198,11 @@ HandshakeWait ServerHandshake::doAccept() {
              SSL_get_cipher_name(ssl_.get()));
     return HandshakeWait::kNone;
   }
-  // S4: map the result to exactly one outcome.
+  return doneOrWait(rc);
+}
+
+// S4: maps a failed SSL_do_handshake to exactly one outcome.
+HandshakeWait ServerHandshake::doneOrWait(int rc) {
   int sysErrno = errno;
   switch (SSL_get_error(ssl_.get(), rc)) {
     case SSL_ERROR_WANT_READ:
@@ -314,10 +232,7 @@ HandshakeWait ServerHandshake::doAccept() {
     default: {
       unsigned long code = ERR_peek_error();
       std::string queued = ossl::drainErrors();
-      if (error_ == HandshakeError::kNoCertificate || error_ == HandshakeError::kHookError ||
-          error_ == HandshakeError::kClientCertificate || error_ == HandshakeError::kDenied)
-        fail(error_, reason_);
-      else if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+      if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
         fail(HandshakeError::kEof, "handshake EOF");  // S8
       else
         fail(HandshakeError::kSsl, queued);
@@ -327,10 +242,7 @@ HandshakeWait ServerHandshake::doAccept() {
 }
 
 void ServerHandshake::timeout() {
-  if (state_ != HandshakeState::kStart && state_ != HandshakeState::kPreAccept &&
-      state_ != HandshakeState::kCreateSession && state_ != HandshakeState::kAccept)
-    return;                                             // already over
-  fail(HandshakeError::kTimeout, "handshake timeout");  // S1
+  if (!over()) fail(HandshakeError::kTimeout, "handshake timeout");  // S1
 }
 
 void ServerHandshake::fail(HandshakeError error, std::string reason) {
@@ -338,187 +250,27 @@ void ServerHandshake::fail(HandshakeError error, std::string reason) {
   error_ = error;
   reason_ = std::move(reason);
   counters_.add(counterFor(error));
+  if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
   // S4: a debug line with the peer address and port for every failure.
   TG_DEBUG(log::kSslError, "handshake with %s failed (%s): %s", peer_.toString().c_str(),
-           toString(error), reason_.c_str());
+           toString(error), log::escaped(reason_).c_str());
 }
 
-const std::string& ServerHandshake::tunnelDestination() const {
-  static const std::string kOriginal;
-  if (tunnelByPolicy_) return policyDestination_;
-  return hooks_ ? hooks_->tunnelDestination() : kOriginal;
-}
-
-// Applies a routing verdict; false when the handshake must stop here.
-bool ServerHandshake::applyPolicy(PolicyVerdict verdict, int* alert) {
-  switch (verdict.kind) {
-    case PolicyVerdict::kContinue:
-      return true;
-    case PolicyVerdict::kDeny:
-      error_ = HandshakeError::kDenied;
-      reason_ = "refused by sni.yaml ip_allow";
-      if (alert) *alert = verdict.alert;
-      return false;
-    case PolicyVerdict::kTunnel:
-      tunnelByPolicy_ = true;
-      policyDestination_ = std::move(verdict.destination);
-      state_ = HandshakeState::kTunnel;
-      TG_DEBUG(log::kSsl, "%s: routed to a blind tunnel to '%s'", peer_.toString().c_str(),
-               policyDestination_.c_str());
-      return false;
+void ServerHandshake::stopByHook(HookVerdict verdict) {
+  state_ = HandshakeState::kStopped;
+  if (verdict == HookVerdict::kTunnel) {
+    stopCause_ = StopCause::kHookTunnel;
+    counters_.add(Counter::kHookTunnels);
+  } else {
+    stopCause_ = StopCause::kHookTerminate;
+    counters_.add(Counter::kHookTerminations);
   }
-  return false;
+  TG_DEBUG(log::kSsl, "%s: a hook ended the handshake (%s)", peer_.toString().c_str(),
+           verdict == HookVerdict::kTunnel ? "tunnel" : "terminate");
 }
 
-ossl::UniquePtr<SSL> ServerHandshake::takeSsl() {
+std::unique_ptr<SSL, ossl::Deleter<SSL>> ServerHandshake::takeSsl() {
   return std::move(ssl_);
-}
-
-std::chrono::microseconds ServerHandshake::elapsed() const {
-  return elapsed_;
-}
-
-int ServerHandshake::onClientHello(int* alert) {
-  noteKeyShares();
-  if (params_.wireTrace) wireTraceClientHello(ssl_.get());  // S21: the server_name filter
-  HookVerdict v = hooks_ ? hooks_->run(HookPoint::kClientHello) : HookVerdict::kContinue;
-  switch (v) {
-    case HookVerdict::kContinue: {
-      // S11: the certificate's ticket settings, before OpenSSL reads the client's ticket
-      // (the certificate callback comes too late for that, and is skipped on resumption).
-      const std::string sni = sniFromClientHello(ssl_.get());
-      if (!candidate_) candidate_ = choose(sni);
-      if (candidate_) copyTicketSettings(ssl_.get(), candidate_->ctx.get());
-      // The per-name routing (sni.yaml) decides after the plugins, once: OpenSSL re-enters
-      // this callback after a paused hook.
-      if (policy_ && !policyRan_) {
-        policyRan_ = true;
-        if (!applyPolicy(policy_->onClientHello(ssl_.get(), sni), alert))
-          return state_ == HandshakeState::kTunnel ? SSL_CLIENT_HELLO_RETRY
-                                                   : SSL_CLIENT_HELLO_ERROR;
-      }
-      return SSL_CLIENT_HELLO_SUCCESS;
-    }
-    case HookVerdict::kPending:
-      return SSL_CLIENT_HELLO_RETRY;
-    case HookVerdict::kError:
-      error_ = HandshakeError::kHookError;
-      reason_ = "a CLIENT_HELLO hook re-enabled with an error";
-      *alert = SSL_AD_HANDSHAKE_FAILURE;
-      return SSL_CLIENT_HELLO_ERROR;
-    case HookVerdict::kTerminate:
-    case HookVerdict::kTunnel:
-      endByHook(v);
-      return SSL_CLIENT_HELLO_RETRY;  // stop here; the driver sees the new state
-  }
-  return SSL_CLIENT_HELLO_ERROR;
-}
-
-void ServerHandshake::noteKeyShares() {
-  // OpenSSL calls back once per ClientHello, and again for the same one after a hook
-  // paused it: only a second ClientHello brings other key shares.
-  KeyShareGroups shares = keySharesFromClientHello(ssl_.get());
-  if (!firstKeyShares_) {
-    firstKeyShares_ = shares;
-  } else if (!helloRetried_ && shares != *firstKeyShares_) {
-    helloRetried_ = true;
-    counters_.add(Counter::kSslHelloRetryRequest);
-  }
-}
-
-const CertEntry* ServerHandshake::choose(const std::string& sni) {
-  // S11: the name (exact, then wildcard), else the destination address, else the default.
-  const CertEntry* byName = store_.findByName(sni);
-  if (byName) return byName;
-  sniMissed_ = !sni.empty();
-  return store_.select({}, local_);
-}
-
-int ServerHandshake::onCertificate() {
-  if (!selected_) {  // S10: the common selection runs once per connection
-    const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
-    const CertEntry* entry = candidate_;  // chosen at the ClientHello
-    if (!entry) {
-      error_ = HandshakeError::kNoCertificate;
-      reason_ = std::string("no certificate for sni='") + (sni ? sni : "") +
-                "' local=" + local_.toString() + " and no default (dest_ip=*)";
-      return 0;  // the handshake fails with an alert
-    }
-    if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get()))
-      SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
-    selected_ = entry;
-    if (sniMissed_) counters_.add(Counter::kSslSniMiss);  // served, but not by its name
-    TG_DEBUG(log::kSsl, "%s: sni='%s' → ssl_multicert.config line %d", peer_.toString().c_str(),
-             sni ? sni : "", entry->line);
-    if (policy_ && !applyPolicy(policy_->onCertificateSelected(
-                                    ssl_.get(), entry->tunnel),
-                                nullptr))
-      return state_ == HandshakeState::kTunnel ? -1 : 0;
-  }
-  if (!hooks_) return 1;
-  // S10: then the SNI/CERT hooks, in order; a hook that holds the connection pauses the
-  // handshake (-1) and OpenSSL calls back here when it is driven again.
-  HookVerdict v = hooks_->run(HookPoint::kCert);
-  switch (v) {
-    case HookVerdict::kContinue:
-      hooks_->applyCertificateOverride(ssl_.get());
-      return 1;
-    case HookVerdict::kPending:
-      return -1;
-    case HookVerdict::kError:
-      error_ = HandshakeError::kHookError;
-      reason_ = "a CERT hook re-enabled with an error";
-      return 0;
-    case HookVerdict::kTerminate:
-    case HookVerdict::kTunnel:
-      endByHook(v);
-      return -1;
-  }
-  return 0;
-}
-
-int ServerHandshake::onVerifyClient(int preverifyOk, X509_STORE_CTX* store) {
-  if (!preverifyOk) {
-    error_ = HandshakeError::kClientCertificate;
-    reason_ = std::string("client certificate: ") +
-              X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)) + " at depth " +
-              std::to_string(X509_STORE_CTX_get_error_depth(store));
-    return 0;  // OpenSSL sends the matching alert
-  }
-  // Intermediates pass on the chain result; the hooks see the verified leaf.
-  if (X509_STORE_CTX_get_error_depth(store) != 0 || !hooks_) return 1;
-  // OpenSSL 3.0 cannot suspend a server's certificate verification, so VERIFY_CLIENT hooks
-  // run synchronously: a hook must complete its turn inside its callback.
-  switch (hooks_->run(HookPoint::kVerifyClient)) {
-    case HookVerdict::kContinue:
-      return 1;
-    case HookVerdict::kPending:
-      reason_ = "a VERIFY_CLIENT hook did not complete in its callback";
-      break;
-    default:
-      reason_ = "a VERIFY_CLIENT hook rejected the client certificate";
-      break;
-  }
-  error_ = HandshakeError::kHookError;
-  return 0;
-}
-
-int ServerHandshake::onAlpnSelect(const unsigned char** out, unsigned char* outlen,
-                                  const unsigned char* in, unsigned inlen) {
-  // S14: server preference — the first of our protocols that the client offers.
-  const auto* ours = reinterpret_cast<const unsigned char*>(params_.alpnWire.data());
-  const size_t oursLen = params_.alpnWire.size();
-  for (size_t i = 0; i < oursLen; i += 1 + ours[i]) {
-    const unsigned char len = ours[i];
-    for (unsigned j = 0; j < inlen; j += 1 + in[j]) {
-      if (in[j] == len && j + 1 + len <= inlen && std::memcmp(in + j + 1, ours + i + 1, len) == 0) {
-        *out = ours + i + 1;
-        *outlen = len;
-        return SSL_TLSEXT_ERR_OK;
-      }
-    }
-  }
-  return SSL_TLSEXT_ERR_NOACK;  // no overlap: carry on without ALPN (default endpoint)
 }
 
 }  // namespace tlsgate::tls

@@ -200,10 +200,10 @@ void startWireTrace(SSL* ssl, const WireTraceFilter& filter, const net::Address&
   attach(ssl, std::move(trace));
 }
 
-void wireTraceClientHello(SSL* ssl) {
+void wireTraceClientHello(SSL* ssl, const std::string& sni) {
   WireTrace* trace = traceOf(ssl);
   if (!trace || !trace->awaitingName()) return;
-  if (sniFromClientHello(ssl) == trace->awaitedName())
+  if (sni == trace->awaitedName())
     trace->nameMatched();
   else
     detach(ssl);  // not this one: its held lines go unprinted

@@ -43,9 +43,9 @@ struct WireTraceFilter {
 void startWireTrace(SSL* ssl, const WireTraceFilter& filter, const net::Address& peer,
                     const net::Address& local);
 
-// In the ClientHello callback: a trace waiting for the server name starts or ends here.
-// Re-entering (after a paused hook) does nothing.
-void wireTraceClientHello(SSL* ssl);
+// In the ClientHello callback, with the name the client sent: a trace waiting for the server
+// name starts or ends here.
+void wireTraceClientHello(SSL* ssl, const std::string& sni);
 
 // Traces the origin session `origin` if the client session `client` is traced.
 void traceOriginOf(const SSL* client, SSL* origin, const net::Address& originAddress);

@@ -1,9 +1,12 @@
 // HandshakeFixture: a client SSL and a ServerHandshake wired through an in-memory BIO pair,
-// over a certificate store with a.test (line 1) and optionally a default (line 2).
+// over a certificate store with a.test (line 1) and optionally a default (line 2). Its
+// owner serves what the store selects for the name (S11's lookup), unless a test scripts
+// another answer.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 
 #include "test_pki.h"
@@ -12,6 +15,35 @@
 namespace tlsgate::tls {
 
 using testing::TestPki;
+
+// The owner of the fixture's handshakes.
+class TestOwner final : public HandshakeOwner {
+ public:
+  ServeChoice onClientHello(ClientHelloFacts hello) override {
+    ++calls;
+    seenSni = hello.sni;
+    if (script) return *script;
+    ServeChoice c;
+    c.entry = store->findByName(hello.sni);
+    c.sniMissed = !c.entry && !hello.sni.empty();
+    if (!c.entry) c.entry = store->select({}, local);
+    c.settings = settings;
+    if (!c.entry) {
+      c.kind = ServeChoice::Kind::kRefuse;
+      c.alert = SSL_AD_INTERNAL_ERROR;
+      c.error = HandshakeError::kNoCertificate;
+      c.reason = "no certificate";
+    }
+    return c;
+  }
+
+  const CertStore* store = nullptr;
+  net::Address local;
+  std::optional<ServeChoice> script;  // answered instead of the store's choice
+  NameSettings settings;              // served with the store's choice
+  int calls = 0;
+  std::string seenSni;
+};
 
 class HandshakeFixture : public ::testing::Test {
  protected:
@@ -57,13 +89,15 @@ class HandshakeFixture : public ::testing::Test {
     }
     SSL_set_bio(client_.get(), clientBio, clientBio);
     SSL_set_connect_state(client_.get());
+    owner_.store = store_.get();
+    owner_.local = local_;
     server_ = std::make_unique<ServerHandshake>(*store_, params_, ossl::UniquePtr<BIO>(serverBio),
-                                                local_, peer_, counters_, hooks_, policy_);
+                                                local_, peer_, counters_, owner_, hooks_);
   }
 
   static bool over(HandshakeState s) {
     return s == HandshakeState::kDone || s == HandshakeState::kFailed ||
-           s == HandshakeState::kTunnel || s == HandshakeState::kTerminated;
+           s == HandshakeState::kStopped;
   }
 
   // Runs both sides until the server's handshake is over or a hook holds it (the wait
@@ -92,7 +126,7 @@ class HandshakeFixture : public ::testing::Test {
   net::Address peer_ = *net::parseAddress("127.0.0.1:50000", true);
   stats::CounterBlock counters_;
   HandshakeHooks* hooks_ = nullptr;
-  HandshakePolicy* policy_ = nullptr;
+  TestOwner owner_;
   ossl::UniquePtr<SSL_CTX> clientCtx_;
   ossl::UniquePtr<SSL> client_;
   std::unique_ptr<ServerHandshake> server_;

@@ -25,6 +25,7 @@ class ScriptedHooks final : public HandshakeHooks {
     return it->second;
   }
   void sessionCreated(SSL* s) override { ssl = s; }
+  void clientHelloRead(const ClientHelloFacts& hello) override { sni = hello.sni; }
   const std::string& tunnelDestination() const override { return destination; }
   void applyCertificateOverride(SSL* s) override {
     if (override) SSL_set_SSL_CTX(s, override);
@@ -36,6 +37,7 @@ class ScriptedHooks final : public HandshakeHooks {
   SSL* ssl = nullptr;
   SSL_CTX* override = nullptr;
   std::string destination;
+  std::string sni;
 };
 
 class HandshakeHooksTest : public HandshakeFixture {
@@ -122,7 +124,8 @@ TEST_F(HandshakeHooksTest, TunnelAtCertEndsTheHandshakeWithoutAnAlert) {
   scripted_.script[HookPoint::kCert] = HookVerdict::kTunnel;
   connect("a.test");
   run();
-  EXPECT_EQ(server_->state(), HandshakeState::kTunnel);
+  EXPECT_EQ(server_->state(), HandshakeState::kStopped);
+  EXPECT_EQ(server_->stopCause(), StopCause::kHookTunnel);
   EXPECT_EQ(counters_.get(Counter::kHookTunnels), 1u);
   EXPECT_EQ(counters_.get(Counter::kSslSuccessHandshakeIn), 0u);
   // Nothing was sent to the client after its ClientHello: it is still waiting.
@@ -134,7 +137,8 @@ TEST_F(HandshakeHooksTest, TerminateAtPreAccept) {
   scripted_.script[HookPoint::kVconnStart] = HookVerdict::kTerminate;
   connect("a.test");
   run();
-  EXPECT_EQ(server_->state(), HandshakeState::kTerminated);
+  EXPECT_EQ(server_->state(), HandshakeState::kStopped);
+  EXPECT_EQ(server_->stopCause(), StopCause::kHookTerminate);
   EXPECT_EQ(counters_.get(Counter::kHookTerminations), 1u);
   EXPECT_EQ(server_->ssl(), nullptr);
 }

@@ -1,6 +1,6 @@
-// The handshake driver and the routing policy (sni.yaml): decisions at the ClientHello
-// (deny, tunnel, protocol bounds) and after the certificate selection (S11's
-// action=tunnel), each taken once even when OpenSSL re-enters its callback.
+// The handshake driver and its owner (tls/handshake_owner.h): asked once at the ClientHello,
+// with its facts, before any certificate work; its answer serves, stops or refuses, and its
+// per-name settings apply before the version is negotiated.
 #include <gtest/gtest.h>
 
 #include "handshake_fixture.h"
@@ -8,80 +8,55 @@
 namespace tlsgate::tls {
 namespace {
 
-// A policy whose answers are set by the test, recording what it was asked.
-class ScriptedPolicy final : public HandshakePolicy {
- public:
-  PolicyVerdict onClientHello(SSL* ssl, std::string_view sni) override {
-    ++clientHellos;
-    seenSni = std::string(sni);
-    if (minVersion) SSL_set_min_proto_version(ssl, minVersion);
-    return atClientHello;
-  }
-  PolicyVerdict onCertificateSelected(SSL*, bool tunnelEntry) override {
-    ++certificates;
-    sawTunnelEntry = tunnelEntry;
-    return atCertificate;
-  }
-
-  PolicyVerdict atClientHello;
-  PolicyVerdict atCertificate;
-  int minVersion = 0;
-  int clientHellos = 0;
-  int certificates = 0;
-  std::string seenSni;
-  bool sawTunnelEntry = false;
-};
-
-class HandshakePolicyTest : public HandshakeFixture {
+class HandshakeOwnerTest : public HandshakeFixture {
  protected:
-  void SetUp() override {
-    buildStore(/*withDefault=*/true);
-    policy_ = &policy;
-  }
-  ScriptedPolicy policy;
+  void SetUp() override { buildStore(/*withDefault=*/true); }
 };
 
-TEST_F(HandshakePolicyTest, ContinueCompletesAndSeesTheLowercasedSni) {
+TEST_F(HandshakeOwnerTest, ServeCompletesAndSeesTheLowercasedSni) {
   connect("A.Test");
   run();
   EXPECT_EQ(server_->state(), HandshakeState::kDone);
-  EXPECT_EQ(policy.seenSni, "a.test");
-  EXPECT_EQ(policy.clientHellos, 1);
-  EXPECT_EQ(policy.certificates, 1);
-  EXPECT_FALSE(policy.sawTunnelEntry);
+  EXPECT_EQ(owner_.seenSni, "a.test");
+  EXPECT_EQ(owner_.calls, 1);
+  EXPECT_EQ(server_->selected()->line, 1);
 }
 
-TEST_F(HandshakePolicyTest, DenyFailsWithTheAlertAndCounts) {
-  policy.atClientHello = {PolicyVerdict::kDeny, SSL_AD_ACCESS_DENIED, {}};
+TEST_F(HandshakeOwnerTest, RefuseFailsWithTheAlertAndCounts) {
+  ServeChoice refuse;
+  refuse.kind = ServeChoice::Kind::kRefuse;
+  refuse.alert = SSL_AD_ACCESS_DENIED;
+  refuse.error = HandshakeError::kDenied;
+  refuse.reason = "refused by sni.yaml line 3 ip_allow";
+  owner_.script = refuse;
   connect("a.test");
   run();
   EXPECT_EQ(server_->state(), HandshakeState::kFailed);
   EXPECT_EQ(server_->error(), HandshakeError::kDenied);
   EXPECT_EQ(counters_.get(stats::Counter::kSniIpAllowDenied), 1u);
-  EXPECT_EQ(policy.certificates, 0) << "no certificate work for a refused client";
+  EXPECT_EQ(server_->selected(), nullptr) << "no certificate work for a refused client";
   EXPECT_FALSE(SSL_is_init_finished(client_.get()));
+  EXPECT_NE(SSL_do_handshake(client_.get()), 1);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_TLSV1_ALERT_ACCESS_DENIED);
   ERR_clear_error();
 }
 
-TEST_F(HandshakePolicyTest, TunnelAtClientHelloCarriesTheDestination) {
-  policy.atClientHello = {PolicyVerdict::kTunnel, 0, "10.0.0.5:443"};
+TEST_F(HandshakeOwnerTest, StopAtClientHelloBeforeAnyCertificateWork) {
+  ServeChoice stop;
+  stop.kind = ServeChoice::Kind::kStop;
+  owner_.script = stop;
   connect("a.test");
   run();
-  EXPECT_EQ(server_->state(), HandshakeState::kTunnel);
-  EXPECT_EQ(server_->tunnelDestination(), "10.0.0.5:443");
-  EXPECT_EQ(policy.certificates, 0) << "a tunnel is decided before any certificate work";
+  EXPECT_EQ(server_->state(), HandshakeState::kStopped);
+  EXPECT_EQ(server_->stopCause(), StopCause::kOwner);
+  EXPECT_EQ(server_->selected(), nullptr) << "a tunnel is decided before any certificate work";
+  // Nothing was sent to the client after its ClientHello: the tunnel's destination answers.
+  EXPECT_EQ(SSL_do_handshake(client_.get()), -1);
+  EXPECT_EQ(SSL_get_error(client_.get(), -1), SSL_ERROR_WANT_READ);
 }
 
-TEST_F(HandshakePolicyTest, TunnelAfterCertificateSelection) {
-  policy.atCertificate = {PolicyVerdict::kTunnel, 0, ""};
-  connect("a.test");
-  run();
-  EXPECT_EQ(server_->state(), HandshakeState::kTunnel);
-  EXPECT_EQ(server_->tunnelDestination(), "") << "the original destination";
-}
-
-TEST_F(HandshakePolicyTest, VersionBoundSetAtClientHelloRefusesTls12) {
-  policy.minVersion = TLS1_3_VERSION;
+TEST_F(HandshakeOwnerTest, VersionBoundOfTheNameRefusesTls12) {
+  owner_.settings.minVersion = TlsVersion::kTls13;
   connect("a.test");
   SSL_set_max_proto_version(client_.get(), TLS1_2_VERSION);
   run();
@@ -90,12 +65,20 @@ TEST_F(HandshakePolicyTest, VersionBoundSetAtClientHelloRefusesTls12) {
   ERR_clear_error();
 }
 
-TEST_F(HandshakePolicyTest, OneByteAtATimeAsksThePolicyOnce) {
+TEST_F(HandshakeOwnerTest, OneByteAtATimeAsksTheOwnerOnce) {
   connect("a.test", /*bufSize=*/1);
   run();
   EXPECT_EQ(server_->state(), HandshakeState::kDone);
-  EXPECT_EQ(policy.clientHellos, 1);
-  EXPECT_EQ(policy.certificates, 1);
+  EXPECT_EQ(owner_.calls, 1);
+}
+
+TEST_F(HandshakeOwnerTest, AHelloRetryAsksTheOwnerOnce) {
+  connect("a.test");
+  SSL_set1_groups_list(client_.get(), "P-521:P-256");  // a share the server does not take
+  run();
+  EXPECT_EQ(server_->state(), HandshakeState::kDone);
+  EXPECT_TRUE(server_->helloRetried());
+  EXPECT_EQ(owner_.calls, 1);
 }
 
 }  // namespace

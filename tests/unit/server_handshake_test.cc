@@ -113,7 +113,7 @@ TEST_F(ServerHandshakeTest, S8EofMidHandshakeIsCountedAsEof) {
   BIO_write(clientBio, bytes, n / 2);
   BIO_shutdown_wr(clientBio);
   server_ = std::make_unique<ServerHandshake>(*store_, params_, ossl::UniquePtr<BIO>(serverBio),
-                                              local_, peer_, counters_);
+                                              local_, peer_, counters_, owner_);
   server_->advance();
   EXPECT_EQ(server_->state(), HandshakeState::kFailed);
   EXPECT_EQ(server_->error(), HandshakeError::kEof);
@@ -129,7 +129,7 @@ TEST_F(ServerHandshakeTest, S4PlaintextIsAnSslError) {
   const char request[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   BIO_write(clientBio, request, sizeof request - 1);
   server_ = std::make_unique<ServerHandshake>(*store_, params_, ossl::UniquePtr<BIO>(serverBio),
-                                              local_, peer_, counters_);
+                                              local_, peer_, counters_, owner_);
   server_->advance();
   EXPECT_EQ(server_->state(), HandshakeState::kFailed);
   EXPECT_EQ(server_->error(), HandshakeError::kSsl);

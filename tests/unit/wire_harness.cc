@@ -52,11 +52,20 @@ std::vector<std::string> cut(const std::string& bytes, Split split) {
   return pieces;
 }
 
+tls::ServeChoice WireHarness::StoreOwner::onClientHello(tls::ClientHelloFacts hello) {
+  tls::ServeChoice choice;
+  choice.entry = store.findByName(hello.sni);
+  if (!choice.entry) choice.entry = store.select({}, local);
+  return choice;
+}
+
 WireHarness::WireHarness(const tls::CertStore& store, const tls::ServerParams& params, Split split,
                          const std::string& sni, const std::string& groups)
     : split_(split),
       local_(*net::parseAddress("127.0.0.1:8443", true)),
-      peer_(*net::parseAddress("127.0.0.1:50000", true)) {
+      peer_(*net::parseAddress("127.0.0.1:50000", true)),
+      owner_(store) {
+  owner_.local = local_;
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sockets_) != 0)
     throw std::runtime_error("socketpair failed");
   io_.fd = sockets_[0];
@@ -73,7 +82,7 @@ WireHarness::WireHarness(const tls::CertStore& store, const tls::ServerParams& p
   SSL_set_connect_state(client_.get());
   if (!sni.empty()) SSL_set_tlsext_host_name(client_.get(), sni.c_str());
   server_ = std::make_unique<tls::ServerHandshake>(store, params, tls::newSocketBio(&io_), local_,
-                                                   peer_, counters_);
+                                                   peer_, counters_, owner_);
 }
 
 WireHarness::~WireHarness() {

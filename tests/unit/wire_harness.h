@@ -83,6 +83,14 @@ class WireHarness {
   BIO* clientOut_ = nullptr;  // owned by client_
   std::vector<std::string> pieces_;
   size_t nextPiece_ = 0;
+  // Serves the certificate the store selects for the name.
+  struct StoreOwner final : tls::HandshakeOwner {
+    explicit StoreOwner(const tls::CertStore& s) : store(s) {}
+    tls::ServeChoice onClientHello(tls::ClientHelloFacts hello) override;
+    const tls::CertStore& store;
+    net::Address local;
+  };
+  StoreOwner owner_;
   std::unique_ptr<tls::ServerHandshake> server_;
   ossl::UniquePtr<SSL> serverSsl_;
 };

@@ -1,0 +1,171 @@
+#include "proxy/route_decision.h"
+
+#include "hooks/hook_registry.h"
+#include "proxy/destination.h"
+
+namespace tlsgate::proxy {
+
+using stats::Counter;
+
+namespace {
+
+constexpr uint8_t kTlsHandshakeRecord = 0x16;
+
+// A tunnel to `destination`; the original destination ("") only where there is one.
+RouteDecision tunnelTo(std::string destination, int sendProxyProtocol, std::optional<Counter> cause,
+                       const RouteInputs& in) {
+  // On an ordinary listener the original destination is tlsgate itself: a tunnel there
+  // would loop. TPROXY or a PROXY header tell where the client was going.
+  if (destination.empty() && !in.listener->transparent && in.proxyProtocolPort == 0)
+    return Refuse{ConnectionError::kNoTunnelDestination,
+                  0,
+                  tls::HandshakeError::kNone,
+                  {},
+                  "tunnel for " + in.peer.toString() +
+                      ": the original destination is this "
+                      "listener (" +
+                      in.local.toString() +
+                      "); a transparent listener or a PROXY "
+                      "header is needed to tunnel there",
+                  true};
+  return Tunnel{std::move(destination), sendProxyProtocol, cause};
+}
+
+// sni.yaml and S11, once the ClientHello is known.
+RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
+  const std::string& sni = in.hello->sni;
+  RuleMatch m = s.routes->match(sni);
+  if (const NameRule* rule = m.rule) {
+    if (rule->ipAllow && !rule->ipAllow->contains(in.peer))
+      return Refuse{ConnectionError::kDenied,
+                    SSL_AD_ACCESS_DENIED,
+                    tls::HandshakeError::kDenied,
+                    {},
+                    "refused by sni.yaml line " + std::to_string(rule->line) + " ip_allow"};
+    if (rule->action && rule->action->kind == EndpointKind::kTunnel) {
+      EndpointDecision d = endpointDecision(*rule->action, m.captures, in);
+      if (!d.refusal.empty())
+        return Refuse{
+            ConnectionError::kDenied,
+            SSL_AD_INTERNAL_ERROR,
+            tls::HandshakeError::kDenied,
+            {},
+            "tunnel_route of sni.yaml line " + std::to_string(rule->line) + ": " + d.refusal,
+            true};
+      return tunnelTo(std::move(d.destination), d.sendProxyProtocol, Counter::kSniTunnels, in);
+    }
+  }
+  // S11: the name (exact, then wildcard), else the destination address, else the default.
+  const tls::CertEntry* entry = s.certs->findByName(sni);
+  const bool sniMissed = !entry && !sni.empty();
+  if (!entry) entry = s.certs->select({}, in.local);
+  if (!entry)
+    return Refuse{ConnectionError::kNoCertificate,
+                  SSL_AD_INTERNAL_ERROR,
+                  tls::HandshakeError::kNoCertificate,
+                  {},
+                  "no certificate for sni='" + sni + "' local=" + in.local.toString() +
+                      " and no default (dest_ip=*)"};
+  // S11: on a transparent listener, an entry with action=tunnel sends the connection on to
+  // where the client was going; elsewhere the entry is served as usual.
+  if (entry->tunnel && in.listener->transparent)
+    return tunnelTo("", 0, Counter::kDestIpTunnels, in);
+  return Terminate{entry, m.rule, std::move(m.captures), sniMissed};
+}
+
+}  // namespace
+
+RouteDecision decide(const RouteInputs& in, const Snapshot& s) {
+  const ListenerSettings& listener = *in.listener;
+  if (listener.proxyProtocol) {
+    // Only the proxies in front of us may say who the client is.
+    if (!listener.proxyProtocolFrom.contains(in.socketPeer))
+      return Refuse{ConnectionError::kProxyRefused, 0, tls::HandshakeError::kNone,
+                    Counter::kProxyProtocolRefused,
+                    "PROXY header expected from a source not in proxy_protocol_from"};
+    if (!in.proxyHeaderRead) return NeedMore{NeedMore::What::kProxyHeader};
+  }
+  // S5: the destination's certificate entry says tunnel: on to where the client was going,
+  // before a byte is read.
+  if (listener.transparent) {
+    const tls::CertEntry* entry = s.certs->findByAddress(in.local);
+    if (entry && entry->tunnel) return tunnelTo("", 0, Counter::kDestIpTunnels, in);
+  }
+  // S9: not TLS: the bytes go, untouched, where the client was going.
+  if (listener.passthrough) {
+    if (!in.firstByte) return NeedMore{NeedMore::What::kFirstByte};
+    if (*in.firstByte != kTlsHandshakeRecord)
+      return tunnelTo("", 0, Counter::kPassthroughTunnels, in);
+  }
+  // S7, S10: a hook that ended the handshake decides (counted by the handshake).
+  if (in.hook.kind == HookRequest::Kind::kTunnel) return tunnelTo(in.hook.destination, 0, {}, in);
+  if (in.hook.kind == HookRequest::Kind::kTerminate)
+    return Refuse{ConnectionError::kHookTerminated,
+                  0,
+                  tls::HandshakeError::kNone,
+                  {},
+                  "terminated by a hook"};
+  if (!in.hello) return NeedMore{NeedMore::What::kClientHello};
+  return decideAtClientHello(in, s);
+}
+
+EndpointDecision endpointDecision(const Endpoint& e, const std::vector<std::string>& captures,
+                                  const RouteInputs& in) {
+  EndpointDecision d;
+  d.kind = e.kind;
+  d.sendProxyProtocol = e.sendProxyProtocol;
+  d.address = e.address;
+  d.originSni = e.originSni;
+  d.originContext = e.originContext;
+  d.originAlpn = e.originAlpn;
+  d.verification = e.verification;
+  if (e.kind == EndpointKind::kInspect) return d;
+  if (e.address) {
+    d.destination = e.destination;
+    return d;
+  }
+  DestinationContext ctx{&captures, in.listenerPort, in.proxyProtocolPort};
+  auto expanded = expandDestination(e.destination, ctx);
+  if (!expanded) {
+    d.refusal = expanded.error().message;
+    return d;
+  }
+  d.destination = std::move(*expanded);
+  if (auto literal = net::parseAddress(d.destination, /*requirePort=*/true)) d.address = literal;
+  return d;
+}
+
+// S14: the route's endpoint for the negotiated protocol, else a plugin's, else the catch-all.
+EndpointDecision endpointFor(const Terminate& t, std::string_view alpn, const RouteInputs& in,
+                             const Snapshot& s) {
+  if (!alpn.empty()) {
+    if (const Endpoint* e = s.routes->forProtocol(t.rule, alpn))
+      return endpointDecision(*e, t.captures, in);
+    if (const hooks::EndpointEntry* plugin = hooks::HookRegistry::instance().endpoint(alpn)) {
+      std::string protocol(alpn);
+      const char* sni = in.hello && !in.hello->sni.empty() ? in.hello->sni.c_str() : nullptr;
+      tlsgate_endpoint_info info{protocol.c_str(), sni, in.peer.sockaddrPtr(),
+                                 in.local.sockaddrPtr()};
+      const char* target = plugin->fn(&info, plugin->data);
+      EndpointDecision d;
+      if (!target) {
+        d.refusal = "the plugin endpoint of '" + protocol + "' refused the connection";
+        return d;
+      }
+      if (std::string_view(target) == "builtin:inspect") return d;
+      d.kind = EndpointKind::kRelay;
+      d.destination = target;
+      d.address = net::parseAddress(d.destination, /*requirePort=*/true);
+      return d;
+    }
+  }
+  if (const Endpoint* e = s.routes->catchAll(t.rule)) return endpointDecision(*e, t.captures, in);
+  EndpointDecision d;
+  // S14: a negotiated protocol nobody serves is an error, and so is no ALPN without a
+  // default endpoint.
+  d.refusal = alpn.empty() ? "no default endpoint (routes.default) and no ALPN"
+                           : "no endpoint registered for '" + std::string(alpn) + "'";
+  return d;
+}
+
+}  // namespace tlsgate::proxy

@@ -1,0 +1,169 @@
+// The ServerHandshake's side of OpenSSL's callbacks during SSL_do_handshake: the
+// ClientHello (facts, CLIENT_HELLO hooks, the owner's choice), the certificate (S10, S11),
+// client certificate verification and ALPN (S14).
+#include <cstring>
+
+#include "core/log.h"
+#include "tls/server_handshake.h"
+#include "tls/session_tickets.h"
+#include "tls/wire_trace.h"
+
+namespace tlsgate::tls {
+
+using stats::Counter;
+
+int ServerHandshake::onClientHello(int* alert) {
+  readHello();
+  if (helloStep_ == HelloStep::kHooks) {
+    HookVerdict v = hooks_ ? hooks_->run(HookPoint::kClientHello) : HookVerdict::kContinue;
+    switch (v) {
+      case HookVerdict::kContinue:
+        helloStep_ = HelloStep::kChoose;
+        break;
+      case HookVerdict::kPending:
+        return SSL_CLIENT_HELLO_RETRY;
+      case HookVerdict::kError:
+        fail(HandshakeError::kHookError, "a CLIENT_HELLO hook re-enabled with an error");
+        *alert = SSL_AD_HANDSHAKE_FAILURE;
+        return SSL_CLIENT_HELLO_ERROR;
+      case HookVerdict::kTerminate:
+      case HookVerdict::kTunnel:
+        stopByHook(v);
+        return SSL_CLIENT_HELLO_RETRY;  // stop here; the driver sees the new state
+    }
+  }
+  if (helloStep_ == HelloStep::kChoose) return choose(alert);
+  return SSL_CLIENT_HELLO_SUCCESS;  // a second ClientHello (after a HelloRetryRequest)
+}
+
+void ServerHandshake::readHello() {
+  if (!firstKeyShares_) {
+    hello_ = readClientHello(ssl_.get());  // once: every later step reads these facts
+    firstKeyShares_ = hello_->keyShares;
+    sni_ = hello_->sni;
+    if (params_.wireTrace) wireTraceClientHello(ssl_.get(), sni_);  // S21
+    if (hooks_) hooks_->clientHelloRead(*hello_);
+    return;
+  }
+  // OpenSSL calls back once per ClientHello, and again for the same one after a hook
+  // paused it: only a second ClientHello brings other key shares.
+  if (!helloRetried_ && keySharesFromClientHello(ssl_.get()) != *firstKeyShares_) {
+    helloRetried_ = true;
+    counters_.add(Counter::kSslHelloRetryRequest);
+  }
+}
+
+int ServerHandshake::choose(int* alert) {
+  chosen_ = owner_.onClientHello(std::move(*hello_));
+  hello_.reset();
+  switch (chosen_.kind) {
+    case ServeChoice::Kind::kServe:
+      helloStep_ = HelloStep::kChosen;
+      applyNameSettings();
+      return SSL_CLIENT_HELLO_SUCCESS;
+    case ServeChoice::Kind::kStop:
+      state_ = HandshakeState::kStopped;
+      stopCause_ = StopCause::kOwner;
+      return SSL_CLIENT_HELLO_RETRY;  // stop here; the owner knows where it goes
+    case ServeChoice::Kind::kRefuse:
+      *alert = chosen_.alert;
+      fail(chosen_.error, chosen_.reason);
+      return SSL_CLIENT_HELLO_ERROR;
+  }
+  return SSL_CLIENT_HELLO_ERROR;
+}
+
+// What must be on the SSL before OpenSSL reads further into the ClientHello: the protocol
+// bounds (negotiated after this callback), and the ticket settings of the certificate and
+// then of the name, before OpenSSL looks at the client's ticket (the certificate callback
+// comes too late for that, and is skipped on resumption).
+void ServerHandshake::applyNameSettings() {
+  const NameSettings& name = chosen_.settings;
+  if (name.minVersion) SSL_set_min_proto_version(ssl_.get(), protocolVersion(*name.minVersion));
+  if (name.maxVersion) SSL_set_max_proto_version(ssl_.get(), protocolVersion(*name.maxVersion));
+  copyTicketSettings(ssl_.get(), chosen_.entry->ctx.get());
+  if (name.ticketEnabled || name.ticketNumber)
+    applyTicketSettings(ssl_.get(), {name.ticketEnabled, name.ticketNumber});
+}
+
+int ServerHandshake::onCertificate() {
+  if (certStep_ == CertStep::kSwitch) {
+    // S11: the entry chosen at the ClientHello; S10: once per connection.
+    const CertEntry* entry = chosen_.entry;
+    if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get()))
+      SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
+    // After the switch, which replaces what lives on the context (the verify store).
+    if (chosen_.settings.verify) chosen_.settings.verify->apply(ssl_.get());
+    if (chosen_.sniMissed) counters_.add(Counter::kSslSniMiss);  // served, not by its name
+    TG_DEBUG(log::kSsl, "%s: sni='%s' -> ssl_multicert.config line %d", peer_.toString().c_str(),
+             log::escaped(sni_).c_str(), entry->line);
+    certStep_ = CertStep::kHooks;
+  }
+  if (certStep_ == CertStep::kDone || !hooks_) {
+    certStep_ = CertStep::kDone;
+    return 1;
+  }
+  // S10: then the SNI/CERT hooks, in order; a hook that holds the connection pauses the
+  // handshake (-1) and OpenSSL calls back here when it is driven again.
+  HookVerdict v = hooks_->run(HookPoint::kCert);
+  switch (v) {
+    case HookVerdict::kContinue:
+      hooks_->applyCertificateOverride(ssl_.get());
+      certStep_ = CertStep::kDone;
+      return 1;
+    case HookVerdict::kPending:
+      return -1;
+    case HookVerdict::kError:
+      fail(HandshakeError::kHookError, "a CERT hook re-enabled with an error");
+      return 0;
+    case HookVerdict::kTerminate:
+    case HookVerdict::kTunnel:
+      stopByHook(v);
+      return -1;
+  }
+  return 0;
+}
+
+int ServerHandshake::onVerifyClient(int preverifyOk, X509_STORE_CTX* store) {
+  if (!preverifyOk) {
+    fail(HandshakeError::kClientCertificate,
+         std::string("client certificate: ") +
+             X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)) + " at depth " +
+             std::to_string(X509_STORE_CTX_get_error_depth(store)));
+    return 0;  // OpenSSL sends the matching alert
+  }
+  // Intermediates pass on the chain result; the hooks see the verified leaf.
+  if (X509_STORE_CTX_get_error_depth(store) != 0 || !hooks_) return 1;
+  // OpenSSL 3.0 cannot suspend a server's certificate verification, so VERIFY_CLIENT hooks
+  // run synchronously: a hook must complete its turn inside its callback.
+  switch (hooks_->run(HookPoint::kVerifyClient)) {
+    case HookVerdict::kContinue:
+      return 1;
+    case HookVerdict::kPending:
+      fail(HandshakeError::kHookError, "a VERIFY_CLIENT hook did not complete in its callback");
+      return 0;
+    default:
+      fail(HandshakeError::kHookError, "a VERIFY_CLIENT hook rejected the client certificate");
+      return 0;
+  }
+}
+
+int ServerHandshake::onAlpnSelect(const unsigned char** out, unsigned char* outlen,
+                                  const unsigned char* in, unsigned inlen) {
+  // S14: server preference — the first of our protocols that the client offers.
+  const auto* ours = reinterpret_cast<const unsigned char*>(params_.alpnWire.data());
+  const size_t oursLen = params_.alpnWire.size();
+  for (size_t i = 0; i < oursLen; i += 1 + ours[i]) {
+    const unsigned char len = ours[i];
+    for (unsigned j = 0; j < inlen; j += 1 + in[j]) {
+      if (in[j] == len && j + 1 + len <= inlen && std::memcmp(in + j + 1, ours + i + 1, len) == 0) {
+        *out = ours + i + 1;
+        *outlen = len;
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;  // no overlap: carry on without ALPN (default endpoint)
+}
+
+}  // namespace tlsgate::tls
