@@ -6,7 +6,7 @@ namespace tlsgate::app {
 
 const char* const kUsage =
     "usage: tlsgate -c tlsgate.yaml [--check] [--debug-tags TAG[,TAG...]]\n"
-    "       tlsgate --version\n"
+    "       tlsgate --version | --config-keys\n"
     "\n"
     "  -c, --config FILE     the configuration (tlsgate.yaml)\n"
     "  --check               validate the configuration and every file it names, then exit\n"
@@ -20,6 +20,7 @@ const char* const kUsage =
     "                          hooks      plugin hooks\n"
     "                        (per-connection TLS message traces: ssl.wire_trace in the config)\n"
     "  --version             print the version and the OpenSSL in use\n"
+    "  --config-keys         print every key of tlsgate.yaml and sni.yaml: type, default, help\n"
     "\n"
     "signals: SIGHUP reloads the configuration, SIGTERM drains (up to drain_timeout),\n"
     "         SIGINT stops at once, SIGUSR1 prints the counters as one JSON line,\n"
@@ -42,13 +43,15 @@ Result<Options> parseCommandLine(int argc, char** argv) {
       if (!value(o.debugTags)) return Error{"", 0, "--debug-tags needs a list of tags"};
     } else if (arg == "--version" || arg == "-V") {
       o.version = true;
+    } else if (arg == "--config-keys") {
+      o.configKeys = true;
     } else if (arg == "--help" || arg == "-h") {
       o.help = true;
     } else {
       return Error{"", 0, "unknown argument '" + std::string(arg) + "'"};
     }
   }
-  if (!o.version && !o.help && o.configPath.empty())
+  if (!o.version && !o.help && !o.configKeys && o.configPath.empty())
     return Error{"", 0, "no configuration given (-c tlsgate.yaml)"};
   return o;
 }

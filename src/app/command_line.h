@@ -1,4 +1,5 @@
-// The command line: tlsgate -c FILE [--check] [--debug-tags TAGS] | --version | --help
+// The command line: tlsgate -c FILE [--check] [--debug-tags TAGS] | --version | --help |
+// --config-keys
 #pragma once
 
 #include <string>
@@ -13,6 +14,7 @@ struct Options {
   bool check = false;
   bool version = false;
   bool help = false;
+  bool configKeys = false;  // print the key reference (config/schema.h)
 };
 
 Result<Options> parseCommandLine(int argc, char** argv);

@@ -11,6 +11,7 @@
 #include "app/gateway.h"
 #include "app/plugin_loader.h"
 #include "app/signals.h"
+#include "config/schema.h"
 #include "config/snapshot.h"
 #include "core/access_log.h"
 #include "core/log.h"
@@ -39,6 +40,10 @@ int main(int argc, char** argv) {
   }
   if (options->help) {
     std::fputs(app::kUsage, stdout);
+    return 0;
+  }
+  if (options->configKeys) {
+    std::fputs(config::schema::markdownReference().c_str(), stdout);
     return 0;
   }
   if (options->version) {
@@ -108,8 +113,7 @@ int main(int argc, char** argv) {
     }
     adminServer = std::move(started.value());
   }
-  log::info("%u worker threads, %s", running.threads,
-            OpenSSL_version(OPENSSL_VERSION));
+  log::info("%u worker threads, %s", running.threads, OpenSSL_version(OPENSSL_VERSION));
   // The default groups follow the library: say when that leaves post-quantum out.
   if (!tls::defaultGroups().postQuantum && running.ssl.groups.empty())
     log::info(

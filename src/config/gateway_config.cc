@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "config/schema.h"
 #include "config/ticket_redis_config.h"
 #include "config/yaml_fields.h"
 #include "core/log.h"
@@ -45,8 +46,10 @@ class Parser {
 
  private:
   Error fail(int line, std::string message) const { return Error{path_, line, std::move(message)}; }
+  // The keys of a mapping at `scope` of the schema (config/schema.h).
   Result<std::vector<Field>> fields(const YAML::Node& node, int line, const std::string& label,
-                                    std::initializer_list<std::string_view> allowed) const;
+                                    std::string_view scope) const;
+  Result<size_t> oneOf(const Field& f, std::string_view scope) const;
   Result<std::string> string(const Field& f) const;
 
   Status parseThreads(const Field& f, GatewayConfig& config) const;
@@ -82,9 +85,15 @@ class Parser {
 
 // Every mapping goes through here: keys must be strings, known and written once.
 Result<std::vector<Field>> Parser::fields(const YAML::Node& node, int line,
-                                          const std::string& label,
-                                          std::initializer_list<std::string_view> allowed) const {
-  return yaml::fields(path_, node, line, label, {.allowed = {allowed.begin(), allowed.size()}});
+                                          const std::string& label, std::string_view scope) const {
+  return yaml::fields(path_, node, line, label, schema::keySet("tlsgate.yaml", scope));
+}
+
+// An enumeration's value, as its position among the schema's allowed values.
+Result<size_t> Parser::oneOf(const Field& f, std::string_view scope) const {
+  auto text = string(f);
+  if (!text) return text.error();
+  return schema::oneOf(path_, f, "tlsgate.yaml", scope, f.label);
 }
 
 Result<std::string> Parser::string(const Field& f) const {
@@ -95,9 +104,7 @@ Result<std::string> Parser::string(const Field& f) const {
 
 Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(0, "the file is empty: expected listeners, ssl and routes");
-  auto top = fields(root, lineOf(root), "",
-                    {"threads", "listeners", "ssl", "routes", "sni", "tunnel", "plugins", "admin",
-                     "access_log", "drain_timeout"});
+  auto top = fields(root, lineOf(root), "", "");
   if (!top) return top.error();
 
   GatewayConfig config;
@@ -131,9 +138,11 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
       if (!file) return file.error();
       config.sniPath = *file;
       config.sniLine = f.line;
-    } else {
+    } else if (f.name == "routes") {
       st = parseRoutes(f, config.routes);
       routesLine = f.line;
+    } else {
+      st = fail(f.line, "internal: " + f.name + " has no parser");
     }
     if (!st) return st.error();
   }
@@ -176,9 +185,7 @@ Status Parser::parseListeners(const Field& f, GatewayConfig& config) const {
 }
 
 Status Parser::parseListener(const YAML::Node& node, int line, ListenerConfig& listener) const {
-  auto keys =
-      fields(node, line, "listener",
-             {"listen", "transparent", "passthrough", "proxy_protocol", "proxy_protocol_from"});
+  auto keys = fields(node, line, "listener", "listeners[]");
   if (!keys) return keys.error();
   bool haveListen = false;
   for (const Field& k : *keys) {
@@ -207,12 +214,14 @@ Status Parser::parseListener(const YAML::Node& node, int line, ListenerConfig& l
         listener.proxyProtocolFrom.push_back(item.Scalar());
       }
       listener.proxyProtocolFromLine = k.valueLine();
-    } else {
+    } else if (k.name == "transparent" || k.name == "passthrough" || k.name == "proxy_protocol") {
       auto on = boolean(k);
       if (!on) return on.error();
       (k.name == "transparent"   ? listener.transparent
        : k.name == "passthrough" ? listener.passthrough
                                  : listener.proxyProtocol) = *on;
+    } else {
+      return fail(k.line, "internal: listener." + k.name + " has no parser");
     }
   }
   if (!haveListen) return fail(line, "listener: missing required key 'listen'");
@@ -265,7 +274,7 @@ Status Parser::originFile(const Field& f, std::string& caCerts, std::string& cer
 }
 
 Status Parser::parseTunnel(const Field& f, TunnelConfig& tunnel) const {
-  auto keys = fields(f.value, f.valueLine(), "tunnel", {"inactivity_timeout"});
+  auto keys = fields(f.value, f.valueLine(), "tunnel", "tunnel");
   if (!keys) return keys.error();
   for (const Field& k : *keys) {
     auto seconds = count(k, "seconds");
@@ -276,7 +285,7 @@ Status Parser::parseTunnel(const Field& f, TunnelConfig& tunnel) const {
 }
 
 Status Parser::parseAdmin(const Field& f, GatewayConfig& config) const {
-  auto keys = fields(f.value, f.valueLine(), "admin", {"listen"});
+  auto keys = fields(f.value, f.valueLine(), "admin", "admin");
   if (!keys) return keys.error();
   if (keys->empty()) return fail(f.valueLine(), "admin needs listen: address:port");
   AdminConfig admin;
@@ -296,7 +305,7 @@ Status Parser::parseAdmin(const Field& f, GatewayConfig& config) const {
 }
 
 Status Parser::parseAccessLog(const Field& f, GatewayConfig& config) const {
-  auto keys = fields(f.value, f.valueLine(), "access_log", {"path"});
+  auto keys = fields(f.value, f.valueLine(), "access_log", "access_log");
   if (!keys) return keys.error();
   if (keys->empty()) return fail(f.valueLine(), "access_log needs path: a file or stderr");
   AccessLogConfig log;
@@ -322,7 +331,7 @@ Status Parser::parsePlugins(const Field& f, GatewayConfig& config) const {
     PluginConfig plugin;
     plugin.line = lineOf(node);
     if (plugin.line == 0) plugin.line = f.line;
-    auto keys = fields(node, plugin.line, "plugin", {"path", "args"});
+    auto keys = fields(node, plugin.line, "plugin", "plugins[]");
     if (!keys) return keys.error();
     bool hasPath = false;
     for (const Field& k : *keys) {
@@ -352,10 +361,7 @@ Status Parser::parsePlugins(const Field& f, GatewayConfig& config) const {
 }
 
 Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
-  auto keys = fields(f.value, f.valueLine(), "ssl",
-                     {"multicert", "handshake_timeout_in", "allow_client_renegotiation", "alpn",
-                      "protocols", "ciphers", "ciphersuites", "groups", "verify_client",
-                      "verify_client_ca_certs", "client", "server", "wire_trace", "keylog_file"});
+  auto keys = fields(f.value, f.valueLine(), "ssl", "ssl");
   if (!keys) return keys.error();
   bool haveMulticert = false;
   for (const auto& key : *keys) {
@@ -417,25 +423,23 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
     }
     return Ok{};
   }
+  if (f.name == "verify_client") {
+    auto level = oneOf(f, "ssl");  // NONE, MODERATE, STRICT
+    if (!level) return level.error();
+    ssl.verifyClient = static_cast<VerifyClient>(*level);
+    return Ok{};
+  }
   auto text = string(f);
   if (!text) return text.error();
-  if (f.name == "verify_client") {
-    const std::string& v = *text;
-    if (v == "NONE")
-      ssl.verifyClient = VerifyClient::kNone;
-    else if (v == "MODERATE")
-      ssl.verifyClient = VerifyClient::kModerate;
-    else if (v == "STRICT")
-      ssl.verifyClient = VerifyClient::kStrict;
-    else
-      return fail(f.valueLine(), f.label + " must be NONE, MODERATE or STRICT, got '" + v + "'");
-  } else if (f.name == "ciphers") {
+  if (f.name == "ciphers") {
     ssl.ciphers = *text;
   } else if (f.name == "ciphersuites") {
     ssl.ciphersuites = *text;
-  } else {
+  } else if (f.name == "groups") {
     if (auto st = groupList(f, *text); !st) return st;
     ssl.groups = *text;
+  } else {
+    return fail(f.line, "internal: ssl." + f.name + " has no parser");
   }
   return Ok{};
 }
@@ -454,10 +458,7 @@ Status Parser::groupList(const Field& f, const std::string& list) const {
 
 // ssl.client: TLS towards origins (S17-S19). Every key is optional.
 Status Parser::parseClient(const Field& f, ClientTlsConfig& client) const {
-  auto keys =
-      fields(f.value, f.valueLine(), f.label,
-             {"handshake_timeout_in", "verify_server_policy", "verify_server_properties",
-              "ca_certs", "verify_depth", "cert", "key", "alpn", "session_cache", "groups"});
+  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.client");
   if (!keys) return keys.error();
   client.line = f.line;
   for (const Field& k : *keys) {
@@ -493,55 +494,43 @@ Status Parser::parseClientField(const Field& f, ClientTlsConfig& client) const {
   }
   if (f.name == "ca_certs" || f.name == "cert" || f.name == "key")
     return originFile(f, client.caCerts, client.cert, client.key);
-  auto text = string(f);
-  if (!text) return text.error();
-  const std::string& v = *text;
   if (f.name == "groups") {
-    if (auto st = groupList(f, v); !st) return st;
-    client.groups = v;
+    auto text = string(f);
+    if (!text) return text.error();
+    if (auto st = groupList(f, *text); !st) return st;
+    client.groups = *text;
     return Ok{};
   }
-  if (f.name == "verify_server_policy") {
-    if (v == "ENFORCED")
-      client.policy = VerifyServerPolicy::kEnforced;
-    else if (v == "PERMISSIVE")
-      client.policy = VerifyServerPolicy::kPermissive;
-    else if (v == "DISABLED")
-      client.policy = VerifyServerPolicy::kDisabled;
+  if (f.name == "verify_server_policy" || f.name == "verify_server_properties") {
+    // The schema lists the values in the enums' order.
+    auto v = oneOf(f, "ssl.client");
+    if (!v) return v.error();
+    if (f.name == "verify_server_policy")
+      client.policy = static_cast<VerifyServerPolicy>(*v);
     else
-      return fail(f.valueLine(),
-                  f.label + " must be ENFORCED, PERMISSIVE or DISABLED, got '" + v + "'");
-  } else {  // verify_server_properties
-    if (v == "NONE")
-      client.properties = VerifyServerProperties::kNone;
-    else if (v == "SIGNATURE")
-      client.properties = VerifyServerProperties::kSignature;
-    else if (v == "NAME")
-      client.properties = VerifyServerProperties::kName;
-    else if (v == "ALL")
-      client.properties = VerifyServerProperties::kAll;
-    else
-      return fail(f.valueLine(),
-                  f.label + " must be NONE, SIGNATURE, NAME or ALL, got '" + v + "'");
+      client.properties = static_cast<VerifyServerProperties>(*v);
+    return Ok{};
   }
-  return Ok{};
+  return fail(f.line, "internal: ssl.client." + f.name + " has no parser");
 }
 
 // ssl.server: session resumption. Every key is optional.
 Status Parser::parseServer(const Field& f, ServerTlsConfig& server) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, {"ticket_key", "session"});
+  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.server");
   if (!keys) return keys.error();
   server.line = f.line;
   for (const Field& k : *keys) {
-    Status st =
-        k.name == "ticket_key" ? parseTicketKey(k, server.ticketKey) : parseSession(k, server);
+    Status st = k.name == "ticket_key" ? parseTicketKey(k, server.ticketKey)
+                : k.name == "session"
+                    ? parseSession(k, server)
+                    : Status(fail(k.line, "internal: " + k.label + " has no parser"));
     if (!st) return st;
   }
   return Ok{};
 }
 
 Status Parser::parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, {"filename", "rotation", "redis"});
+  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.server.ticket_key");
   if (!keys) return keys.error();
   ticketKey.line = f.line;
   bool rotationGiven = false;
@@ -557,10 +546,12 @@ Status Parser::parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const 
       if (*seconds == 0) return fail(k.valueLine(), k.label + " must be at least 1 second");
       ticketKey.rotationSec = *seconds;
       rotationGiven = true;
-    } else {
+    } else if (k.name == "redis") {
       TicketRedisConfig redis;
       if (auto st = parseTicketRedis(k, redis); !st) return st;
       ticketKey.redis = std::move(redis);
+    } else {
+      return fail(k.line, "internal: " + k.label + " has no parser");
     }
   }
   // One source of keys: a file, a fleet's Redis, or this process's own rotation.
@@ -581,7 +572,7 @@ Status Parser::parseTicketRedis(const Field& f, TicketRedisConfig& redis) const 
 }
 
 Status Parser::parseSession(const Field& f, ServerTlsConfig& server) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, {"timeout", "cache"});
+  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.server.session");
   if (!keys) return keys.error();
   for (const Field& k : *keys) {
     if (k.name == "timeout") {
@@ -591,13 +582,15 @@ Status Parser::parseSession(const Field& f, ServerTlsConfig& server) const {
       server.sessionTimeoutSec = *seconds;
       continue;
     }
-    auto cache = fields(k.value, k.valueLine(), k.label, {"enabled", "size"});
+    auto cache = fields(k.value, k.valueLine(), k.label, "ssl.server.session.cache");
     if (!cache) return cache.error();
     for (const Field& c : *cache) {
       if (c.name == "enabled") {
         auto on = boolean(c);
         if (!on) return on.error();
         server.sessionCache.enabled = *on;
+      } else if (c.name != "size") {
+        return fail(c.line, "internal: " + c.label + " has no parser");
       } else {
         auto n = count(c, "sessions");
         if (!n) return n.error();
@@ -635,7 +628,7 @@ Status Parser::parseProtocols(const Field& f, SslConfig& ssl) const {
 }
 
 Status Parser::parseRoutes(const Field& f, RoutesConfig& routes) const {
-  auto keys = fields(f.value, f.valueLine(), "routes", {"default", "alpn", "send_proxy_protocol"});
+  auto keys = fields(f.value, f.valueLine(), "routes", "routes");
   if (!keys) return keys.error();
   for (const Field& k : *keys) {
     if (k.name == "default") {
@@ -643,11 +636,11 @@ Status Parser::parseRoutes(const Field& f, RoutesConfig& routes) const {
       if (!target) return target.error();
       routes.defaultRoute = std::move(*target);
     } else if (k.name == "send_proxy_protocol") {
-      auto text = string(k);
-      if (!text) return text.error();
-      if (*text != "v1" && *text != "v2")
-        return fail(k.valueLine(), k.label + " must be v1 or v2, got '" + *text + "'");
-      routes.sendProxyProtocol = *text == "v1" ? 1 : 2;
+      auto version = oneOf(k, "routes");  // v1, v2
+      if (!version) return version.error();
+      routes.sendProxyProtocol = static_cast<int>(*version) + 1;
+    } else if (k.name != "alpn") {
+      return fail(k.line, "internal: " + k.label + " has no parser");
     } else {
       // S14: one endpoint per protocol; the file order is the preference order when
       // ssl.alpn does not give one.
@@ -685,8 +678,7 @@ Result<RouteTarget> Parser::parseRoute(const Field& f) const {
 // {upstream: host:port, tls: true, sni: name, cert, key, ca_certs, alpn}; the target's line
 // is the route's key.
 Result<RouteTarget> Parser::parseRouteMapping(const Field& f) const {
-  auto keys = fields(f.value, f.line, f.label,
-                     {"upstream", "tls", "sni", "cert", "key", "ca_certs", "alpn"});
+  auto keys = fields(f.value, f.line, f.label, "route");
   if (!keys) return keys.error();
   RouteTarget target;
   bool haveUpstream = false;
@@ -740,7 +732,9 @@ Status Parser::parseRouteTls(const Field& f, RouteTarget& target) const {
     target.originSni = std::move(*name);
     return Ok{};
   }
-  return originFile(f, target.caCerts, target.clientCert, target.clientKey);
+  if (f.name == "ca_certs" || f.name == "cert" || f.name == "key")
+    return originFile(f, target.caCerts, target.clientCert, target.clientKey);
+  return fail(f.line, "internal: " + f.label + " has no parser");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "config/schema.h"
 #include "config/yaml_fields.h"
 #include "core/read_file.h"
 
@@ -18,30 +19,6 @@ namespace {
 using yaml::describe;
 using yaml::Field;
 using yaml::lineOf;
-
-constexpr std::string_view kTopKeys[] = {"sni"};
-
-constexpr std::string_view kItemKeys[] = {"fqdn",
-                                          "tunnel_route",
-                                          "forward_route",
-                                          "partial_blind_route",
-                                          "ip_allow",
-                                          "valid_tls_version_min_in",
-                                          "valid_tls_version_max_in",
-                                          "verify_client",
-                                          "verify_client_ca_certs",
-                                          "alpn_routes",
-                                          "send_proxy_protocol",
-                                          "verify_server_policy",
-                                          "verify_server_properties",
-                                          "client_cert",
-                                          "client_key",
-                                          "client_sni_policy",
-                                          "origin_sni",
-                                          "origin_ca_certs",
-                                          "origin_alpn",
-                                          "ssl_ticket_enabled",
-                                          "ssl_ticket_number"};
 
 // The keys about TLS to the origin: only partial_blind_route opens TLS towards one.
 constexpr std::string_view kOriginTlsKeys[] = {"verify_server_policy", "verify_server_properties",
@@ -225,6 +202,7 @@ class SniParser {
   Status parseAlpnRoutes(const Field& f, SniRule& rule) const;
   Status parseProxyProtocol(const Field& f, SniRule& rule) const;
   Status parseTickets(const Field& f, SniRule& rule) const;
+  Result<size_t> oneOf(const Field& f) const;
   Status parseOriginTls(const Field& f, SniRule& rule) const;
   Status checkOriginTls(const std::vector<Field>& keys, const SniRule& rule) const;
   Status checkItem(const std::vector<Field>& keys, const SniRule& rule) const;
@@ -249,7 +227,7 @@ Result<SniConfig> SniParser::parse(const YAML::Node& root) const {
   SniConfig config;
   config.path = path_;
   if (!root.IsNull()) {  // an empty file has no rules
-    auto top = yaml::fields(path_, root, lineOf(root), "", {.allowed = kTopKeys});
+    auto top = yaml::fields(path_, root, lineOf(root), "", schema::keySet("sni.yaml", ""));
     if (!top) return top.error();
     for (const Field& f : *top) {  // only "sni"
       if (f.value.IsNull()) continue;
@@ -271,7 +249,7 @@ Result<SniConfig> SniParser::parse(const YAML::Node& root) const {
 Result<SniRule> SniParser::parseItem(const YAML::Node& node, int line) const {
   auto keys =
       yaml::fields(path_, node, line, "sni item",
-                   {.allowed = kItemKeys,
+                   {.allowed = schema::keySet("sni.yaml", "sni[]").allowed,
                     .unsupported = kAtsOnlyKeys,
                     .unsupportedWhy = "is an ATS sni.yaml key that tlsgate does not support"});
   if (!keys) return keys.error();
@@ -315,7 +293,16 @@ Status SniParser::parseField(const Field& f, SniRule& rule) const {
     (f.name == "valid_tls_version_min_in" ? rule.minVersion : rule.maxVersion) = *version;
     return Ok{};
   }
-  return parseRoute(f, rule);  // fields() let only the three route keys through otherwise
+  if (std::find(std::begin(kRouteKeys), std::end(kRouteKeys), f.name) != std::end(kRouteKeys))
+    return parseRoute(f, rule);
+  return fail(f.line, "internal: sni item key " + f.name + " has no parser");
+}
+
+// An enumeration's value, as its position among the schema's allowed values.
+Result<size_t> SniParser::oneOf(const Field& f) const {
+  auto text = string(f);
+  if (!text) return text.error();
+  return schema::oneOf(path_, f, "sni.yaml", "sni[]", f.name);
 }
 
 Status SniParser::parseFqdn(const Field& f, SniRule& rule) const {
@@ -385,27 +372,19 @@ Status SniParser::addIpEntries(std::string_view list, int line, net::CidrSet& se
 Result<TlsVersion> SniParser::parseVersion(const Field& f) const {
   auto text = string(f);
   if (!text) return text.error();
-  if (*text == "TLSv1_2") return TlsVersion::kTls12;
-  if (*text == "TLSv1_3") return TlsVersion::kTls13;
   if (*text == "TLSv1" || *text == "TLSv1_1") {
     return fail(f.valueLine(), f.name + ": " + inQuotes(*text) +
                                    " is not supported (tlsgate supports TLSv1_2 and TLSv1_3)");
   }
-  return fail(f.valueLine(), f.name + " must be TLSv1_2 or TLSv1_3, got " + inQuotes(*text));
+  auto version = oneOf(f);  // TLSv1_2, TLSv1_3
+  if (!version) return version.error();
+  return static_cast<TlsVersion>(*version);
 }
 
 Status SniParser::parseVerifyClient(const Field& f, SniRule& rule) const {
-  auto text = string(f);
-  if (!text) return text.error();
-  if (*text == "NONE")
-    rule.verifyClient = VerifyClient::kNone;
-  else if (*text == "MODERATE")
-    rule.verifyClient = VerifyClient::kModerate;
-  else if (*text == "STRICT")
-    rule.verifyClient = VerifyClient::kStrict;
-  else
-    return fail(f.valueLine(),
-                "verify_client must be NONE, MODERATE or STRICT, got " + inQuotes(*text));
+  auto level = oneOf(f);  // NONE, MODERATE, STRICT
+  if (!level) return level.error();
+  rule.verifyClient = static_cast<VerifyClient>(*level);
   return Ok{};
 }
 
@@ -458,14 +437,9 @@ Status SniParser::parseAlpnRoutes(const Field& f, SniRule& rule) const {
 }
 
 Status SniParser::parseProxyProtocol(const Field& f, SniRule& rule) const {
-  auto text = string(f);
-  if (!text) return text.error();
-  if (*text == "v1")
-    rule.sendProxyProtocol = 1;
-  else if (*text == "v2")
-    rule.sendProxyProtocol = 2;
-  else
-    return fail(f.valueLine(), "send_proxy_protocol must be v1 or v2, got " + inQuotes(*text));
+  auto version = oneOf(f);  // v1, v2
+  if (!version) return version.error();
+  rule.sendProxyProtocol = static_cast<int>(*version) + 1;
   return Ok{};
 }
 
@@ -496,34 +470,19 @@ Status SniParser::parseOriginTls(const Field& f, SniRule& rule) const {
     rule.originAlpn = std::move(*names);
     return Ok{};
   }
+  if (f.name == "verify_server_policy" || f.name == "verify_server_properties") {
+    auto v = oneOf(f);  // the schema lists them in the enums' order
+    if (!v) return v.error();
+    if (f.name == "verify_server_policy")
+      rule.verifyServerPolicy = static_cast<VerifyServerPolicy>(*v);
+    else
+      rule.verifyServerProperties = static_cast<VerifyServerProperties>(*v);
+    return Ok{};
+  }
   auto text = string(f);
   if (!text) return text.error();
   const std::string& v = *text;
-  if (f.name == "verify_server_policy") {
-    if (v == "ENFORCED")
-      rule.verifyServerPolicy = VerifyServerPolicy::kEnforced;
-    else if (v == "PERMISSIVE")
-      rule.verifyServerPolicy = VerifyServerPolicy::kPermissive;
-    else if (v == "DISABLED")
-      rule.verifyServerPolicy = VerifyServerPolicy::kDisabled;
-    else
-      return fail(
-          f.valueLine(),
-          "verify_server_policy must be ENFORCED, PERMISSIVE or DISABLED, got " + inQuotes(v));
-  } else if (f.name == "verify_server_properties") {
-    if (v == "NONE")
-      rule.verifyServerProperties = VerifyServerProperties::kNone;
-    else if (v == "SIGNATURE")
-      rule.verifyServerProperties = VerifyServerProperties::kSignature;
-    else if (v == "NAME")
-      rule.verifyServerProperties = VerifyServerProperties::kName;
-    else if (v == "ALL")
-      rule.verifyServerProperties = VerifyServerProperties::kAll;
-    else
-      return fail(
-          f.valueLine(),
-          "verify_server_properties must be NONE, SIGNATURE, NAME or ALL, got " + inQuotes(v));
-  } else if (f.name == "client_cert" || f.name == "client_key") {
+  if (f.name == "client_cert" || f.name == "client_key") {
     if (v.empty()) return fail(f.valueLine(), f.name + " must name a file");
     (f.name == "client_cert" ? rule.clientCert : rule.clientKey) = resolved(v);
   } else if (f.name == "origin_ca_certs") {

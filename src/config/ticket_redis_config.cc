@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "config/schema.h"
 #include "config/yaml_fields.h"
 #include "core/read_file.h"
 #include "tls/ticket_key_source.h"
@@ -41,9 +42,8 @@ bool splitAddress(const std::string& text, std::string& host, uint16_t& port) {
 
 Result<TicketRedisConfig> parseTicketRedisConfig(const yaml::Field& f, const std::string& path,
                                                  const std::string& dir) {
-  static constexpr std::string_view kKeys[] = {"address", "key_prefix", "password_file",
-                                               "poll_interval"};
-  auto keys = yaml::fields(path, f.value, f.valueLine(), f.label, {.allowed = kKeys});
+  auto keys = yaml::fields(path, f.value, f.valueLine(), f.label,
+                           schema::keySet("tlsgate.yaml", "ssl.server.ticket_key.redis"));
   if (!keys) return keys.error();
   auto fail = [&path](int line, std::string message) {
     return Error{path, line, std::move(message)};

@@ -5,22 +5,18 @@
 #include <charconv>
 #include <string_view>
 
+#include "config/schema.h"
 #include "config/yaml_fields.h"
 
 namespace tlsgate::config {
-
-namespace {
-
-constexpr std::string_view kKeys[] = {"client_ip", "server_name", "percentage"};
-
-}  // namespace
 
 Result<WireTraceConfig> parseWireTrace(const yaml::Field& f, const std::string& path) {
   WireTraceConfig trace;
   trace.line = f.line;
   // `wire_trace:` with nothing after it is an empty mapping: every connection.
   if (f.value.IsNull()) return trace;
-  auto keys = yaml::fields(path, f.value, f.valueLine(), f.label, {.allowed = kKeys});
+  auto keys = yaml::fields(path, f.value, f.valueLine(), f.label,
+                           schema::keySet("tlsgate.yaml", "ssl.wire_trace"));
   if (!keys) return keys.error();
   for (const yaml::Field& k : *keys) {
     auto fail = [&](const std::string& what) {

@@ -35,6 +35,45 @@ std::string joined(std::span<const std::string_view> names) {
   return out;
 }
 
+namespace {
+
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Edits (insertions, deletions, substitutions) from a to b, ignoring case.
+size_t distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known key `name` is most probably a typo of, if one is close enough.
+std::string nearest(const std::string& name, std::span<const std::string_view> known) {
+  std::string_view best;
+  size_t bestDistance = std::max<size_t>(2, name.size() / 3) + 1;
+  for (std::string_view k : known) {
+    size_t d = distance(name, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best.empty() ? "" : "did you mean '" + std::string(best) + "'?";
+}
+
+}  // namespace
+
 Result<std::vector<Field>> fields(const std::string& path, const YAML::Node& node, int line,
                                   const std::string& label, const KeySet& keys) {
   auto fail = [&](int at, std::string message) { return Error{path, at, std::move(message)}; };
@@ -56,8 +95,10 @@ Result<std::vector<Field>> fields(const std::string& path, const YAML::Node& nod
     if (listed(keys.unsupported, name))
       return fail(keyLine, "'" + name + "' " + std::string(keys.unsupportedWhy));
     if (!listed(keys.allowed, name)) {
-      return fail(keyLine, "unknown key '" + name + "'" + where +
-                               " (expected one of: " + joined(keys.allowed) + ")");
+      Error e = fail(keyLine, "unknown key '" + name + "'" + where +
+                                  " (expected one of: " + joined(keys.allowed) + ")");
+      e.hint = nearest(name, keys.allowed);
+      return e;
     }
     if (!seen.insert(name).second) return fail(keyLine, "duplicate key '" + name + "'" + where);
     out.push_back({name, keyLine, kv.second, label.empty() ? name : label + "." + name});

@@ -12,15 +12,20 @@
 namespace tlsgate {
 
 struct Error {
+  Error() = default;
+  Error(std::string f, int l, std::string m) : file(std::move(f)), line(l), message(std::move(m)) {}
+
   std::string file;  // empty when the error is not about a file
   int line = 0;      // 1-based; 0 when the error is about the file as a whole
   std::string message;
+  std::string hint;  // what was probably meant ("did you mean 'alpn'?"); may be empty
 
-  // "file:line: message", "file: message" or "message".
+  // "file:line: message (hint)", "file: message" or "message".
   std::string toString() const {
-    if (file.empty()) return message;
-    if (line == 0) return file + ": " + message;
-    return file + ":" + std::to_string(line) + ": " + message;
+    std::string out = file.empty() ? message
+                      : line == 0  ? file + ": " + message
+                                   : file + ":" + std::to_string(line) + ": " + message;
+    return hint.empty() ? out : out + " (" + hint + ")";
   }
 };
 
