@@ -497,20 +497,9 @@ static int parse_count(const char* value, long min, long max, long* out) {
   return 0;
 }
 
-int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
-  const char* self = argc > 0 ? argv[0] : "cert_loader";
-  if (api_version != TLSGATE_PLUGIN_API_VERSION) {
-    fprintf(stderr, "cert_loader (%s): built for plugin API %d, tlsgate offers %d\n", self,
-            TLSGATE_PLUGIN_API_VERSION, api_version);
-    return 1;
-  }
-  struct loader* l = calloc(1, sizeof *l);
-  if (l == NULL) return fail(self, NULL, "out of memory", NULL);
-  l->threads = 2;
-  l->capacity = 1000;
-  l->verbose = getenv("CERT_LOADER_VERBOSE") != NULL;
-
-  /* argv belongs to tlsgate for the duration of this call only: copy what we keep. */
+/* Reads the arguments into l; non-zero (l freed) on a bad one. argv belongs to tlsgate for
+ * the duration of the init call only: what is kept is copied. */
+static int parse_args(struct loader* l, const char* self, int argc, const char* const* argv) {
   for (int i = 1; i < argc; i++) {
     const char* arg = argv[i];
     if (strcmp(arg, "--dir") != 0 && strcmp(arg, "--threads") != 0 && strcmp(arg, "--cache") != 0 &&
@@ -537,17 +526,11 @@ int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
   struct stat st;
   if (stat(l->dir, &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(self, l, "--dir is not a readable folder:", l->dir);
+  return 0;
+}
 
-  /* About two buckets per cached certificate; LOADING slots just lengthen chains. */
-  l->nbuckets = 16;
-  while (l->nbuckets < (size_t)l->capacity * 2 && l->nbuckets < ((size_t)1 << 26))
-    l->nbuckets <<= 1;
-  l->buckets = calloc(l->nbuckets, sizeof *l->buckets);
-  if (l->buckets == NULL) return fail(self, l, "out of memory", NULL);
-  l->lru.lru_next = l->lru.lru_prev = &l->lru;
-  pthread_mutex_init(&l->lock, NULL);
-  pthread_cond_init(&l->work, NULL);
-
+/* Registers the CERT hook and starts the worker threads. */
+static int start(struct loader* l, const char* self) {
   /* Register first: once a thread runs, l can no longer be freed. */
   if (tlsgate_hook_add(TLSGATE_HOOK_CERT, on_cert, l) != 0) {
     fprintf(stderr, "cert_loader (%s): tlsgate_hook_add failed\n", self);
@@ -567,4 +550,29 @@ int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
     }
   }
   return 0;
+}
+
+int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
+  const char* self = argc > 0 ? argv[0] : "cert_loader";
+  if (api_version != TLSGATE_PLUGIN_API_VERSION) {
+    fprintf(stderr, "cert_loader (%s): built for plugin API %d, tlsgate offers %d\n", self,
+            TLSGATE_PLUGIN_API_VERSION, api_version);
+    return 1;
+  }
+  struct loader* l = calloc(1, sizeof *l);
+  if (l == NULL) return fail(self, NULL, "out of memory", NULL);
+  l->threads = 2;
+  l->capacity = 1000;
+  l->verbose = getenv("CERT_LOADER_VERBOSE") != NULL;
+  if (parse_args(l, self, argc, argv) != 0) return 1;
+  /* About two buckets per cached certificate; LOADING slots just lengthen chains. */
+  l->nbuckets = 16;
+  while (l->nbuckets < (size_t)l->capacity * 2 && l->nbuckets < ((size_t)1 << 26))
+    l->nbuckets <<= 1;
+  l->buckets = calloc(l->nbuckets, sizeof *l->buckets);
+  if (l->buckets == NULL) return fail(self, l, "out of memory", NULL);
+  l->lru.lru_next = l->lru.lru_prev = &l->lru;
+  pthread_mutex_init(&l->lock, NULL);
+  pthread_cond_init(&l->work, NULL);
+  return start(l, self);
 }

@@ -58,8 +58,9 @@ MetricsSnapshot collectMetrics(const GatewayControl& control,
   return m;
 }
 
-std::string toPrometheus(const MetricsSnapshot& m) {
-  PrometheusText p;
+namespace {
+
+void promCounters(PrometheusText& p, const MetricsSnapshot& m) {
   for (size_t i = 0; i < stats::kCounterCount; ++i) {
     auto c = static_cast<Counter>(i);
     CounterMetric metric = prometheusName(c);
@@ -71,7 +72,10 @@ std::string toPrometheus(const MetricsSnapshot& m) {
     else
       p.sample(metric.name, {}, m.counters[i]);
   }
+}
 
+// The handshake histogram, and the handshakes by version, cipher and group.
+void promHandshakes(PrometheusText& p, const MetricsSnapshot& m) {
   const auto& h = m.series.handshake;
   p.family("tlsgate_ssl_handshake_duration_seconds", "histogram",
            "Duration of successful inbound TLS handshakes");
@@ -85,7 +89,6 @@ std::string toPrometheus(const MetricsSnapshot& m) {
   }
   p.sample("tlsgate_ssl_handshake_duration_seconds_sum", {}, seconds(h.sumUs));
   p.sample("tlsgate_ssl_handshake_duration_seconds_count", {}, h.count());
-
   p.family("tlsgate_ssl_handshakes_by_version_total", "counter",
            "Successful inbound handshakes by TLS version");
   for (size_t i = 0; i < stats::kTlsVersions; ++i)
@@ -101,7 +104,9 @@ std::string toPrometheus(const MetricsSnapshot& m) {
   for (size_t i = 0; i < m.groupNames.size(); ++i)
     p.sample("tlsgate_ssl_handshakes_by_group_total", {{"group", m.groupNames[i]}},
              m.series.groups[i]);
+}
 
+void promListeners(PrometheusText& p, const MetricsSnapshot& m) {
   p.family("tlsgate_listener_connections_accepted_total", "counter",
            "Connections accepted, per listener");
   for (const auto& [label, t] : m.listeners)
@@ -124,7 +129,10 @@ std::string toPrometheus(const MetricsSnapshot& m) {
            "Bytes sent to clients by relays and tunnels, per listener, at close");
   for (const auto& [label, t] : m.listeners)
     p.sample("tlsgate_listener_sent_bytes_total", {{"listener", label}}, t.bytesOut);
+}
 
+// Reloads, the start time and the certificates' expiry.
+void promLifecycle(PrometheusText& p, const MetricsSnapshot& m) {
   const ReloadStatus& r = m.reload;
   p.family("tlsgate_reloads_total", "counter", "Configuration reloads attempted");
   p.sample("tlsgate_reloads_total", {}, r.attempts);
@@ -141,19 +149,28 @@ std::string toPrometheus(const MetricsSnapshot& m) {
            seconds(static_cast<uint64_t>(r.lastTook.count())));
   p.family("tlsgate_start_time_seconds", "gauge", "When the process started (Unix time)");
   p.sample("tlsgate_start_time_seconds", {}, static_cast<uint64_t>(r.startTime));
-
   p.family("tlsgate_certificate_expiry_seconds", "gauge",
            "Seconds until the certificate's notAfter (negative: expired)");
   for (const auto& c : m.certificates)
     p.sample("tlsgate_certificate_expiry_seconds", {{"file", c.file}, {"subject", c.subject}},
              static_cast<double>(c.notAfter - m.now));
-  return p.text();
 }
 
-std::string toStatsJson(const MetricsSnapshot& m) {
-  std::string out = "{\"counters\": ";
-  out += stats::CounterRegistry::toJson(m.counters);
+// {"name": count, ...} of a labelled series.
+void jsonLabelled(std::string& out, const char* key, const std::vector<std::string>& names,
+                  const uint64_t* counts) {
+  out += ", \"";
+  out += key;
+  out += "\": {";
+  bool first = true;
+  for (size_t i = 0; i < names.size(); ++i) {
+    appendKey(out, first, names[i]);
+    out += std::to_string(counts[i]);
+  }
+  out += "}";
+}
 
+void jsonHandshakes(std::string& out, const MetricsSnapshot& m) {
   const auto& h = m.series.handshake;
   out += ", \"handshake_duration_seconds\": {\"buckets\": [";
   uint64_t cumulative = 0;
@@ -169,27 +186,16 @@ std::string toStatsJson(const MetricsSnapshot& m) {
   }
   out += "], \"sum\": " + PrometheusText::formatDouble(seconds(h.sumUs)) +
          ", \"count\": " + std::to_string(h.count()) + "}";
+  std::vector<std::string> versions;
+  for (size_t i = 0; i < stats::kTlsVersions; ++i) versions.emplace_back(stats::tlsVersionName(i));
+  jsonLabelled(out, "tls_versions", versions, m.series.versions.data());
+  jsonLabelled(out, "ciphers", m.cipherNames, m.series.ciphers.data());
+  jsonLabelled(out, "groups", m.groupNames, m.series.groups.data());
+}
 
-  out += ", \"tls_versions\": {";
+void jsonListeners(std::string& out, const MetricsSnapshot& m) {
+  out += ", \"listeners\": [";
   bool first = true;
-  for (size_t i = 0; i < stats::kTlsVersions; ++i) {
-    appendKey(out, first, stats::tlsVersionName(i));
-    out += std::to_string(m.series.versions[i]);
-  }
-  out += "}, \"ciphers\": {";
-  first = true;
-  for (size_t i = 0; i < m.cipherNames.size(); ++i) {
-    appendKey(out, first, m.cipherNames[i]);
-    out += std::to_string(m.series.ciphers[i]);
-  }
-  out += "}, \"groups\": {";
-  first = true;
-  for (size_t i = 0; i < m.groupNames.size(); ++i) {
-    appendKey(out, first, m.groupNames[i]);
-    out += std::to_string(m.series.groups[i]);
-  }
-  out += "}, \"listeners\": [";
-  first = true;
   for (const auto& [label, t] : m.listeners) {
     if (!first) out += ", ";
     first = false;
@@ -205,15 +211,19 @@ std::string toStatsJson(const MetricsSnapshot& m) {
     out += "}, \"bytes_in\": " + std::to_string(t.bytesIn) +
            ", \"bytes_out\": " + std::to_string(t.bytesOut) + "}";
   }
+  out += "]";
+}
+
+void jsonLifecycle(std::string& out, const MetricsSnapshot& m) {
   const ReloadStatus& r = m.reload;
-  out += "], \"reload\": {\"attempts\": " + std::to_string(r.attempts) +
+  out += ", \"reload\": {\"attempts\": " + std::to_string(r.attempts) +
          ", \"failures\": " + std::to_string(r.failures) +
          ", \"last_ok\": " + (r.lastOk ? "true" : "false") + ", \"last_error\": ";
   json::appendStringOrNull(out, r.lastError);
   out += ", \"last_time\": " + std::to_string(r.lastTime) +
          ", \"last_took_ms\": " + PrometheusText::formatDouble(r.lastTook.count() / 1000.0) +
          "}, \"start_time\": " + std::to_string(r.startTime) + ", \"certificates\": [";
-  first = true;
+  bool first = true;
   for (const auto& c : m.certificates) {
     if (!first) out += ", ";
     first = false;
@@ -224,7 +234,27 @@ std::string toStatsJson(const MetricsSnapshot& m) {
     out +=
         ", \"expiry_seconds\": " + std::to_string(static_cast<long long>(c.notAfter - m.now)) + "}";
   }
-  out += "]}\n";
+  out += "]";
+}
+
+}  // namespace
+
+std::string toPrometheus(const MetricsSnapshot& m) {
+  PrometheusText p;
+  promCounters(p, m);
+  promHandshakes(p, m);
+  promListeners(p, m);
+  promLifecycle(p, m);
+  return p.text();
+}
+
+std::string toStatsJson(const MetricsSnapshot& m) {
+  std::string out = "{\"counters\": ";
+  out += stats::CounterRegistry::toJson(m.counters);
+  jsonHandshakes(out, m);
+  jsonListeners(out, m);
+  jsonLifecycle(out, m);
+  out += "}\n";
   return out;
 }
 

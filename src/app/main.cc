@@ -30,75 +30,42 @@ void tuneAllocator() {
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  auto options = app::parseCommandLine(argc, argv);
-  if (!options) {
-    std::fprintf(stderr, "tlsgate: %s\n%s", options.error().message.c_str(), app::kUsage);
-    return 2;
-  }
-  if (options->help) {
+// --help, --config-keys, --version: what prints and exits; -1 when none was asked.
+int answerQuestions(const app::Options& options) {
+  if (options.help) {
     std::fputs(app::kUsage, stdout);
     return 0;
   }
-  if (options->configKeys) {
+  if (options.configKeys) {
     std::fputs(config::schema::markdownReference().c_str(), stdout);
     return 0;
   }
-  if (options->version) {
+  if (options.version) {
     std::printf("tlsgate %s\n%s\n", TLSGATE_VERSION, OpenSSL_version(OPENSSL_VERSION));
     return 0;
   }
-  log::setDebugTags(options->debugTags);
+  return -1;
+}
 
-  // Plugins come first: the snapshot offers the ALPN protocols their endpoints serve.
-  auto parsed = config::loadGatewayConfig(options->configPath);
-  if (!parsed) {
-    std::fprintf(stderr, "%s\n", parsed.error().toString().c_str());
-    return 1;
-  }
-  if (Status s = app::loadPlugins(*parsed, /*initialise=*/!options->check); !s) {
-    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
-    return 1;
-  }
-  auto protocols = hooks::HookRegistry::instance().endpointProtocols();
-  auto snapshot = config::buildSnapshot(std::move(parsed.value()), protocols);
-  if (!snapshot) {
-    std::fprintf(stderr, "%s\n", snapshot.error().toString().c_str());
-    return 1;
-  }
-  if (options->check) {  // built and checked; nothing started, no name looked up
-    std::printf("configuration OK\n");
-    return 0;
-  }
-  if (Status s = app::activate(**snapshot, nullptr); !s) {
-    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
-    return 1;
-  }
+int fail(const Error& e) {
+  std::fprintf(stderr, "%s\n", e.toString().c_str());
+  return 1;
+}
 
-  tuneAllocator();
-  sigset_t signals = app::blockSignals();
-  const config::GatewayConfig& cfg = (*snapshot)->config;
-  // The access log and the admin endpoint are set up once; a reload that changes them
-  // says they take effect at restart (app/restart_only.cc).
-  std::unique_ptr<AccessLog> accessLog;
-  if (cfg.accessLog) {
-    auto opened = AccessLog::open(cfg.accessLog->path, cfg.threads);
-    if (!opened) {
-      std::fprintf(stderr, "%s:%d: access_log: %s\n", cfg.path.c_str(), cfg.accessLog->line,
-                   opened.error().toString().c_str());
-      return 1;
-    }
-    accessLog = std::move(opened.value());
-    AccessLog::setActive(accessLog.get());
-  }
-  app::Gateway gateway(std::move(snapshot.value()), std::move(protocols));
-  if (accessLog) gateway.setReopenLogs([&accessLog] { accessLog->reopen(); });
-  if (Status s = gateway.start(); !s) {
-    std::fprintf(stderr, "%s\n", s.error().toString().c_str());
-    return 1;
-  }
+// The access log is set up once; a reload that changes it says it takes effect at
+// restart (app/restart_only.cc).
+Result<std::unique_ptr<AccessLog>> openAccessLog(const config::GatewayConfig& cfg) {
+  if (!cfg.accessLog) return std::unique_ptr<AccessLog>();
+  auto opened = AccessLog::open(cfg.accessLog->path, cfg.threads);
+  if (!opened)
+    return Error{cfg.path, cfg.accessLog->line, "access_log: " + opened.error().toString()};
+  AccessLog::setActive(opened->get());
+  return std::move(opened.value());
+}
+
+// Serves until a signal ends it (app/signals.h): the admin endpoint (set up once, like the
+// access log), the startup lines, then the signal loop.
+int serve(app::Gateway& gateway, sigset_t signals) {
   // Held: a reload through the admin endpoint may replace the gateway's snapshot any time.
   std::shared_ptr<const config::Snapshot> atStart = gateway.snapshot();
   const config::GatewayConfig& running = atStart->config;
@@ -106,11 +73,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<admin::HttpServer> adminServer;
   if (running.admin) {
     auto started = admin::startAdmin(running.admin->address, adminEndpoint);
-    if (!started) {
-      std::fprintf(stderr, "%s:%d: %s\n", running.path.c_str(), running.admin->line,
-                   started.error().toString().c_str());
-      return 1;
-    }
+    if (!started) return fail(Error{running.path, running.admin->line, started.error().toString()});
     adminServer = std::move(started.value());
   }
   log::info("%u worker threads, %s", running.threads, OpenSSL_version(OPENSSL_VERSION));
@@ -122,9 +85,44 @@ int main(int argc, char** argv) {
         tls::defaultGroups().server.c_str());
   log::info("ready");
   app::runSignalLoop(gateway, signals);
-  adminServer.reset();
-  AccessLog::setActive(nullptr);
-  accessLog.reset();  // flushes the last lines
-  log::info("stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = app::parseCommandLine(argc, argv);
+  if (!options) {
+    std::fprintf(stderr, "tlsgate: %s\n%s", options.error().message.c_str(), app::kUsage);
+    return 2;
+  }
+  if (int answered = answerQuestions(*options); answered >= 0) return answered;
+  log::setDebugTags(options->debugTags);
+
+  // Plugins come first: the snapshot offers the ALPN protocols their endpoints serve.
+  auto parsed = config::loadGatewayConfig(options->configPath);
+  if (!parsed) return fail(parsed.error());
+  if (Status s = app::loadPlugins(*parsed, /*initialise=*/!options->check); !s)
+    return fail(s.error());
+  auto protocols = hooks::HookRegistry::instance().endpointProtocols();
+  auto snapshot = config::buildSnapshot(std::move(parsed.value()), protocols);
+  if (!snapshot) return fail(snapshot.error());
+  if (options->check) {  // built and checked; nothing started, no name looked up
+    std::printf("configuration OK\n");
+    return 0;
+  }
+  if (Status s = app::activate(**snapshot, nullptr); !s) return fail(s.error());
+
+  tuneAllocator();
+  sigset_t signals = app::blockSignals();
+  auto accessLog = openAccessLog((*snapshot)->config);
+  if (!accessLog) return fail(accessLog.error());
+  app::Gateway gateway(std::move(snapshot.value()), std::move(protocols));
+  if (*accessLog) gateway.setReopenLogs([log = accessLog->get()] { log->reopen(); });
+  if (Status s = gateway.start(); !s) return fail(s.error());
+  int status = serve(gateway, signals);
+  AccessLog::setActive(nullptr);
+  accessLog->reset();  // flushes the last lines
+  if (status == 0) log::info("stopped");
+  return status;
 }

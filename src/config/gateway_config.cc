@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "config/gateway_parser.h"
 #include "config/schema.h"
 #include "config/ticket_redis_config.h"
 #include "config/yaml_fields.h"
@@ -22,66 +23,7 @@
 
 namespace tlsgate::config {
 
-namespace {
-
-using yaml::describe;
-using yaml::Field;
-using yaml::lineOf;
-
-std::optional<unsigned> parseUnsigned(const YAML::Node& node) {
-  if (!node.IsScalar()) return {};
-  const std::string& s = node.Scalar();
-  unsigned v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return {};
-  return v;
-}
-
-class Parser {
- public:
-  explicit Parser(const std::string& path)
-      : path_(path), dir_(std::filesystem::path(path).parent_path()) {}
-
-  Result<GatewayConfig> parse(const YAML::Node& root);
-
- private:
-  Error fail(int line, std::string message) const { return Error{path_, line, std::move(message)}; }
-  // The keys of a mapping at `scope` of the schema (config/schema.h).
-  Result<std::vector<Field>> fields(const YAML::Node& node, int line, const std::string& label,
-                                    std::string_view scope) const;
-  Result<size_t> oneOf(const Field& f, std::string_view scope) const;
-  Result<std::string> string(const Field& f) const;
-
-  Status parseThreads(const Field& f, GatewayConfig& config) const;
-  Status parseListeners(const Field& f, GatewayConfig& config) const;
-  Status parseSsl(const Field& f, SslConfig& ssl) const;
-  Status parseSslField(const Field& f, SslConfig& ssl) const;
-  Status parseClient(const Field& f, ClientTlsConfig& client) const;
-  Status parseClientField(const Field& f, ClientTlsConfig& client) const;
-  Status groupList(const Field& f, const std::string& list) const;
-  Status parseProtocols(const Field& f, SslConfig& ssl) const;
-  Status parseServer(const Field& f, ServerTlsConfig& server) const;
-  Status parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const;
-  Status parseTicketRedis(const Field& f, TicketRedisConfig& redis) const;
-  Status parseSession(const Field& f, ServerTlsConfig& server) const;
-  Result<bool> boolean(const Field& f) const;
-  Result<unsigned> count(const Field& f, const std::string& unit) const;
-  Result<std::string> filePath(const Field& f, const std::string& what = "a file") const;
-  Status originFile(const Field& f, std::string& caCerts, std::string& cert,
-                    std::string& key) const;
-  Status parseListener(const YAML::Node& node, int line, ListenerConfig& listener) const;
-  Status parseRoutes(const Field& f, RoutesConfig& routes) const;
-  Result<RouteTarget> parseRoute(const Field& f) const;
-  Result<RouteTarget> parseRouteMapping(const Field& f) const;
-  Status parseRouteTls(const Field& f, RouteTarget& target) const;
-  Status parseTunnel(const Field& f, TunnelConfig& tunnel) const;
-  Status parsePlugins(const Field& f, GatewayConfig& config) const;
-  Status parseAdmin(const Field& f, GatewayConfig& config) const;
-  Status parseAccessLog(const Field& f, GatewayConfig& config) const;
-
-  const std::string& path_;
-  std::filesystem::path dir_;
-};
+namespace detail {
 
 // Every mapping goes through here: keys must be strings, known and written once.
 Result<std::vector<Field>> Parser::fields(const YAML::Node& node, int line,
@@ -360,273 +302,6 @@ Status Parser::parsePlugins(const Field& f, GatewayConfig& config) const {
   return Ok{};
 }
 
-Status Parser::parseSsl(const Field& f, SslConfig& ssl) const {
-  auto keys = fields(f.value, f.valueLine(), "ssl", "ssl");
-  if (!keys) return keys.error();
-  bool haveMulticert = false;
-  for (const auto& key : *keys) {
-    if (auto st = parseSslField(key, ssl); !st) return st;
-    haveMulticert = haveMulticert || key.name == "multicert";
-  }
-  if (!haveMulticert) return fail(f.line, "missing required key 'ssl.multicert'");
-  if (ssl.verifyClient != VerifyClient::kNone && ssl.verifyClientCaCerts.empty())
-    return fail(f.line,
-                "ssl.verify_client needs ssl.verify_client_ca_certs (the CAs that "
-                "sign client certificates)");
-  return Ok{};
-}
-
-Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
-  if (f.name == "client") return parseClient(f, ssl.client);
-  if (f.name == "server") return parseServer(f, ssl.server);
-  if (f.name == "protocols") return parseProtocols(f, ssl);
-  if (f.name == "wire_trace") {  // S21
-    auto trace = parseWireTrace(f, path_);
-    if (!trace) return trace.error();
-    ssl.wireTrace = std::move(*trace);
-    return Ok{};
-  }
-  if (f.name == "keylog_file") {
-    auto file = filePath(f);
-    if (!file) return file.error();
-    ssl.keylogFile = *file;
-    ssl.keylogLine = f.line;
-    return Ok{};
-  }
-  if (f.name == "alpn") {  // S14
-    auto names = parseProtocolNames(f, path_, f.label);
-    if (!names) return names.error();
-    ssl.alpn = std::move(*names);
-    ssl.alpnGiven = true;
-    return Ok{};
-  }
-  if (f.name == "handshake_timeout_in") {  // S1
-    auto seconds = count(f, "seconds");
-    if (!seconds) return seconds.error();
-    ssl.handshakeTimeoutSec = *seconds;
-    return Ok{};
-  }
-  if (f.name == "allow_client_renegotiation") {  // S12
-    auto on = boolean(f);
-    if (!on) return on.error();
-    ssl.allowClientRenegotiation = *on;
-    return Ok{};
-  }
-  if (f.name == "multicert" || f.name == "verify_client_ca_certs") {
-    auto file = filePath(f);
-    if (!file) return file.error();
-    if (f.name == "multicert") {
-      ssl.multicertPath = *file;
-      ssl.multicertLine = f.line;
-    } else {
-      ssl.verifyClientCaCerts = *file;
-    }
-    return Ok{};
-  }
-  if (f.name == "verify_client") {
-    auto level = oneOf(f, "ssl");  // NONE, MODERATE, STRICT
-    if (!level) return level.error();
-    ssl.verifyClient = static_cast<VerifyClient>(*level);
-    return Ok{};
-  }
-  auto text = string(f);
-  if (!text) return text.error();
-  if (f.name == "ciphers") {
-    ssl.ciphers = *text;
-  } else if (f.name == "ciphersuites") {
-    ssl.ciphersuites = *text;
-  } else if (f.name == "groups") {
-    if (auto st = groupList(f, *text); !st) return st;
-    ssl.groups = *text;
-  } else {
-    return fail(f.line, "internal: ssl." + f.name + " has no parser");
-  }
-  return Ok{};
-}
-
-// ssl.groups, ssl.client.groups: every group known to the linked OpenSSL.
-Status Parser::groupList(const Field& f, const std::string& list) const {
-  if (auto st = tls::checkGroups(list); !st)
-    return fail(f.valueLine(), f.label + ": " + st.error().message);
-  if (tls::usesDefaultKeyword(list))
-    log::warning(
-        "%s:%d: %s uses DEFAULT: OpenSSL before 3.5.6 loses its group tuples there "
-        "(CVE-2026-2673) and may skip post-quantum key exchange; list the groups",
-        path_.c_str(), f.valueLine(), f.label.c_str());
-  return Ok{};
-}
-
-// ssl.client: TLS towards origins (S17-S19). Every key is optional.
-Status Parser::parseClient(const Field& f, ClientTlsConfig& client) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.client");
-  if (!keys) return keys.error();
-  client.line = f.line;
-  for (const Field& k : *keys) {
-    if (auto st = parseClientField(k, client); !st) return st;
-  }
-  auto problem = certKeyPairProblem(client.cert, client.key, f.label + ".cert", f.label + ".key");
-  if (!problem.empty()) return fail(f.line, problem);
-  return Ok{};
-}
-
-Status Parser::parseClientField(const Field& f, ClientTlsConfig& client) const {
-  if (f.name == "alpn") {
-    auto names = parseProtocolNames(f, path_, f.label);
-    if (!names) return names.error();
-    client.alpn = std::move(*names);
-    return Ok{};
-  }
-  if (f.name == "handshake_timeout_in" || f.name == "session_cache") {
-    const bool timeout = f.name == "handshake_timeout_in";
-    auto n = count(f, timeout ? "seconds" : "entries");
-    if (!n) return n.error();
-    (timeout ? client.handshakeTimeoutSec : client.sessionCache) = *n;
-    return Ok{};
-  }
-  if (f.name == "verify_depth") {
-    auto depth = parseUnsigned(f.value);
-    if (!depth || *depth < 1 || *depth > 100) {
-      return fail(f.valueLine(),
-                  f.label + " must be an integer from 1 to 100, got " + describe(f.value));
-    }
-    client.verifyDepth = *depth;
-    return Ok{};
-  }
-  if (f.name == "ca_certs" || f.name == "cert" || f.name == "key")
-    return originFile(f, client.caCerts, client.cert, client.key);
-  if (f.name == "groups") {
-    auto text = string(f);
-    if (!text) return text.error();
-    if (auto st = groupList(f, *text); !st) return st;
-    client.groups = *text;
-    return Ok{};
-  }
-  if (f.name == "verify_server_policy" || f.name == "verify_server_properties") {
-    // The schema lists the values in the enums' order.
-    auto v = oneOf(f, "ssl.client");
-    if (!v) return v.error();
-    if (f.name == "verify_server_policy")
-      client.policy = static_cast<VerifyServerPolicy>(*v);
-    else
-      client.properties = static_cast<VerifyServerProperties>(*v);
-    return Ok{};
-  }
-  return fail(f.line, "internal: ssl.client." + f.name + " has no parser");
-}
-
-// ssl.server: session resumption. Every key is optional.
-Status Parser::parseServer(const Field& f, ServerTlsConfig& server) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.server");
-  if (!keys) return keys.error();
-  server.line = f.line;
-  for (const Field& k : *keys) {
-    Status st = k.name == "ticket_key" ? parseTicketKey(k, server.ticketKey)
-                : k.name == "session"
-                    ? parseSession(k, server)
-                    : Status(fail(k.line, "internal: " + k.label + " has no parser"));
-    if (!st) return st;
-  }
-  return Ok{};
-}
-
-Status Parser::parseTicketKey(const Field& f, TicketKeyConfig& ticketKey) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.server.ticket_key");
-  if (!keys) return keys.error();
-  ticketKey.line = f.line;
-  bool rotationGiven = false;
-  for (const Field& k : *keys) {
-    if (k.name == "filename") {
-      auto file = filePath(k);
-      if (!file) return file.error();
-      ticketKey.filename = *file;
-      ticketKey.filenameLine = k.line;
-    } else if (k.name == "rotation") {
-      auto seconds = count(k, "seconds");
-      if (!seconds) return seconds.error();
-      if (*seconds == 0) return fail(k.valueLine(), k.label + " must be at least 1 second");
-      ticketKey.rotationSec = *seconds;
-      rotationGiven = true;
-    } else if (k.name == "redis") {
-      TicketRedisConfig redis;
-      if (auto st = parseTicketRedis(k, redis); !st) return st;
-      ticketKey.redis = std::move(redis);
-    } else {
-      return fail(k.line, "internal: " + k.label + " has no parser");
-    }
-  }
-  // One source of keys: a file, a fleet's Redis, or this process's own rotation.
-  if (!ticketKey.filename.empty() && ticketKey.redis)
-    return fail(f.line, f.label + ": filename and redis exclude each other");
-  if (rotationGiven && !ticketKey.filename.empty())
-    return fail(f.line, f.label +
-                            ".rotation applies to random keys, not to filename (rotate "
-                            "the file and reload)");
-  return Ok{};
-}
-
-Status Parser::parseTicketRedis(const Field& f, TicketRedisConfig& redis) const {
-  auto parsed = parseTicketRedisConfig(f, path_, dir_.string());
-  if (!parsed) return parsed.error();
-  redis = std::move(*parsed);
-  return Ok{};
-}
-
-Status Parser::parseSession(const Field& f, ServerTlsConfig& server) const {
-  auto keys = fields(f.value, f.valueLine(), f.label, "ssl.server.session");
-  if (!keys) return keys.error();
-  for (const Field& k : *keys) {
-    if (k.name == "timeout") {
-      auto seconds = count(k, "seconds");
-      if (!seconds) return seconds.error();
-      if (*seconds == 0) return fail(k.valueLine(), k.label + " must be at least 1 second");
-      server.sessionTimeoutSec = *seconds;
-      continue;
-    }
-    auto cache = fields(k.value, k.valueLine(), k.label, "ssl.server.session.cache");
-    if (!cache) return cache.error();
-    for (const Field& c : *cache) {
-      if (c.name == "enabled") {
-        auto on = boolean(c);
-        if (!on) return on.error();
-        server.sessionCache.enabled = *on;
-      } else if (c.name != "size") {
-        return fail(c.line, "internal: " + c.label + " has no parser");
-      } else {
-        auto n = count(c, "sessions");
-        if (!n) return n.error();
-        if (*n == 0)
-          return fail(c.valueLine(), c.label + " must be at least 1 (or enabled: false)");
-        server.sessionCache.size = *n;
-      }
-    }
-  }
-  return Ok{};
-}
-
-Status Parser::parseProtocols(const Field& f, SslConfig& ssl) const {
-  if (!f.value.IsSequence() || f.value.size() == 0) {
-    return fail(
-        f.valueLine(),
-        f.label + " must be a non-empty sequence of TLSv1.2 / TLSv1.3, got " + describe(f.value));
-  }
-  std::optional<TlsVersion> lo, hi;
-  for (const auto& node : f.value) {
-    const int line = lineOf(node) != 0 ? lineOf(node) : f.line;
-    std::optional<TlsVersion> v;
-    if (node.IsScalar() && node.Scalar() == "TLSv1.2") v = TlsVersion::kTls12;
-    if (node.IsScalar() && node.Scalar() == "TLSv1.3") v = TlsVersion::kTls13;
-    if (!v) {
-      return fail(line, "unsupported protocol " + describe(node) + " in " + f.label +
-                            " (supported: TLSv1.2, TLSv1.3)");
-    }
-    if (!lo || *v < *lo) lo = v;
-    if (!hi || *v > *hi) hi = v;
-  }
-  ssl.minVersion = *lo;
-  ssl.maxVersion = *hi;
-  return Ok{};
-}
-
 Status Parser::parseRoutes(const Field& f, RoutesConfig& routes) const {
   auto keys = fields(f.value, f.valueLine(), "routes", "routes");
   if (!keys) return keys.error();
@@ -737,7 +412,11 @@ Status Parser::parseRouteTls(const Field& f, RouteTarget& target) const {
   return fail(f.line, "internal: " + f.label + " has no parser");
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::describe;
+using detail::Field;
+using detail::lineOf;
 
 Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& path, int line,
                                      const std::string& label) {
@@ -797,7 +476,7 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
   // yaml-cpp reports problems by throwing; none may escape (STYLE rule 6).
   try {
     const YAML::Node root = YAML::Load(std::string(text));
-    return Parser(path).parse(root);
+    return detail::Parser(path).parse(root);
   } catch (const YAML::Exception& e) {
     return Error{path, e.mark.is_null() ? 0 : e.mark.line + 1, "invalid YAML: " + e.msg};
   }

@@ -40,81 +40,97 @@ Result<std::shared_ptr<Snapshot>> buildSnapshot(const std::string& yamlPath,
   return buildSnapshot(std::move(cfg.value()), pluginProtocols, previous);
 }
 
+namespace {
+
+// S14: without ssl.alpn, offer what the routes serve, in their order.
+std::string alpnOffer(const Snapshot& s, const std::vector<std::string>& pluginProtocols) {
+  std::vector<std::string> offer = s.runtime.routes->servedProtocols();
+  for (const auto& p : pluginProtocols)
+    if (std::find(offer.begin(), offer.end(), p) == offer.end()) offer.push_back(p);
+  if (offer.empty()) offer = s.config.ssl.alpn;  // the historical http/1.1
+  return tls::alpnToWire(offer);
+}
+
+// The debugging aids (S21, the key log): the snapshot owns what its contexts point to.
+Status debuggingAids(Snapshot& s) {
+  if (s.config.ssl.wireTrace) s.runtime.serverParams.wireTrace = &*s.config.ssl.wireTrace;
+  if (s.config.ssl.keylogFile.empty()) return Ok{};
+  // Opened when the gateway starts using this snapshot (app/activation.h).
+  s.runtime.keyLog = std::make_unique<tls::KeyLog>(s.config.ssl.keylogFile);
+  if (auto st = s.runtime.keyLog->check(); !st)
+    return Error{s.config.path, s.config.ssl.keylogLine, "ssl.keylog_file: " + st.error().message};
+  s.runtime.serverParams.keyLog = s.runtime.keyLog.get();
+  return Ok{};
+}
+
+// Listeners, origin settings and the tunnel timeout, as the workers read them.
+Status runtimeSettings(Snapshot& s) {
+  for (const ListenerConfig& l : s.config.listeners) {
+    proxy::ListenerSettings settings{l.address, l.transparent, l.passthrough, l.proxyProtocol, {}};
+    for (const auto& text : l.proxyProtocolFrom)
+      if (auto st = settings.proxyProtocolFrom.add(text); !st)
+        return Error{s.config.path, l.proxyProtocolFromLine,
+                     "listener.proxy_protocol_from: " + st.error().message};
+    s.runtime.listeners.push_back(std::move(settings));
+  }
+  const ClientTlsConfig& client = s.config.ssl.client;
+  s.runtime.origin = {std::chrono::seconds(client.handshakeTimeoutSec), client.sessionCache > 0,
+                      client.alpn};
+  s.runtime.tunnelIdleTimeout = std::chrono::seconds(s.config.tunnel.inactivityTimeoutSec);
+  auto origin = tls::newOriginContext(
+      {client.caCerts, client.verifyDepth, client.cert, client.key, client.groups});
+  if (!origin) return Error{s.config.path, client.line, origin.error().message};
+  s.runtime.originContext = std::move(origin.value());
+  if (s.runtime.keyLog) {  // the server contexts have it from serverParams
+    s.runtime.keyLog->attach(s.runtime.originContext.get());
+    for (const auto& ctx : s.runtime.routes->originContexts) s.runtime.keyLog->attach(ctx.get());
+  }
+  return Ok{};
+}
+
+Status ticketKeys(Snapshot& s, const Snapshot* previous) {
+  std::optional<TicketKeySetup> before;
+  if (previous) before = TicketKeySetup{previous->runtime.ticketKeys, previous->ticketPlan};
+  auto setup = planTicketKeys(s.config, before ? &*before : nullptr);
+  if (!setup) return setup.error();
+  s.runtime.ticketKeys = std::move(setup->store);
+  s.ticketPlan = std::move(setup->plan);
+  s.runtime.serverParams.ticketKeys = s.runtime.ticketKeys.get();
+  return Ok{};
+}
+
+Status certificates(Snapshot& s) {
+  const std::string& multicertPath = s.config.ssl.multicertPath;
+  auto entries = loadMulticert(multicertPath);
+  if (!entries) return entries.error();
+  auto store = tls::CertStore::build(*entries, multicertPath, s.runtime.serverParams);
+  if (!store) {
+    Error e = store.error();
+    // A bad cipher/group setting is about tlsgate.yaml, not about a certificate line.
+    if (e.file.empty()) e = Error{s.config.path, s.config.ssl.multicertLine, e.message};
+    return e;
+  }
+  s.runtime.certs = std::move(store.value());
+  return Ok{};
+}
+
+}  // namespace
+
 Result<std::shared_ptr<Snapshot>> buildSnapshot(GatewayConfig config,
                                                 const std::vector<std::string>& pluginProtocols,
                                                 const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->config = std::move(config);
-  const std::string& yamlPath = snapshot->config.path;
-  snapshot->runtime.serverParams = serverParamsOf(snapshot->config.ssl);
-  // Debugging aids (S21, the key log): the snapshot owns what its contexts point to.
-  if (snapshot->config.ssl.wireTrace)
-    snapshot->runtime.serverParams.wireTrace = &*snapshot->config.ssl.wireTrace;
-  if (!snapshot->config.ssl.keylogFile.empty()) {
-    // Opened when the gateway starts using this snapshot (app/activation.h).
-    snapshot->runtime.keyLog = std::make_unique<tls::KeyLog>(snapshot->config.ssl.keylogFile);
-    if (auto st = snapshot->runtime.keyLog->check(); !st)
-      return Error{yamlPath, snapshot->config.ssl.keylogLine,
-                   "ssl.keylog_file: " + st.error().message};
-    snapshot->runtime.serverParams.keyLog = snapshot->runtime.keyLog.get();
-  }
-
-  auto routes = buildRouteTable(snapshot->config);
+  Snapshot& s = *snapshot;
+  s.config = std::move(config);
+  s.runtime.serverParams = serverParamsOf(s.config.ssl);
+  if (auto st = debuggingAids(s); !st) return st.error();
+  auto routes = buildRouteTable(s.config);
   if (!routes) return routes.error();
-  snapshot->runtime.routes = std::move(routes.value());
-  // S14: without ssl.alpn, offer what the routes serve, in their order.
-  if (!snapshot->config.ssl.alpnGiven) {
-    std::vector<std::string> offer = snapshot->runtime.routes->servedProtocols();
-    for (const auto& p : pluginProtocols)
-      if (std::find(offer.begin(), offer.end(), p) == offer.end()) offer.push_back(p);
-    if (offer.empty()) offer = snapshot->config.ssl.alpn;  // the historical http/1.1
-    snapshot->runtime.serverParams.alpnWire = tls::alpnToWire(offer);
-  }
-
-  for (const ListenerConfig& l : snapshot->config.listeners) {
-    proxy::ListenerSettings settings{l.address, l.transparent, l.passthrough, l.proxyProtocol, {}};
-    for (const auto& text : l.proxyProtocolFrom)
-      if (auto st = settings.proxyProtocolFrom.add(text); !st)
-        return Error{yamlPath, l.proxyProtocolFromLine,
-                     "listener.proxy_protocol_from: " + st.error().message};
-    snapshot->runtime.listeners.push_back(std::move(settings));
-  }
-  const ClientTlsConfig& clientTls = snapshot->config.ssl.client;
-  snapshot->runtime.origin = {std::chrono::seconds(clientTls.handshakeTimeoutSec),
-                              clientTls.sessionCache > 0, clientTls.alpn};
-  snapshot->runtime.tunnelIdleTimeout =
-      std::chrono::seconds(snapshot->config.tunnel.inactivityTimeoutSec);
-
-  const ClientTlsConfig& client = snapshot->config.ssl.client;
-  auto origin = tls::newOriginContext(
-      {client.caCerts, client.verifyDepth, client.cert, client.key, client.groups});
-  if (!origin) return Error{yamlPath, client.line, origin.error().message};
-  snapshot->runtime.originContext = std::move(origin.value());
-  if (snapshot->runtime.keyLog) {  // the server contexts have it from serverParams
-    snapshot->runtime.keyLog->attach(snapshot->runtime.originContext.get());
-    for (const auto& ctx : snapshot->runtime.routes->originContexts)
-      snapshot->runtime.keyLog->attach(ctx.get());
-  }
-
-  std::optional<TicketKeySetup> before;
-  if (previous) before = TicketKeySetup{previous->runtime.ticketKeys, previous->ticketPlan};
-  auto ticketKeys = planTicketKeys(snapshot->config, before ? &*before : nullptr);
-  if (!ticketKeys) return ticketKeys.error();
-  snapshot->runtime.ticketKeys = std::move(ticketKeys->store);
-  snapshot->ticketPlan = std::move(ticketKeys->plan);
-  snapshot->runtime.serverParams.ticketKeys = snapshot->runtime.ticketKeys.get();
-
-  const std::string& multicertPath = snapshot->config.ssl.multicertPath;
-  auto entries = loadMulticert(multicertPath);
-  if (!entries) return entries.error();
-  auto store = tls::CertStore::build(*entries, multicertPath, snapshot->runtime.serverParams);
-  if (!store) {
-    Error e = store.error();
-    // A bad cipher/group setting is about tlsgate.yaml, not about a certificate line.
-    if (e.file.empty()) e = Error{yamlPath, snapshot->config.ssl.multicertLine, e.message};
-    return e;
-  }
-  snapshot->runtime.certs = std::move(store.value());
+  s.runtime.routes = std::move(routes.value());
+  if (!s.config.ssl.alpnGiven) s.runtime.serverParams.alpnWire = alpnOffer(s, pluginProtocols);
+  if (auto st = runtimeSettings(s); !st) return st.error();
+  if (auto st = ticketKeys(s, previous); !st) return st.error();
+  if (auto st = certificates(s); !st) return st.error();
   return snapshot;
 }
 

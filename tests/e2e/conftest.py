@@ -465,3 +465,27 @@ def pytest_sessionfinish(session, exitstatus):
         return
     if reporter.stats.get("skipped") and not reporter.stats.get("passed"):
         session.exitstatus = ALL_SKIPPED_EXIT
+
+
+# The hook_test plugin (plugins/hook_test): test_hooks.py, test_plugin_loading.py.
+@pytest.fixture(scope="session")
+def hook_test_so(plugin_dir) -> Path:
+    return plugin_dir / "hook_test.so"
+
+
+@pytest.fixture
+def ht(hook_test_so):
+    """ht(name, *points, mode=, ms=, tunnel=) -> one `plugins:` entry for hook_test.so."""
+    def make(name: str, *points: str, mode: str | None = None, ms: int | None = None,
+             tunnel: str | None = None, path: str | Path | None = None) -> dict:
+        args = ["--name", name]
+        for p in points:
+            args += ["--hook", p]
+        if mode is not None:
+            args += ["--mode", mode]
+        if ms is not None:
+            args += ["--ms", str(ms)]
+        if tunnel is not None:
+            args += ["--tunnel", tunnel]
+        return {"path": path if path is not None else hook_test_so, "args": args}
+    return make

@@ -9,18 +9,16 @@ read those lines from tlsgate's stderr (see plugins/hook_test/hook_test.c).
 
 from __future__ import annotations
 
-import os
-import re
 import socket
 import ssl
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import Gateway, GatewayStartError, scaled
+from conftest import scaled
+from hook_lines import assert_still_serving, by_id, closes, tags, wait_lines
 from tlsclient import (HOST, client_context, client_hello_bytes, http_get, inspect,
                        is_tls_alert, through_tunnel, tls_connect, wait_closed)
 from upstreams import TlsServer, closed_port
@@ -31,100 +29,10 @@ HANDSHAKE_POINTS = ("vconn_start", "client_hello", "cert")
 HANDSHAKE_FAILURE = 40
 INTERNAL_ERROR = 80
 
-LINE_RE = re.compile(
-    r"^hook_test\[(?P<name>[^\]]+)\]: (?P<point>\w+) id=(?P<id>\d+)"
-    r"(?: sni=(?P<sni>\S+) count=(?P<count>\d+)| (?P<thread>reenable from thread))$")
-
 
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HookLine:
-    name: str
-    point: str
-    id: int
-    sni: str | None
-    count: int | None
-    thread: bool  # the "reenable from thread" line
-
-    @property
-    def tag(self) -> str:
-        """"A:cert", or "A:cert/thread" for a delayed re-enable."""
-        return f"{self.name}:{self.point}" + ("/thread" if self.thread else "")
-
-
-def hook_lines(gw: Gateway) -> list[HookLine]:
-    out = []
-    for line in list(gw.lines):
-        m = LINE_RE.match(line)
-        if m:
-            out.append(HookLine(m["name"], m["point"], int(m["id"]), m["sni"],
-                                int(m["count"]) if m["count"] else None, bool(m["thread"])))
-    return out
-
-
-def by_id(lines: list[HookLine]) -> dict[int, list[HookLine]]:
-    """Lines grouped per connection, connections in order of their first line."""
-    out: dict[int, list[HookLine]] = {}
-    for l in lines:
-        out.setdefault(l.id, []).append(l)
-    return out
-
-
-def wait_lines(gw: Gateway, predicate, timeout: float = 5.0,
-               settle: float = 0.0) -> list[HookLine]:
-    """Polls the hook lines until predicate(lines) holds (returns them either way). With
-    `settle`, waits that long more and reads again: for 'exactly once' assertions."""
-    deadline = time.monotonic() + scaled(timeout)
-    while True:
-        lines = hook_lines(gw)
-        if predicate(lines) or time.monotonic() >= deadline:
-            break
-        time.sleep(0.02)
-    if settle:
-        time.sleep(scaled(settle))
-        lines = hook_lines(gw)
-    return lines
-
-
-def closes(lines: list[HookLine], conn_id: int | None = None) -> list[HookLine]:
-    return [l for l in lines if l.point == "vconn_close" and not l.thread
-            and (conn_id is None or l.id == conn_id)]
-
-
-def tags(lines: list[HookLine]) -> list[str]:
-    return [l.tag for l in lines]
-
-
-def _assert_still_serving(gw: Gateway, pki) -> None:
-    r = inspect(gw.port, client_context(pki.ca), "a.test", timeout=scaled(10))
-    assert r.status == 200 and r.json["sni"] == "a.test"
-
-
-@pytest.fixture(scope="session")
-def hook_test_so(plugin_dir) -> Path:
-    return plugin_dir / "hook_test.so"
-
-
-@pytest.fixture
-def ht(hook_test_so):
-    """ht(name, *points, mode=, ms=, tunnel=) -> one `plugins:` entry for hook_test.so."""
-    def make(name: str, *points: str, mode: str | None = None, ms: int | None = None,
-             tunnel: str | None = None, path: str | Path | None = None) -> dict:
-        args = ["--name", name]
-        for p in points:
-            args += ["--hook", p]
-        if mode is not None:
-            args += ["--mode", mode]
-        if ms is not None:
-            args += ["--ms", str(ms)]
-        if tunnel is not None:
-            args += ["--tunnel", tunnel]
-        return {"path": path if path is not None else hook_test_so, "args": args}
-    return make
-
 
 def _connect_send_hello(port: int, sni: str = "a.test") -> socket.socket:
     s = socket.create_connection((HOST, port), timeout=10)
@@ -499,7 +407,7 @@ def test_client_leaves_while_hook_holds(gateway, pki, ht, point, close_delayed):
     assert st["connections_active"] == 0, st
     assert st["ssl_total_success_handshake_count_in"] == 0, st
 
-    _assert_still_serving(gw, pki)
+    assert_still_serving(gw, pki)
     lines = wait_lines(gw, lambda ls: len(closes(ls)) >= 2, settle=0.3)
     assert len(closes(lines, conn_id)) == 1, tags(lines)
     assert len(closes(lines)) == 2, tags(lines)
@@ -520,7 +428,7 @@ def test_many_clients_leave_while_held(gateway, pki, ht):
     st = gw.wait_stats(lambda st: st["connections_active"] == 0)
     assert st["connections_active"] == 0, st
     assert st["connections_accepted"] == n, st
-    _assert_still_serving(gw, pki)
+    assert_still_serving(gw, pki)
 
 
 def test_timeout_while_hook_holds(gateway, pki, ht):
@@ -546,89 +454,3 @@ def test_timeout_while_hook_holds(gateway, pki, ht):
     assert st["ssl_total_success_handshake_count_in"] == 0, st
     # (Serving is not checked: every handshake would outlast the timeout in this hook.)
     assert gw.alive()
-
-
-# --------------------------------------------------------------------------------------
-# Plugin loading errors
-# --------------------------------------------------------------------------------------
-
-def _gw(tlsgate_bin, pki, tmp_path, plugins) -> Gateway:
-    return Gateway(tlsgate_bin, tmp_path / "plugin-check", pki, plugins=plugins)
-
-
-def _check(tlsgate_bin, gw: Gateway, cwd: str | None = None) -> subprocess.CompletedProcess:
-    gw.write_files()
-    return subprocess.run([tlsgate_bin, "-c", str(gw.yaml_path), "--check"], cwd=cwd,
-                          capture_output=True, text=True, timeout=scaled(30))
-
-
-def _start_fails(gw: Gateway) -> str:
-    """Starts gw, expecting tlsgate to refuse: returns its stderr."""
-    with pytest.raises(GatewayStartError):
-        gw.start()
-    rc = gw.stop()
-    assert rc > 0, f"tlsgate exit code {rc} (expected an error exit):\n{gw.stderr_text()}"
-    return gw.stderr_text()
-
-
-def test_plugin_path_missing(tlsgate_bin, pki, tmp_path):
-    """A plugin path that does not exist: --check and startup fail (non-zero) with a
-    message naming the path."""
-    missing = tmp_path / "no-such-plugin.so"
-    gw = _gw(tlsgate_bin, pki, tmp_path, [{"path": missing, "args": []}])
-    p = _check(tlsgate_bin, gw)
-    assert p.returncode != 0, p.stdout + p.stderr
-    assert str(missing) in p.stderr, p.stderr
-    assert "configuration OK" not in p.stdout + p.stderr
-    err = _start_fails(gw)
-    assert str(missing) in err, err
-
-
-def test_plugin_without_init_symbol(tlsgate_bin, pki, tmp_path):
-    """A shared object without tlsgate_plugin_init (libz): a clear error naming the path
-    and the missing symbol; tlsgate does not start."""
-    libz = "/usr/lib/x86_64-linux-gnu/libz.so.1"
-    if not Path(libz).exists():
-        pytest.skip(f"{libz} not present")
-    gw = _gw(tlsgate_bin, pki, tmp_path, [{"path": libz}])
-    err = _start_fails(gw)
-    assert libz in err, err
-    assert "tlsgate_plugin_init" in err, err
-
-
-@pytest.mark.parametrize("args", [["--bogus", "1"], ["--hook", "cert", "--mode", "sometimes"],
-                                  ["--hook", "nowhere"], ["--hook", "cert", "--ms", "x"],
-                                  ["--name", "A"]],
-                         ids=["unknown-arg", "bad-mode", "bad-point", "bad-ms", "no-hook"])
-def test_plugin_init_refuses_bad_args(tlsgate_bin, pki, tmp_path, hook_test_so, args):
-    """hook_test's init returns non-zero for a bad argument: tlsgate refuses to start and
-    its message names the plugin (next to hook_test's own explanation)."""
-    gw = _gw(tlsgate_bin, pki, tmp_path, [{"path": hook_test_so, "args": args}])
-    err = _start_fails(gw)
-    tlsgate_lines = [l for l in err.splitlines() if not l.startswith("hook_test")]
-    assert any("hook_test.so" in l for l in tlsgate_lines), err
-    assert "hook_test (" in err, f"hook_test's own message missing:\n{err}"
-
-
-def test_plugin_relative_path(gateway, pki, ht, tlsgate_bin, hook_test_so, tmp_path):
-    """A relative plugin path resolves against tlsgate.yaml's folder, not the working
-    directory: --check from / accepts it, and a gateway loads it."""
-    d = tmp_path / "rel"
-    gw = Gateway(tlsgate_bin, d, pki,
-                 plugins=[{"path": os.path.relpath(hook_test_so, d), "args": ["--hook", "cert"]}])
-    p = _check(tlsgate_bin, gw, cwd="/")
-    assert p.returncode == 0, p.stdout + p.stderr
-    # The factory's first gateway lives in tmp_path/gw1.
-    gw2 = gateway(plugins=[ht("R", "cert", path=os.path.relpath(hook_test_so, tmp_path / "gw1"))])
-    assert gw2.dir == tmp_path / "gw1"
-    r = inspect(gw2.port, client_context(pki.ca), "a.test", timeout=scaled(10))
-    assert r.status == 200
-    lines = wait_lines(gw2, lambda ls: ls, settle=0.1)
-    assert tags(lines) == ["R:cert"]
-
-
-def test_no_plugins_is_fine(gateway, pki):
-    """An empty `plugins:` list is valid and changes nothing."""
-    gw = gateway(plugins=[])
-    _assert_still_serving(gw, pki)
-    assert hook_lines(gw) == []
