@@ -28,7 +28,7 @@ fi
 
 echo "== configure and build build-fuzz (clang, libFuzzer + ASan + UBSan)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DTLSGATE_FUZZ=ON -DTLSGATE_TESTS=OFF >/dev/null
+    -DTLSGATE_FUZZ=ON -DTLSGATE_TESTS=OFF -DTLSGATE_WERROR=ON >/dev/null
 cmake --build build-fuzz --target proxy_protocol_fuzz
 
 run=build-fuzz/run/proxy_protocol

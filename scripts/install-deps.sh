@@ -5,8 +5,9 @@
 set -euo pipefail
 
 BUILD=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libgtest-dev libhiredis-dev)
-# clang with its libFuzzer runtime: scripts/fuzz.sh, the last step of scripts/test.sh.
-FUZZ=(clang libclang-rt-dev)
+# clang with its libFuzzer runtime: scripts/fuzz.sh, the last step of scripts/test.sh;
+# clang-format and clang-tidy: scripts/check-format.sh and check-function-size.sh.
+FUZZ=(clang libclang-rt-dev clang-format clang-tidy)
 # nghttp2-server: an HTTP/2 upstream (nghttpd) for the ALPN route tests; iptables: the TPROXY
 # test bed (tests/e2e/netns.py); redis-server: the fleet ticket key tests start their own.
 TEST=(openssl curl strace python3 python3-pytest python3-cryptography nghttp2-client nghttp2-server procps iproute2 iptables ca-certificates redis-server)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests and end-to-end tests against the real binary, first on
+# The whole test suite: formatting, file and function sizes and layering (scripts/check-*.sh),
+# unit tests and end-to-end tests against the real binary, first on
 # the optimised build, then again on an AddressSanitizer + UBSan build, then the unit tests
 # and the hook tests (S13: connections closed while a hook holds them, hooks re-enabled
 # from other threads), the sni.yaml routing tests (names resolved on the resolver
@@ -15,11 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+scripts/check-format.sh
+scripts/check-layout.sh
 
 run_suite() {  # run_suite BUILD_DIR CTEST_REGEX [cmake args...]
     local dir=$1 only=$2; shift 2
     echo "== configure and build $dir ($*)"
-    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTLSGATE_WERROR=ON "$@" >/dev/null
     cmake --build "$dir"
     echo "== tests in $dir${only:+ (matching $only)}"
     # Two tests per core: the end-to-end tests spend much of their time waiting (for a
@@ -31,6 +34,7 @@ run_suite() {  # run_suite BUILD_DIR CTEST_REGEX [cmake args...]
 
 run_suite build ""
 if [[ ${1:-} != --quick ]]; then
+    scripts/check-function-size.sh build
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     run_suite build-asan "" -DTLSGATE_SANITIZE=address

@@ -40,8 +40,8 @@ extern "C" {
  * (return non-zero) when it differs from the one it was built with. */
 #define TLSGATE_PLUGIN_API_VERSION 1
 
-typedef struct tlsgate_vconn tlsgate_vconn;  /* one client connection (opaque) */
-typedef struct ssl_st SSL;                    /* OpenSSL's, for advanced use */
+typedef struct tlsgate_vconn tlsgate_vconn; /* one client connection (opaque) */
+typedef struct ssl_st SSL;                  /* OpenSSL's, for advanced use */
 
 /* tlsgate_hook_point: where a chain runs. */
 typedef enum tlsgate_hook_point {
@@ -73,92 +73,92 @@ typedef enum tlsgate_hook_point {
 } tlsgate_hook_point;
 
 /* tlsgate_hook_fn: a hook callback. `data` is what was given to tlsgate_hook_add(). */
-typedef void (*tlsgate_hook_fn)(tlsgate_vconn *vc, tlsgate_hook_point point, void *data);
+typedef void (*tlsgate_hook_fn)(tlsgate_vconn* vc, tlsgate_hook_point point, void* data);
 
 /* tlsgate_plugin_init: the one symbol a plugin must export. `argv` holds the `args` of its
  * tlsgate.yaml entry (argv[0] is the plugin's path). Returns 0 on success; anything else
  * stops tlsgate with an error naming the plugin. */
-int tlsgate_plugin_init(int api_version, int argc, const char *const *argv);
+int tlsgate_plugin_init(int api_version, int argc, const char* const* argv);
 
 /* tlsgate_hook_add: appends `fn` to the chain of `point`. Only during tlsgate_plugin_init().
  * Returns 0, or -1 for a bad point or when called later. */
-int tlsgate_hook_add(tlsgate_hook_point point, tlsgate_hook_fn fn, void *data);
+int tlsgate_hook_add(tlsgate_hook_point point, tlsgate_hook_fn fn, void* data);
 
 /* ---- completing calls: exactly one per callback invocation, from any thread ---------- */
 
 /* tlsgate_vconn_reenable: continue with the next hook of the chain, then the handshake. */
-void tlsgate_vconn_reenable(tlsgate_vconn *vc);
+void tlsgate_vconn_reenable(tlsgate_vconn* vc);
 
 /* tlsgate_vconn_reenable_error: fail the handshake and close. At CLIENT_HELLO the client
  * gets a handshake_failure alert; at CERT an internal_error alert (OpenSSL's certificate
  * callback cannot choose its alert; ATS behaves the same); at VCONN_START, when nothing has
  * been read yet, the connection is closed without an alert. */
-void tlsgate_vconn_reenable_error(tlsgate_vconn *vc);
+void tlsgate_vconn_reenable_error(tlsgate_vconn* vc);
 
 /* tlsgate_vconn_terminate: close the connection now, without an alert. */
-void tlsgate_vconn_terminate(tlsgate_vconn *vc);
+void tlsgate_vconn_terminate(tlsgate_vconn* vc);
 
 /* tlsgate_vconn_tunnel: turn the connection into a blind tunnel to `destination`
  * ("host:port", resolved by tlsgate), or to the connection's original destination when
  * NULL. Bytes already received (the ClientHello) are replayed to the destination first
  * (S10). Not allowed at VCONN_CLOSE (acts as reenable). */
-void tlsgate_vconn_tunnel(tlsgate_vconn *vc, const char *destination);
+void tlsgate_vconn_tunnel(tlsgate_vconn* vc, const char* destination);
 
 /* ---- inside a callback, on the connection's thread --------------------------------- */
 
 /* tlsgate_vconn_sni: the server name the client asked for, or NULL. At VCONN_START: NULL. */
-const char *tlsgate_vconn_sni(tlsgate_vconn *vc);
+const char* tlsgate_vconn_sni(tlsgate_vconn* vc);
 
 /* tlsgate_vconn_alpn_offered: the client's ALPN list in wire format (length-prefixed
  * names), or NULL (*len = 0) when it offered none or the ClientHello is not read yet. */
-const unsigned char *tlsgate_vconn_alpn_offered(tlsgate_vconn *vc, size_t *len);
+const unsigned char* tlsgate_vconn_alpn_offered(tlsgate_vconn* vc, size_t* len);
 
 /* tlsgate_vconn_client_addr / _local_addr: the peer's and our address. */
-const struct sockaddr *tlsgate_vconn_client_addr(tlsgate_vconn *vc);
-const struct sockaddr *tlsgate_vconn_local_addr(tlsgate_vconn *vc);
+const struct sockaddr* tlsgate_vconn_client_addr(tlsgate_vconn* vc);
+const struct sockaddr* tlsgate_vconn_local_addr(tlsgate_vconn* vc);
 
 /* tlsgate_vconn_ssl: the connection's SSL (NULL at VCONN_START). Do not free it, do not
  * change its BIOs; reading the ClientHello (SSL_client_hello_get0_*) at CLIENT_HELLO is the
  * intended use. */
-SSL *tlsgate_vconn_ssl(tlsgate_vconn *vc);
+SSL* tlsgate_vconn_ssl(tlsgate_vconn* vc);
 
 /* ---- certificates: from any thread ------------------------------------------------ */
 
-typedef struct tlsgate_cert tlsgate_cert;  /* a server certificate ready to serve (opaque) */
+typedef struct tlsgate_cert tlsgate_cert; /* a server certificate ready to serve (opaque) */
 
 /* tlsgate_cert_from_pem: parses a certificate (PEM; its chain may follow the leaf) and its
  * private key (PEM) into a context with tlsgate's TLS settings. Safe and meant to be called
  * on a plugin's own thread: parsing keys is the expensive part of loading a certificate.
  * Returns NULL on failure, with the reason in err (if given). The caller owns one reference. */
-tlsgate_cert *tlsgate_cert_from_pem(const char *cert_pem, size_t cert_len, const char *key_pem,
-                                    size_t key_len, char *err, size_t err_len);
+tlsgate_cert* tlsgate_cert_from_pem(const char* cert_pem, size_t cert_len, const char* key_pem,
+                                    size_t key_len, char* err, size_t err_len);
 
 /* tlsgate_cert_ref / tlsgate_cert_release: reference counting; a connection that serves a
  * certificate holds its own reference. */
-tlsgate_cert *tlsgate_cert_ref(tlsgate_cert *cert);
-void tlsgate_cert_release(tlsgate_cert *cert);
+tlsgate_cert* tlsgate_cert_ref(tlsgate_cert* cert);
+void tlsgate_cert_release(tlsgate_cert* cert);
 
 /* tlsgate_vconn_use_cert: at CERT, serve `cert` instead of the selected one. May be called
  * from any thread while the hook holds the connection, before its completing call.
  * Returns 0, or -1 when the connection is not held at CERT. */
-int tlsgate_vconn_use_cert(tlsgate_vconn *vc, tlsgate_cert *cert);
+int tlsgate_vconn_use_cert(tlsgate_vconn* vc, tlsgate_cert* cert);
 
 /* tlsgate_vconn_use_cert_name: like tlsgate_vconn_use_cert() with the ssl_multicert.config
  * entry that would be chosen for `name` (exact, then wildcard). Returns 0, or -1 if none. */
-int tlsgate_vconn_use_cert_name(tlsgate_vconn *vc, const char *name);
+int tlsgate_vconn_use_cert_name(tlsgate_vconn* vc, const char* name);
 
 /* tlsgate_vconn_id: a number unique to the connection within this process, for logs. */
-unsigned long long tlsgate_vconn_id(tlsgate_vconn *vc);
+unsigned long long tlsgate_vconn_id(tlsgate_vconn* vc);
 
 /* --- ALPN endpoints (S14) ------------------------------------------------------------ */
 
 /* What an endpoint learns of a connection whose handshake just completed. Valid during the
  * call only. */
 typedef struct tlsgate_endpoint_info {
-  const char *protocol;                /* the negotiated ALPN protocol */
-  const char *sni;                     /* the server name the client asked for, or NULL */
-  const struct sockaddr *client_addr;  /* the client (after any PROXY header) */
-  const struct sockaddr *local_addr;   /* the address the client connected to */
+  const char* protocol;               /* the negotiated ALPN protocol */
+  const char* sni;                    /* the server name the client asked for, or NULL */
+  const struct sockaddr* client_addr; /* the client (after any PROXY header) */
+  const struct sockaddr* local_addr;  /* the address the client connected to */
 } tlsgate_endpoint_info;
 
 /* tlsgate_endpoint_fn: decides where a connection that negotiated the endpoint's protocol
@@ -166,13 +166,13 @@ typedef struct tlsgate_endpoint_info {
  * plaintext is relayed there; a name is resolved off the event loop), "builtin:inspect",
  * or NULL to refuse (the client gets a close_notify). The string is copied before the
  * call returns. */
-typedef const char *(*tlsgate_endpoint_fn)(const tlsgate_endpoint_info *info, void *data);
+typedef const char* (*tlsgate_endpoint_fn)(const tlsgate_endpoint_info* info, void* data);
 
 /* tlsgate_endpoint_register: makes `fn` the endpoint of ALPN protocol `protocol`. The
  * protocol is offered to clients unless ssl.alpn lists the offer explicitly; routes of
  * tlsgate.yaml and sni.yaml for the same protocol take precedence. Only during
  * tlsgate_plugin_init(); 0 on success, -1 for a bad name or a protocol taken already. */
-int tlsgate_endpoint_register(const char *protocol, tlsgate_endpoint_fn fn, void *data);
+int tlsgate_endpoint_register(const char* protocol, tlsgate_endpoint_fn fn, void* data);
 
 #ifdef __cplusplus
 }

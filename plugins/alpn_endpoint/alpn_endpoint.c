@@ -28,34 +28,34 @@
 #define MAX_REFUSED 16
 
 struct config {
-  char *protocol;
-  char *to;
-  char *refused[MAX_REFUSED];
+  char* protocol;
+  char* to;
+  char* refused[MAX_REFUSED];
   int nrefused;
 };
 
 static struct config cfg; /* filled once in init, read-only afterwards */
 
-static const char *route(const tlsgate_endpoint_info *info, void *data) {
-  const struct config *c = data;
+static const char* route(const tlsgate_endpoint_info* info, void* data) {
+  const struct config* c = data;
   for (int i = 0; i < c->nrefused; ++i)
     if (info->sni && strcasecmp(info->sni, c->refused[i]) == 0) return NULL;
   return c->to;
 }
 
-static int fail(const char *self, const char *what, const char *value) {
+static int fail(const char* self, const char* what, const char* value) {
   fprintf(stderr, "%s: %s%s%s\n", self, what, value ? " " : "", value ? value : "");
   return -1;
 }
 
-int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
-  const char *self = argc > 0 ? argv[0] : "alpn_endpoint";
+int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
+  const char* self = argc > 0 ? argv[0] : "alpn_endpoint";
   if (api_version != TLSGATE_PLUGIN_API_VERSION)
     return fail(self, "built for another plugin API version", NULL);
   /* argv is tlsgate's only during this call: copy what we keep. */
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) { /* --flag value pairs */
     if (i + 1 >= argc) return fail(self, "missing value after", argv[i]);
-    const char *value = argv[i + 1];
+    const char* value = argv[i + 1];
     if (strcmp(argv[i], "--protocol") == 0) {
       cfg.protocol = strdup(value);
     } else if (strcmp(argv[i], "--to") == 0) {
@@ -66,7 +66,6 @@ int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
     } else {
       return fail(self, "unknown argument", argv[i]);
     }
-    ++i;
   }
   if (!cfg.protocol) return fail(self, "give --protocol NAME", NULL);
   if (!cfg.to) cfg.to = strdup("builtin:inspect");

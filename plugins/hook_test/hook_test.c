@@ -44,13 +44,13 @@
 
 enum mode { MODE_IMMEDIATE, MODE_DELAY, MODE_NEVER, MODE_ERROR, MODE_TERMINATE, MODE_TUNNEL };
 
-static const char *const kModeNames[] = {"immediate", "delay",     "never",
+static const char* const kModeNames[] = {"immediate", "delay",     "never",
                                          "error",     "terminate", "tunnel"};
 
-static const char *const kOptions[] = {"--name", "--hook", "--mode", "--ms", "--tunnel"};
+static const char* const kOptions[] = {"--name", "--hook", "--mode", "--ms", "--tunnel"};
 
 /* Indexed by tlsgate_hook_point; NULL = not offered by this plugin. */
-static const char *const kPointNames[TLSGATE_HOOK_COUNT] = {
+static const char* const kPointNames[TLSGATE_HOOK_COUNT] = {
     [TLSGATE_HOOK_VCONN_START] = "vconn_start",
     [TLSGATE_HOOK_CLIENT_HELLO] = "client_hello",
     [TLSGATE_HOOK_CERT] = "cert",
@@ -62,11 +62,11 @@ static const char *const kPointNames[TLSGATE_HOOK_COUNT] = {
 
 /* One per plugin entry of tlsgate.yaml; lives as long as the process. */
 struct config {
-  struct config *next; /* in `configs` */
-  char *name;
+  struct config* next; /* in `configs` */
+  char* name;
   enum mode mode;
   long ms;
-  char *tunnel; /* NULL = original destination */
+  char* tunnel; /* NULL = original destination */
   atomic_ulong count[TLSGATE_HOOK_COUNT];
 };
 
@@ -74,19 +74,19 @@ struct config {
  * reachable until exit (tlsgate may drop its hook chains first; a leak checker would then
  * report them) and each instance still has its own struct. Written only by
  * tlsgate_plugin_init(), which runs on tlsgate's main thread. */
-static struct config *configs;
+static struct config* configs;
 
 /* A re-enable to be made later by a thread of ours. */
 struct delayed {
-  tlsgate_vconn *vc;
-  const struct config *cfg;
+  tlsgate_vconn* vc;
+  const struct config* cfg;
   tlsgate_hook_point point;
   unsigned long long id;
 };
 
 /* One line, one write(): lines of concurrent connections never interleave. */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...) {
+static void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char* fmt, ...) {
   char line[512];
   va_list ap;
   va_start(ap, fmt);
@@ -96,8 +96,8 @@ static void say(const char *fmt, ...) {
   fflush(stderr);
 }
 
-static void *delay_thread(void *arg) {
-  struct delayed *d = arg;
+static void* delay_thread(void* arg) {
+  struct delayed* d = arg;
   struct timespec ts = {d->cfg->ms / 1000, (d->cfg->ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
@@ -110,9 +110,9 @@ static void *delay_thread(void *arg) {
   return NULL;
 }
 
-static void reenable_later(tlsgate_vconn *vc, const struct config *cfg,
-                           tlsgate_hook_point point, unsigned long long id) {
-  struct delayed *d = malloc(sizeof *d);
+static void reenable_later(tlsgate_vconn* vc, const struct config* cfg, tlsgate_hook_point point,
+                           unsigned long long id) {
+  struct delayed* d = malloc(sizeof *d);
   pthread_t thread;
   pthread_attr_t attr;
   int rc = -1;
@@ -131,10 +131,10 @@ static void reenable_later(tlsgate_vconn *vc, const struct config *cfg,
   }
 }
 
-static void on_hook(tlsgate_vconn *vc, tlsgate_hook_point point, void *data) {
-  struct config *cfg = data;
+static void on_hook(tlsgate_vconn* vc, tlsgate_hook_point point, void* data) {
+  struct config* cfg = data;
   unsigned long long id = tlsgate_vconn_id(vc);
-  const char *sni = tlsgate_vconn_sni(vc);
+  const char* sni = tlsgate_vconn_sni(vc);
   unsigned long n = atomic_fetch_add(&cfg->count[point], 1) + 1;
   say("hook_test[%s]: %s id=%llu sni=%s count=%lu\n", cfg->name, kPointNames[point], id,
       sni != NULL ? sni : "-", n);
@@ -144,16 +144,27 @@ static void on_hook(tlsgate_vconn *vc, tlsgate_hook_point point, void *data) {
     return;
   }
   switch (cfg->mode) {
-    case MODE_IMMEDIATE: tlsgate_vconn_reenable(vc); break;
-    case MODE_DELAY: reenable_later(vc, cfg, point, id); break;
-    case MODE_NEVER: break; /* held until ssl.handshake_timeout_in */
-    case MODE_ERROR: tlsgate_vconn_reenable_error(vc); break;
-    case MODE_TERMINATE: tlsgate_vconn_terminate(vc); break;
-    case MODE_TUNNEL: tlsgate_vconn_tunnel(vc, cfg->tunnel); break;
+    case MODE_IMMEDIATE:
+      tlsgate_vconn_reenable(vc);
+      break;
+    case MODE_DELAY:
+      reenable_later(vc, cfg, point, id);
+      break;
+    case MODE_NEVER:
+      break; /* held until ssl.handshake_timeout_in */
+    case MODE_ERROR:
+      tlsgate_vconn_reenable_error(vc);
+      break;
+    case MODE_TERMINATE:
+      tlsgate_vconn_terminate(vc);
+      break;
+    case MODE_TUNNEL:
+      tlsgate_vconn_tunnel(vc, cfg->tunnel);
+      break;
   }
 }
 
-static int lookup(const char *const *names, int count, const char *s) {
+static int lookup(const char* const* names, int count, const char* s) {
   for (int i = 0; i < count; i++) {
     if (names[i] != NULL && strcmp(names[i], s) == 0) return i;
   }
@@ -161,9 +172,8 @@ static int lookup(const char *const *names, int count, const char *s) {
 }
 
 /* Reports a bad argument; frees cfg (nothing was registered with it yet). */
-static int fail(const char *plugin, struct config *cfg, const char *what, const char *value) {
-  fprintf(stderr, "hook_test (%s): %s%s%s\n", plugin, what, value ? " " : "",
-          value ? value : "");
+static int fail(const char* plugin, struct config* cfg, const char* what, const char* value) {
+  fprintf(stderr, "hook_test (%s): %s%s%s\n", plugin, what, value ? " " : "", value ? value : "");
   fflush(stderr);
   if (cfg != NULL) {
     free(cfg->name);
@@ -174,22 +184,22 @@ static int fail(const char *plugin, struct config *cfg, const char *what, const 
 }
 
 /* strdup() that replaces *dst (so that repeated options do not leak). */
-static int set_string(char **dst, const char *value) {
-  char *copy = strdup(value);
+static int set_string(char** dst, const char* value) {
+  char* copy = strdup(value);
   if (copy == NULL) return -1;
   free(*dst);
   *dst = copy;
   return 0;
 }
 
-int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
-  const char *self = argc > 0 ? argv[0] : "hook_test";
+int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
+  const char* self = argc > 0 ? argv[0] : "hook_test";
   if (api_version != TLSGATE_PLUGIN_API_VERSION) {
     fprintf(stderr, "hook_test (%s): built for plugin API %d, tlsgate offers %d\n", self,
             TLSGATE_PLUGIN_API_VERSION, api_version);
     return 1;
   }
-  struct config *cfg = calloc(1, sizeof *cfg);
+  struct config* cfg = calloc(1, sizeof *cfg);
   if (cfg == NULL) return fail(self, NULL, "out of memory", NULL);
   if (set_string(&cfg->name, "hook_test") != 0) return fail(self, cfg, "out of memory", NULL);
   cfg->mode = MODE_IMMEDIATE;
@@ -200,11 +210,11 @@ int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
   /* argv belongs to tlsgate for the duration of this call only: copy what we keep. Once
    * registered, cfg and its strings live until the process exits. */
   for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
+    const char* arg = argv[i];
     if (lookup(kOptions, (int)(sizeof kOptions / sizeof kOptions[0]), arg) < 0)
       return fail(self, cfg, "unknown argument", arg);
     if (i + 1 >= argc) return fail(self, cfg, "missing value for", arg);
-    const char *value = argv[++i];
+    const char* value = argv[++i];
     if (strcmp(arg, "--name") == 0) {
       if (set_string(&cfg->name, value) != 0) return fail(self, cfg, "out of memory", NULL);
     } else if (strcmp(arg, "--hook") == 0) {
@@ -217,7 +227,7 @@ int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
       if (m < 0) return fail(self, cfg, "unknown mode", value);
       cfg->mode = (enum mode)m;
     } else if (strcmp(arg, "--ms") == 0) {
-      char *end;
+      char* end;
       errno = 0;
       long ms = strtol(value, &end, 10);
       if (errno != 0 || end == value || *end != '\0' || ms < 0 || ms > 3600000)

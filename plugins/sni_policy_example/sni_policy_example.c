@@ -36,34 +36,34 @@
 enum action { ACT_CONTINUE, ACT_TERMINATE, ACT_TUNNEL };
 
 struct rule {
-  char *pattern;        /* lowercased; "*.suffix" or an exact name */
-  enum action action;   /* ACT_TUNNEL or ACT_TERMINATE */
-  char *destination;    /* ACT_TUNNEL: "host:port" */
+  char* pattern;      /* lowercased; "*.suffix" or an exact name */
+  enum action action; /* ACT_TUNNEL or ACT_TERMINATE */
+  char* destination;  /* ACT_TUNNEL: "host:port" */
 };
 
 /* One per plugin entry of tlsgate.yaml; lives as long as the process. */
 struct policy {
-  struct rule *rules;
+  struct rule* rules;
   size_t nrules;
   enum action fallback; /* --default: ACT_CONTINUE or ACT_TERMINATE */
 };
 
 /* Does `name` match `pattern`? Both compared without case; "*." covers one label. */
-static int matches(const char *pattern, const char *name) {
+static int matches(const char* pattern, const char* name) {
   if (pattern[0] == '*' && pattern[1] == '.') {
-    const char *dot = strchr(name, '.');
+    const char* dot = strchr(name, '.');
     /* the label the '*' stands for must be non-empty and the rest must be equal */
     return dot != NULL && dot != name && strcasecmp(dot, pattern + 1) == 0;
   }
   return strcasecmp(pattern, name) == 0;
 }
 
-static void on_client_hello(tlsgate_vconn *vc, tlsgate_hook_point point, void *data) {
-  const struct policy *p = data;
+static void on_client_hello(tlsgate_vconn* vc, tlsgate_hook_point point, void* data) {
+  const struct policy* p = data;
   (void)point;
-  const char *sni = tlsgate_vconn_sni(vc);
+  const char* sni = tlsgate_vconn_sni(vc);
   enum action action = p->fallback;
-  const char *destination = NULL;
+  const char* destination = NULL;
   if (sni != NULL) {
     for (size_t i = 0; i < p->nrules; i++) {
       if (matches(p->rules[i].pattern, sni)) {
@@ -74,15 +74,21 @@ static void on_client_hello(tlsgate_vconn *vc, tlsgate_hook_point point, void *d
     }
   }
   switch (action) {
-    case ACT_CONTINUE: tlsgate_vconn_reenable(vc); break;
-    case ACT_TERMINATE: tlsgate_vconn_terminate(vc); break;
-    case ACT_TUNNEL: tlsgate_vconn_tunnel(vc, destination); break;
+    case ACT_CONTINUE:
+      tlsgate_vconn_reenable(vc);
+      break;
+    case ACT_TERMINATE:
+      tlsgate_vconn_terminate(vc);
+      break;
+    case ACT_TUNNEL:
+      tlsgate_vconn_tunnel(vc, destination);
+      break;
   }
 }
 
 /* ---- initialisation -------------------------------------------------------------------- */
 
-static void policy_free(struct policy *p) {
+static void policy_free(struct policy* p) {
   if (p == NULL) return;
   for (size_t i = 0; i < p->nrules; i++) {
     free(p->rules[i].pattern);
@@ -92,7 +98,7 @@ static void policy_free(struct policy *p) {
   free(p);
 }
 
-static int fail(const char *plugin, struct policy *p, const char *what, const char *value) {
+static int fail(const char* plugin, struct policy* p, const char* what, const char* value) {
   fprintf(stderr, "sni_policy_example (%s): %s%s%s\n", plugin, what, value ? " " : "",
           value ? value : "");
   fflush(stderr);
@@ -101,7 +107,7 @@ static int fail(const char *plugin, struct policy *p, const char *what, const ch
 }
 
 /* A pattern is a host name, optionally starting with "*." - nothing else may hold a '*'. */
-static int valid_pattern(const char *s) {
+static int valid_pattern(const char* s) {
   if (s[0] == '*') {
     if (s[1] != '.' || s[2] == '\0') return 0;
     s += 2;
@@ -113,51 +119,50 @@ static int valid_pattern(const char *s) {
 }
 
 /* Appends a rule; takes `pattern` (lowercased here) and `destination` (may be NULL). */
-static int add_rule(struct policy *p, char *pattern, enum action action, char *destination) {
-  struct rule *rules = realloc(p->rules, (p->nrules + 1) * sizeof *rules);
+static int add_rule(struct policy* p, char* pattern, enum action action, char* destination) {
+  struct rule* rules = realloc(p->rules, (p->nrules + 1) * sizeof *rules);
   if (rules == NULL) {
     free(pattern);
     free(destination);
     return -1;
   }
   p->rules = rules;
-  for (char *c = pattern; *c; c++)
+  for (char* c = pattern; *c; c++)
     if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
   p->rules[p->nrules++] = (struct rule){pattern, action, destination};
   return 0;
 }
 
-int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
-  const char *self = argc > 0 ? argv[0] : "sni_policy_example";
+int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
+  const char* self = argc > 0 ? argv[0] : "sni_policy_example";
   if (api_version != TLSGATE_PLUGIN_API_VERSION) {
-    fprintf(stderr, "sni_policy_example (%s): built for plugin API %d, tlsgate offers %d\n",
-            self, TLSGATE_PLUGIN_API_VERSION, api_version);
+    fprintf(stderr, "sni_policy_example (%s): built for plugin API %d, tlsgate offers %d\n", self,
+            TLSGATE_PLUGIN_API_VERSION, api_version);
     return 1;
   }
-  struct policy *p = calloc(1, sizeof *p);
+  struct policy* p = calloc(1, sizeof *p);
   if (p == NULL) return fail(self, NULL, "out of memory", NULL);
   p->fallback = ACT_CONTINUE;
 
   /* argv belongs to tlsgate for the duration of this call only: copy what we keep. */
   for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "--tunnel") != 0 && strcmp(arg, "--deny") != 0 &&
-        strcmp(arg, "--default") != 0)
+    const char* arg = argv[i];
+    if (strcmp(arg, "--tunnel") != 0 && strcmp(arg, "--deny") != 0 && strcmp(arg, "--default") != 0)
       return fail(self, p, "unknown argument", arg);
     if (i + 1 >= argc) return fail(self, p, "missing value for", arg);
-    const char *value = argv[++i];
+    const char* value = argv[++i];
     if (strcmp(arg, "--tunnel") == 0) {
-      const char *eq = strchr(value, '=');
-      const char *colon = eq ? strrchr(eq + 1, ':') : NULL;
+      const char* eq = strchr(value, '=');
+      const char* colon = eq ? strrchr(eq + 1, ':') : NULL;
       if (eq == NULL || colon == NULL || colon == eq + 1 || colon[1] == '\0')
         return fail(self, p, "--tunnel wants PATTERN=HOST:PORT, got", value);
-      char *pattern = strndup(value, (size_t)(eq - value));
+      char* pattern = strndup(value, (size_t)(eq - value));
       if (pattern == NULL) return fail(self, p, "out of memory", NULL);
       if (!valid_pattern(pattern)) {
         free(pattern);
         return fail(self, p, "--tunnel: bad name pattern in", value);
       }
-      char *destination = strdup(eq + 1);
+      char* destination = strdup(eq + 1);
       if (destination == NULL) {
         free(pattern);
         return fail(self, p, "out of memory", NULL);
@@ -166,7 +171,7 @@ int tlsgate_plugin_init(int api_version, int argc, const char *const *argv) {
         return fail(self, p, "out of memory", NULL);
     } else if (strcmp(arg, "--deny") == 0) {
       if (!valid_pattern(value)) return fail(self, p, "--deny: bad name pattern", value);
-      char *pattern = strdup(value);
+      char* pattern = strdup(value);
       if (pattern == NULL || add_rule(p, pattern, ACT_TERMINATE, NULL) != 0)
         return fail(self, p, "out of memory", NULL);
     } else if (strcmp(value, "continue") == 0) {

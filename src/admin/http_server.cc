@@ -48,15 +48,24 @@ std::string serialize(const HttpResponse& r) {
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 422: return "Unprocessable Content";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 422:
+      return "Unprocessable Content";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
   }
   return "Unknown";
 }
@@ -77,7 +86,8 @@ int parseHttpRequest(const std::string& in, HttpRequest& out) {
   size_t length = 0;
   for (size_t pos = eol; pos != std::string_view::npos && pos < head.size();) {
     size_t next = head.find("\r\n", pos + 2);
-    std::string_view h = head.substr(pos + 2, next == std::string_view::npos ? next : next - pos - 2);
+    std::string_view h =
+        head.substr(pos + 2, next == std::string_view::npos ? next : next - pos - 2);
     if (iequalsPrefix(h, "transfer-encoding:")) return -1;  // bodies are tiny: length only
     if (iequalsPrefix(h, "content-length:")) {
       std::string value(h.substr(15));
@@ -101,8 +111,8 @@ int parseHttpRequest(const std::string& in, HttpRequest& out) {
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(const net::Address& address,
                                                        Handler handler) {
   auto fail = [&](const char* what) {
-    return Error{"", 0, "admin endpoint " + address.toString() + ": " + what + ": " +
-                            std::strerror(errno)};
+    return Error{
+        "", 0, "admin endpoint " + address.toString() + ": " + what + ": " + std::strerror(errno)};
   };
   Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return fail("socket");
@@ -118,7 +128,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen(const net::Address& addre
 }
 
 HttpServer::HttpServer(Fd listenFd, Fd wakeFd, const net::Address& bound, Handler handler)
-    : listen_(std::move(listenFd)), wake_(std::move(wakeFd)), bound_(bound),
+    : listen_(std::move(listenFd)),
+      wake_(std::move(wakeFd)),
+      bound_(bound),
       handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() {
@@ -138,7 +150,8 @@ void HttpServer::run() {
   while (!stop_.load()) {
     fds.clear();
     fds.push_back({wake_.get(), POLLIN, 0});
-    fds.push_back({listen_.get(), static_cast<short>(clients.size() < kMaxClients ? POLLIN : 0), 0});
+    fds.push_back(
+        {listen_.get(), static_cast<short>(clients.size() < kMaxClients ? POLLIN : 0), 0});
     for (auto& c : clients)
       fds.push_back({c.fd.get(), static_cast<short>(c.answered ? POLLOUT : POLLIN), 0});
     if (::poll(fds.data(), fds.size(), 250) < 0 && errno != EINTR) {
@@ -164,8 +177,8 @@ void HttpServer::run() {
           resp = handler_(req);
         } else if (r < 0) {
           resp.status = r == -2 ? 413 : 400;
-          resp.body = r == -2 ? "{\"error\": \"request too large\"}\n"
-                              : "{\"error\": \"bad request\"}\n";
+          resp.body =
+              r == -2 ? "{\"error\": \"request too large\"}\n" : "{\"error\": \"bad request\"}\n";
         }
         if (r != 0) {
           c.out = serialize(resp);

@@ -11,9 +11,12 @@ void PrometheusText::family(std::string_view name, std::string_view type, std::s
   out_ += name;
   out_ += ' ';
   for (char c : help) {  // HELP escapes backslash and newline only
-    if (c == '\\') out_ += "\\\\";
-    else if (c == '\n') out_ += "\\n";
-    else out_ += c;
+    if (c == '\\')
+      out_ += "\\\\";
+    else if (c == '\n')
+      out_ += "\\n";
+    else
+      out_ += c;
   }
   out_ += "\n# TYPE ";
   out_ += name;
@@ -56,10 +59,14 @@ std::string PrometheusText::escapeLabel(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/read_file.h"
+#include "core/text.h"
 
 namespace tlsgate::config {
 
@@ -25,10 +26,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
   while (!s.empty() && isSpace(s.back())) s.remove_suffix(1);
   return s;
-}
-
-std::string inQuotes(std::string_view s) {
-  return "'" + std::string(s) + "'";
 }
 
 struct Token {

@@ -11,6 +11,7 @@
 #include "config/schema.h"
 #include "config/yaml_fields.h"
 #include "core/read_file.h"
+#include "core/text.h"
 
 namespace tlsgate::config {
 
@@ -76,10 +77,6 @@ bool isHostChar(char c) {
          c == '_' || c == '.';
 }
 
-std::string inQuotes(std::string_view s) {
-  return "'" + std::string(s) + "'";
-}
-
 // A wildcard fqdn captures one label ("*.example.com") or the whole name ("*"): $1.
 int capturesOf(std::string_view fqdn) {
   return fqdn == "*" || fqdn.starts_with("*.") ? 1 : 0;
@@ -100,7 +97,7 @@ std::string fqdnProblem(std::string_view fqdn) {
     if (label.empty()) return "has an empty label";
     if (label.size() > 63) return "has a label longer than 63 characters";
     for (char c : label) {
-      if (!isHostChar(c)) return "contains " + inQuotes(std::string_view(&c, 1));
+      if (!isHostChar(c)) return concat({"contains '", std::string_view(&c, 1), "'"});
     }
     if (dot == std::string_view::npos) return "";
     body.remove_prefix(dot + 1);

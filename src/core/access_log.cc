@@ -18,7 +18,8 @@ constexpr auto kFlushInterval = std::chrono::milliseconds(20);
 Result<int> openFile(const std::string& path) {
   if (path == "stderr") return STDERR_FILENO;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) return Error{path, 0, std::string("cannot open the access log: ") + std::strerror(errno)};
+  if (fd < 0)
+    return Error{path, 0, std::string("cannot open the access log: ") + std::strerror(errno)};
   return fd;
 }
 }  // namespace
@@ -32,7 +33,8 @@ Result<std::unique_ptr<AccessLog>> AccessLog::open(const std::string& path, size
 }
 
 AccessLog::AccessLog(std::string path, int fd, size_t lanes) : path_(std::move(path)), fd_(fd) {
-  for (size_t i = 0; i < std::max<size_t>(lanes, 1); ++i) lanes_.push_back(std::make_unique<Lane>());
+  for (size_t i = 0; i < std::max<size_t>(lanes, 1); ++i)
+    lanes_.push_back(std::make_unique<Lane>());
   writer_ = std::thread([this] { run(); });
 }
 

@@ -46,7 +46,7 @@ class AccessLog {
 
  private:
   struct alignas(64) Lane {
-    std::atomic<uint64_t> head{0};  // bytes ever appended (the worker's)
+    std::atomic<uint64_t> head{0};              // bytes ever appended (the worker's)
     alignas(64) std::atomic<uint64_t> tail{0};  // bytes ever written out (the writer's)
     std::unique_ptr<char[]> ring{new char[kLaneBytes]};
   };

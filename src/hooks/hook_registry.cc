@@ -46,8 +46,7 @@ extern "C" int tlsgate_hook_add(tlsgate_hook_point point, tlsgate_hook_fn fn, vo
   return tlsgate::hooks::HookRegistry::instance().add(point, fn, data) ? 0 : -1;
 }
 
-extern "C" int tlsgate_endpoint_register(const char* protocol, tlsgate_endpoint_fn fn,
-                                         void* data) {
+extern "C" int tlsgate_endpoint_register(const char* protocol, tlsgate_endpoint_fn fn, void* data) {
   if (!protocol) return -1;
   return tlsgate::hooks::HookRegistry::instance().addEndpoint(protocol, fn, data) ? 0 : -1;
 }

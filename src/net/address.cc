@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/text.h"
+
 namespace tlsgate::net {
 
 Address Address::fromSockaddr(const sockaddr* sa, socklen_t len) {
@@ -56,7 +58,7 @@ std::string Address::ipString() const {
 }
 
 std::string Address::toString() const {
-  if (family() == AF_INET6) return "[" + ipString() + "]:" + std::to_string(port());
+  if (family() == AF_INET6) return concat({"[", ipString(), "]:", std::to_string(port())});
   return ipString() + ":" + std::to_string(port());
 }
 
@@ -132,7 +134,7 @@ Status checkHostPort(std::string_view text) {
   std::optional<std::string_view> portText;
   splitHostPort(text, host, portText);
   if (!portText || !parsePort(*portText) || host.empty())
-    return Error{"", 0, "'" + std::string(text) + "' is not host:port"};
+    return Error{"", 0, concat({"'", text, "' is not host:port"})};
   return Ok{};
 }
 

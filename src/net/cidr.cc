@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "core/text.h"
+
 namespace tlsgate::net {
 
 namespace {
@@ -69,12 +71,12 @@ Key withHostBits(Key key, unsigned prefix, bool set) {
 Status CidrSet::add(std::string_view text) {
   const auto entry = trim(text);
   auto fail = [&](const std::string& why) {
-    return Error{"", 0, "'" + std::string(entry) + "': " + why};
+    return Error{"", 0, concat({"'", entry, "': ", why})};
   };
   if (entry.empty()) return Error{"", 0, "empty address entry"};
   auto notAddress = [&](std::string_view part) {
-    return fail((part == entry ? std::string("not") : "'" + std::string(part) + "' is not") +
-                " an IPv4 or IPv6 address");
+    return fail(concat({part == entry ? std::string("not") : concat({"'", part, "' is not"}),
+                        " an IPv4 or IPv6 address"}));
   };
 
   Range range;

@@ -355,7 +355,8 @@ std::string buildProxyV2(const Address& source, const Address& destination,
   if (!tlvs.authority.empty()) appendTlvWithinCap(payload, kTlvAuthority, tlvs.authority);
   if (!tlvs.sslVersion.empty()) {
     std::string ssl;
-    ssl.push_back(static_cast<char>(kSslClientSsl | (tlvs.clientCertVerified ? kSslClientCertConn : 0)));
+    ssl.push_back(
+        static_cast<char>(kSslClientSsl | (tlvs.clientCertVerified ? kSslClientCertConn : 0)));
     appendBe32(ssl, tlvs.clientCertVerified ? 0 : 1);  // verify: 0 means a verified certificate
     appendTlvWithinCap(ssl, kSubTlvSslVersion, tlvs.sslVersion);
     if (!tlvs.sslCipher.empty()) appendTlvWithinCap(ssl, kSubTlvSslCipher, tlvs.sslCipher);

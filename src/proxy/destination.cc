@@ -2,16 +2,14 @@
 
 #include <algorithm>
 
+#include "core/text.h"
+
 namespace tlsgate::proxy {
 
 namespace {
 
 constexpr std::string_view kInboundLocalPort = "{inbound_local_port}";
 constexpr std::string_view kProxyProtocolPort = "{proxy_protocol_port}";
-
-std::string inQuotes(std::string_view s) {
-  return "'" + std::string(s) + "'";
-}
 
 bool isHostName(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -40,8 +38,8 @@ Result<std::string> expandDestination(std::string_view pattern, const Destinatio
       if (n < '1' || n > '9') return fail("'$' must be followed by a capture number 1..9");
       const size_t index = static_cast<size_t>(n - '1');
       if (index >= captures) {
-        return fail("$" + std::string(1, n) + " but the server name gave " +
-                    std::to_string(captures) + " capture(s)");
+        return fail(concat({"$", std::string_view(&n, 1), " but the server name gave ",
+                            std::to_string(captures), " capture(s)"}));
       }
       const std::string& capture = (*ctx.captures)[index];
       // The capture comes from the client's SNI: it must not bring ':' or '/' along.

@@ -24,8 +24,7 @@ class OriginSessionCache {
 
   // `identity`: the originContextId of the origin SSL_CTX the connection uses (which holds
   // its client certificate).
-  static std::string keyOf(const std::string& address, const std::string& sni,
-                           uint64_t identity);
+  static std::string keyOf(const std::string& address, const std::string& sni, uint64_t identity);
 
   // A reference to the session to offer for `key`, or null.
   ossl::UniquePtr<SSL_SESSION> find(const std::string& key);

@@ -220,13 +220,18 @@ Result<ParsedCert> parseCertificatePem(std::string_view certPem, std::string_vie
   }
   ParsedCert parsed;
   parsed.chain.reset(sk_X509_new_null());
-  for (size_t i = 1; i < certs->size(); ++i) sk_X509_push(parsed.chain.get(), (*certs)[i].release());
+  for (size_t i = 1; i < certs->size(); ++i)
+    sk_X509_push(parsed.chain.get(), (*certs)[i].release());
   parsed.leaf = std::move(certs->front());
   parsed.key = std::move(key.value());
   return parsed;
 }
 
-std::string certificateSubject(X509* cert) { return subjectOf(cert); }
-std::string certificateSha256(X509* cert) { return sha256Of(cert); }
+std::string certificateSubject(X509* cert) {
+  return subjectOf(cert);
+}
+std::string certificateSha256(X509* cert) {
+  return sha256Of(cert);
+}
 
 }  // namespace tlsgate::tls

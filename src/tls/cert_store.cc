@@ -72,8 +72,8 @@ Result<LoadedEntry> loadEntry(const CertSpec& e, const ServerParams& params) {
 // context set-up: thousands of certificates are seconds of work, spread here over every
 // core. Results stay in file order; once an entry fails, later ones are not started (the
 // first error in the file is the answer).
-std::vector<std::optional<Result<LoadedEntry>>> loadEntries(
-    const std::vector<CertSpec>& entries, const ServerParams& params) {
+std::vector<std::optional<Result<LoadedEntry>>> loadEntries(const std::vector<CertSpec>& entries,
+                                                            const ServerParams& params) {
   constexpr size_t kEntriesPerThread = 256;  // below this a thread is not worth starting
   const size_t n = entries.size();
   std::vector<std::optional<Result<LoadedEntry>>> out(n);
@@ -89,8 +89,8 @@ std::vector<std::optional<Result<LoadedEntry>>> loadEntries(
       }
     }
   };
-  const size_t threads =
-      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 1 + n / kEntriesPerThread);
+  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
+                                          1 + n / kEntriesPerThread);
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) helpers.push_back(startSignalFreeThread(work));
   work();
@@ -100,9 +100,9 @@ std::vector<std::optional<Result<LoadedEntry>>> loadEntries(
 
 }  // namespace
 
-Result<std::unique_ptr<CertStore>> CertStore::build(
-    const std::vector<CertSpec>& entries, const std::string& multicertPath,
-    const ServerParams& params) {
+Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>& entries,
+                                                    const std::string& multicertPath,
+                                                    const ServerParams& params) {
   std::unique_ptr<CertStore> store(new CertStore());
   auto certless = newServerContext(params);
   if (!certless) return certless.error();

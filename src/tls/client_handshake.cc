@@ -127,7 +127,7 @@ Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& par
   if (params.caCerts.empty()) {
     if (SSL_CTX_set_default_verify_paths(c) != 1) return fail("cannot load the system CA store");
   } else {
-    struct stat st {};
+    struct stat st = {};
     if (::stat(params.caCerts.c_str(), &st) != 0)
       return Error{"", 0, "ssl.client.ca_certs '" + params.caCerts + "': " + std::strerror(errno)};
     const bool dir = S_ISDIR(st.st_mode);

@@ -11,7 +11,8 @@ Result<std::unique_ptr<ClientVerification>> ClientVerification::load(int mode,
   if (mode == SSL_VERIFY_NONE) return v;
   v->store_.reset(X509_STORE_new());
   if (!v->store_ || X509_STORE_load_file(v->store_.get(), caFile.c_str()) != 1)
-    return Error{"", 0, "cannot load CA certificates from '" + caFile + "': " + ossl::drainErrors()};
+    return Error{"", 0,
+                 "cannot load CA certificates from '" + caFile + "': " + ossl::drainErrors()};
   v->names_.reset(SSL_load_client_CA_file(caFile.c_str()));
   if (!v->names_) return Error{"", 0, "no CA certificate in '" + caFile + "'"};
   return v;

@@ -49,7 +49,7 @@ Status KeyLog::open() {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600));
   if (!fd.valid()) return Error{"", 0, "cannot open '" + path + "': " + std::strerror(errno)};
   // An older file may have been readable by others: the secrets are not for them.
-  struct stat st {};
+  struct stat st = {};
   if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
       ::fchmod(fd.get(), 0600) != 0)
     log::warning("ssl.keylog_file '%s' is readable by others and chmod 0600 failed: %s",

@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "core/read_file.h"
+#include "core/text.h"
 #include "stats/counters.h"
 #include "tls/cert_loader.h"
 #include "tls/server_handshake.h"
@@ -15,7 +16,7 @@ using stats::Counter;
 namespace {
 
 std::time_t toTime(const ASN1_GENERALIZEDTIME* t) {
-  struct tm tm {};
+  struct tm tm = {};
   if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
   return timegm(&tm);
 }
@@ -30,7 +31,7 @@ X509* issuerOf(X509* leaf, STACK_OF(X509) * chain) {
 }
 
 std::string describe(X509* leaf) {
-  return "'" + certificateSubject(leaf) + "'";
+  return inQuotes(certificateSubject(leaf));
 }
 
 }  // namespace
@@ -46,14 +47,16 @@ Result<std::unique_ptr<OcspStaple>> OcspStaple::load(const std::string& file, SS
   auto der = readFile(file);
   if (!der) return Error{"", 0, "ssl_ocsp_name: " + der.error().message};
   const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-  ossl::UniquePtr<OCSP_RESPONSE> response(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
+  ossl::UniquePtr<OCSP_RESPONSE> response(
+      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
   if (!response || p != reinterpret_cast<const unsigned char*>(der->data()) + der->size())
-    return Error{"", 0, "ssl_ocsp_name '" + file + "' is not a DER OCSP response: " +
-                            ossl::drainErrors()};
+    return Error{"", 0,
+                 "ssl_ocsp_name '" + file + "' is not a DER OCSP response: " + ossl::drainErrors()};
   const int status = OCSP_response_status(response.get());
   if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL)
-    return Error{"", 0, "ssl_ocsp_name '" + file + "': the response status is '" +
-                            OCSP_response_status_str(status) + "', not 'successful'"};
+    return Error{"", 0,
+                 "ssl_ocsp_name '" + file + "': the response status is '" +
+                     OCSP_response_status_str(status) + "', not 'successful'"};
   ossl::UniquePtr<OCSP_BASICRESP> basic(OCSP_response_get1_basic(response.get()));
   if (!basic)
     return Error{"", 0, "ssl_ocsp_name '" + file + "': no basic response: " + ossl::drainErrors()};
@@ -90,7 +93,8 @@ Result<std::unique_ptr<OcspStaple>> OcspStaple::load(const std::string& file, SS
     warnings.push_back("ssl_ocsp_name '" + file +
                        "' is about none of the entry's certificates: it will not be stapled");
   else if (staple->nextUpdate_ != 0 && staple->nextUpdate_ < std::time(nullptr))
-    warnings.push_back("ssl_ocsp_name '" + file + "' has expired (nextUpdate is past): it will "
+    warnings.push_back("ssl_ocsp_name '" + file +
+                       "' has expired (nextUpdate is past): it will "
                        "not be stapled until a fresh response is loaded");
   staple->der_ = std::move(*der);
   return staple;

@@ -25,11 +25,14 @@ namespace tlsgate::ossl {
 template <class T>
 struct Deleter;
 
+// clang-format 14 and 19 lay out a function body inside a macro differently.
+// clang-format off
 #define TLSGATE_OSSL_DELETER(T, fn)        \
   template <>                              \
   struct Deleter<T> {                      \
     void operator()(T* p) const { fn(p); } \
   };
+// clang-format on
 TLSGATE_OSSL_DELETER(SSL, SSL_free)
 TLSGATE_OSSL_DELETER(SSL_CTX, SSL_CTX_free)
 TLSGATE_OSSL_DELETER(X509, X509_free)
@@ -45,11 +48,11 @@ TLSGATE_OSSL_DELETER(OCSP_BASICRESP, OCSP_BASICRESP_free)
 TLSGATE_OSSL_DELETER(OCSP_CERTID, OCSP_CERTID_free)
 template <>
 struct Deleter<STACK_OF(X509_NAME)> {
-  void operator()(STACK_OF(X509_NAME)* s) const { sk_X509_NAME_pop_free(s, X509_NAME_free); }
+  void operator()(STACK_OF(X509_NAME) * s) const { sk_X509_NAME_pop_free(s, X509_NAME_free); }
 };
 template <>
 struct Deleter<STACK_OF(X509)> {
-  void operator()(STACK_OF(X509)* s) const { sk_X509_pop_free(s, X509_free); }
+  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
 };
 #undef TLSGATE_OSSL_DELETER
 

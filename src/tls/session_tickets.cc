@@ -29,18 +29,18 @@ int ticketResumedIndex() {  // SSL → non-null once a ticket of ours was accept
 
 // Fetched once: an implicit fetch by EVP_aes_128_cbc() on every ticket costs a lookup.
 const EVP_CIPHER* aes128Cbc() {
-  static const ossl::UniquePtr<EVP_CIPHER> cipher(EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr));
+  static const ossl::UniquePtr<EVP_CIPHER> cipher(
+      EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr));
   return cipher.get();
 }
 
 bool setHmacKey(EVP_MAC_CTX* hctx, const TicketKey& key) {
   char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
-                                        const_cast<unsigned char*>(key.hmacSecret.data()),
-                                        key.hmacSecret.size()),
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(
+                             OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmacSecret.data()),
+                             key.hmacSecret.size()),
+                         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
   return EVP_MAC_CTX_set_params(hctx, params) == 1;
 }
 
@@ -122,12 +122,24 @@ void setNoTicket(SSL_CTX* c, bool on) {
 void setNoTicket(SSL* s, bool on) {
   on ? SSL_set_options(s, SSL_OP_NO_TICKET) : SSL_clear_options(s, SSL_OP_NO_TICKET);
 }
-size_t numTickets(const SSL_CTX* c) { return SSL_CTX_get_num_tickets(c); }
-size_t numTickets(const SSL* s) { return SSL_get_num_tickets(s); }
-void setNumTickets(SSL_CTX* c, size_t n) { SSL_CTX_set_num_tickets(c, n); }
-void setNumTickets(SSL* s, size_t n) { SSL_set_num_tickets(s, n); }
-bool cacheOff(SSL_CTX* c) { return SSL_CTX_get_session_cache_mode(c) == SSL_SESS_CACHE_OFF; }
-bool cacheOff(SSL* s) { return cacheOff(SSL_get_SSL_CTX(s)); }
+size_t numTickets(const SSL_CTX* c) {
+  return SSL_CTX_get_num_tickets(c);
+}
+size_t numTickets(const SSL* s) {
+  return SSL_get_num_tickets(s);
+}
+void setNumTickets(SSL_CTX* c, size_t n) {
+  SSL_CTX_set_num_tickets(c, n);
+}
+void setNumTickets(SSL* s, size_t n) {
+  SSL_set_num_tickets(s, n);
+}
+bool cacheOff(SSL_CTX* c) {
+  return SSL_CTX_get_session_cache_mode(c) == SSL_SESS_CACHE_OFF;
+}
+bool cacheOff(SSL* s) {
+  return cacheOff(SSL_get_SSL_CTX(s));
+}
 
 template <class T>
 void applyTo(T* t, const TicketSettings& settings) {

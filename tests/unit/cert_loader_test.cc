@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/text.h"
 #include "test_pki.h"
 
 namespace tlsgate::tls {
@@ -32,7 +33,7 @@ TEST(CertLoader, LoadsEcdsaAndRsaKeysAgainAndAgainOnOneThread) {
   TestPki pki;
   for (int i = 0; i < 3; ++i) {  // the decoder is reused from the second key on
     for (KeyKind kind : {KeyKind::kEcdsa, KeyKind::kRsa}) {
-      auto cert = pki.issue("k" + std::to_string(i) + (kind == KeyKind::kRsa ? "r" : "e"),
+      auto cert = pki.issue(concat({"k", std::to_string(i), kind == KeyKind::kRsa ? "r" : "e"}),
                             "a.test", {"a.test"}, kind);
       auto ctx = newContext();
       auto loaded = loadCertificate(ctx.get(), cert.certFile, cert.keyFile, {});
@@ -65,8 +66,8 @@ TEST(CertLoader, AnEncryptedKeyIsRefusedWithoutAPrompt) {
   {
     ossl::UniquePtr<BIO> out(BIO_new_file(encrypted.c_str(), "w"));
     static char pass[] = "secret";
-    ASSERT_EQ(PEM_write_bio_PrivateKey(out.get(), key.get(), EVP_aes_128_cbc(), nullptr, 0,
-                                       nullptr, pass),
+    ASSERT_EQ(PEM_write_bio_PrivateKey(out.get(), key.get(), EVP_aes_128_cbc(), nullptr, 0, nullptr,
+                                       pass),
               1);
   }
   auto ctx = newContext();

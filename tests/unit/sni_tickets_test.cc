@@ -9,9 +9,10 @@ namespace {
 const std::string kPath = "/etc/tlsgate/sni.yaml";
 
 TEST(SniTickets, ParsesEnabledAndNumber) {
-  auto r = parseSniConfig("sni:\n  - fqdn: a.test\n    ssl_ticket_enabled: 0\n"
-                          "  - fqdn: b.test\n    ssl_ticket_enabled: 1\n    ssl_ticket_number: 4\n",
-                          kPath);
+  auto r = parseSniConfig(
+      "sni:\n  - fqdn: a.test\n    ssl_ticket_enabled: 0\n"
+      "  - fqdn: b.test\n    ssl_ticket_enabled: 1\n    ssl_ticket_number: 4\n",
+      kPath);
   ASSERT_TRUE(r) << r.error().toString();
   ASSERT_EQ(r->rules.size(), 2u);
   EXPECT_EQ(r->rules[0].ticketEnabled, false);
