@@ -16,8 +16,9 @@ import pytest
 from conftest import Gateway, scaled
 from origin_pki import CLIENT_CN, ORIGIN_NAME
 from origin_route import (ALL_VERIFY_COUNTERS, CA_FILE, assert_passed, client_files,
-                          client_yaml, opki, origin, origin_gateway, settled, tls_route,
-                          visit, wait_line)
+                          client_yaml, origin, origin_gateway, settled, tls_route, visit,
+                          wait_line)
+from origin_route import opki  # noqa: F401  (the session fixture)
 from tlsclient import client_context
 from upstreams import TcpServer, silent_handler
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from test_origin_tls import (PAYLOAD, assert_passed, assert_refused, origin, origin_gateway,
-                             settled, visit, wait_line)
-from test_origin_tls import opki  # noqa: F401  (the session fixture)
+from origin_route import (PAYLOAD, assert_passed, assert_refused, origin, origin_gateway,
+                          settled, visit, wait_line)
+from origin_route import opki  # noqa: F401  (the session fixture)
 
 ORIGIN = "origin.test"
 

@@ -23,8 +23,9 @@ import pytest
 
 from origin_pki import ORIGIN_NAME, WILDCARD_DOMAIN
 from origin_route import (ALL_VERIFY_COUNTERS, CA_FILE, FAILURES, REASON_COUNTERS,
-                          assert_passed, assert_refused, lines_with, opki, origin,
-                          origin_gateway, settled, visit, wait_line)
+                          assert_passed, assert_refused, lines_with, origin, origin_gateway,
+                          settled, visit, wait_line)
+from origin_route import opki  # noqa: F401  (the session fixture)
 from pki import run_openssl
 
 
