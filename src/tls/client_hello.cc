@@ -33,21 +33,19 @@ std::string alpnFromClientHello(SSL* ssl) {
 namespace {
 
 // `len` bytes of big-endian 16-bit values.
-std::vector<uint16_t> u16s(const unsigned char* p, size_t len) {
-  std::vector<uint16_t> out;
-  out.reserve(len / 2);
-  for (size_t i = 0; i + 1 < len; i += 2)
-    out.push_back(static_cast<uint16_t>((p[i] << 8) | p[i + 1]));
-  return out;
+template <size_t N>
+void readU16s(const unsigned char* p, size_t len, U16List<N>& out) {
+  for (size_t i = 0; i + 1 < len; i += 2) out.push(static_cast<uint16_t>((p[i] << 8) | p[i + 1]));
 }
 
 // An extension that is a list of 16-bit values behind a length of `lengthBytes` (1 or 2).
-std::vector<uint16_t> u16List(SSL* ssl, unsigned type, size_t lengthBytes) {
+template <size_t N>
+void readU16Extension(SSL* ssl, unsigned type, size_t lengthBytes, U16List<N>& out) {
   const unsigned char* p = nullptr;
   size_t len = 0;
-  if (!SSL_client_hello_get0_ext(ssl, type, &p, &len) || len < lengthBytes) return {};
+  if (!SSL_client_hello_get0_ext(ssl, type, &p, &len) || len < lengthBytes) return;
   size_t listLen = lengthBytes == 1 ? p[0] : (size_t{p[0]} << 8) | p[1];
-  return u16s(p + lengthBytes, std::min(listLen, len - lengthBytes));
+  readU16s(p + lengthBytes, std::min(listLen, len - lengthBytes), out);
 }
 
 }  // namespace
@@ -56,13 +54,13 @@ ClientHelloFacts readClientHello(SSL* ssl) {
   ClientHelloFacts facts;
   facts.sni = sniFromClientHello(ssl);
   facts.alpn = alpnFromClientHello(ssl);
-  facts.versions = u16List(ssl, TLSEXT_TYPE_supported_versions, 1);
+  readU16Extension(ssl, TLSEXT_TYPE_supported_versions, 1, facts.versions);
   if (facts.versions.empty())
-    facts.versions.push_back(static_cast<uint16_t>(SSL_client_hello_get0_legacy_version(ssl)));
-  facts.groups = u16List(ssl, TLSEXT_TYPE_supported_groups, 2);
+    facts.versions.push(static_cast<uint16_t>(SSL_client_hello_get0_legacy_version(ssl)));
+  readU16Extension(ssl, TLSEXT_TYPE_supported_groups, 2, facts.groups);
   const unsigned char* ciphers = nullptr;
   const size_t cipherBytes = SSL_client_hello_get0_ciphers(ssl, &ciphers);
-  facts.ciphers = u16s(ciphers, cipherBytes);
+  readU16s(ciphers, cipherBytes, facts.ciphers);
   facts.keyShares = keySharesFromClientHello(ssl);
   return facts;
 }
@@ -74,8 +72,8 @@ KeyShareGroups keySharesFromClientHello(SSL* ssl) {
   // A 2-byte list length, then (group, 2-byte length, key) entries (RFC 8446 4.2.8).
   if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_key_share, &p, &len) || len < 2) return shares;
   size_t end = std::min(len, 2 + ((size_t{p[0]} << 8) | p[1]));
-  for (size_t pos = 2; pos + 4 <= end && shares.count < KeyShareGroups::kMax;) {
-    shares.ids[shares.count++] = static_cast<uint16_t>((p[pos] << 8) | p[pos + 1]);
+  for (size_t pos = 2; pos + 4 <= end;) {
+    shares.push(static_cast<uint16_t>((p[pos] << 8) | p[pos + 1]));
     pos += 4 + ((size_t{p[pos + 2]} << 8) | p[pos + 3]);
   }
   return shares;

@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "tls/ossl.h"
 
@@ -20,25 +19,40 @@ std::string sniFromClientHello(SSL* ssl);
 // The client's ALPN protocol list in wire format (length-prefixed names); "" when none.
 std::string alpnFromClientHello(SSL* ssl);
 
-// The groups of the key_share extension's entries, in the client's order (TLS 1.3; none
-// without the extension). A client answering a HelloRetryRequest sends other shares than
-// in its first ClientHello: that is how the server side tells the second one apart.
-struct KeyShareGroups {
-  static constexpr size_t kMax = 8;  // clients send one to three; more are not kept
-  std::array<uint16_t, kMax> ids{};
-  size_t count = 0;
-  bool operator==(const KeyShareGroups&) const = default;
+// Up to N 16-bit values of a ClientHello list (cipher suites, groups, versions, key share
+// groups), in the client's order, kept inline: reading a ClientHello allocates nothing for
+// them. `total` is how many the client sent, so a longer list shows that it was cut.
+template <size_t N>
+struct U16List {
+  std::array<uint16_t, N> ids{};
+  uint16_t count = 0;
+  uint16_t total = 0;
+
+  void push(uint16_t id) {
+    if (count < N) ids[count++] = id;
+    ++total;
+  }
+  const uint16_t* begin() const { return ids.data(); }
+  const uint16_t* end() const { return ids.data() + count; }
+  bool empty() const { return total == 0; }
+  bool operator==(const U16List&) const = default;
 };
+
+// The groups of the key_share extension's entries (TLS 1.3; none without the extension).
+// A client answering a HelloRetryRequest sends other shares than in its first ClientHello:
+// that is how the server side tells the second one apart. Clients send one to three.
+using KeyShareGroups = U16List<8>;
 KeyShareGroups keySharesFromClientHello(SSL* ssl);
 
-// The facts of one ClientHello.
+// The facts of one ClientHello. The inline capacities hold what real clients send
+// (browsers offer about 16 cipher suites and 4 to 10 groups, OpenSSL's defaults 31 and 10).
 struct ClientHelloFacts {
-  std::string sni;                 // as sniFromClientHello
-  std::string alpn;                // offered, wire format, as alpnFromClientHello
-  std::vector<uint16_t> versions;  // supported_versions, else the legacy version alone
-  std::vector<uint16_t> groups;    // supported_groups, in the client's order
-  std::vector<uint16_t> ciphers;   // cipher suites, in the client's order
-  KeyShareGroups keyShares;
+  std::string sni;           // as sniFromClientHello
+  std::string alpn;          // offered, wire format, as alpnFromClientHello
+  U16List<8> versions;       // supported_versions, else the legacy version alone
+  U16List<32> groups;        // supported_groups
+  U16List<64> ciphers;       // cipher suites
+  KeyShareGroups keyShares;  // the groups of the key shares sent
 };
 ClientHelloFacts readClientHello(SSL* ssl);
 

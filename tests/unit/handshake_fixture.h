@@ -22,6 +22,7 @@ class TestOwner final : public HandshakeOwner {
   ServeChoice onClientHello(ClientHelloFacts hello) override {
     ++calls;
     seenSni = hello.sni;
+    seen = hello;
     if (script) return *script;
     ServeChoice c;
     c.entry = store->findByName(hello.sni);
@@ -43,6 +44,7 @@ class TestOwner final : public HandshakeOwner {
   NameSettings settings;              // served with the store's choice
   int calls = 0;
   std::string seenSni;
+  ClientHelloFacts seen;  // the last ClientHello's facts
 };
 
 class HandshakeFixture : public ::testing::Test {

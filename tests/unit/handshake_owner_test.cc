@@ -81,5 +81,42 @@ TEST_F(HandshakeOwnerTest, AHelloRetryAsksTheOwnerOnce) {
   EXPECT_EQ(owner_.calls, 1);
 }
 
+// The facts are what the client sent, in its order: read once at the ClientHello.
+TEST_F(HandshakeOwnerTest, TheOwnerGetsTheClientHelloFacts) {
+  connect("a.test");
+  SSL_set_min_proto_version(client_.get(), TLS1_2_VERSION);
+  SSL_set_max_proto_version(client_.get(), TLS1_3_VERSION);
+  ASSERT_EQ(SSL_set1_groups_list(client_.get(), "P-256:X25519:P-384"), 1);
+  ASSERT_EQ(SSL_set_ciphersuites(client_.get(), "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"),
+            1);
+  ASSERT_EQ(SSL_set_cipher_list(client_.get(), "ECDHE-ECDSA-AES128-GCM-SHA256"), 1);
+  const unsigned char alpn[] = "\x02h2\x08http/1.1";
+  ASSERT_EQ(SSL_set_alpn_protos(client_.get(), alpn, sizeof alpn - 1), 0);
+  run();
+  ASSERT_EQ(server_->state(), HandshakeState::kDone);
+  const ClientHelloFacts& f = owner_.seen;
+  EXPECT_EQ(f.sni, "a.test");
+  EXPECT_EQ(f.alpn, std::string("\x02h2\x08http/1.1"));
+  EXPECT_EQ(std::vector<uint16_t>(f.versions.begin(), f.versions.end()),
+            (std::vector<uint16_t>{0x0304, 0x0303}));
+  EXPECT_EQ(std::vector<uint16_t>(f.groups.begin(), f.groups.end()),
+            (std::vector<uint16_t>{23, 29, 24}));  // P-256, X25519, P-384
+  EXPECT_EQ(f.keyShares.count, 1u);
+  EXPECT_EQ(f.keyShares.ids[0], 23) << "the first group's share";
+  // TLS 1.3 suites first, then the TLS 1.2 one, then the renegotiation SCSV.
+  EXPECT_EQ(std::vector<uint16_t>(f.ciphers.begin(), f.ciphers.end()),
+            (std::vector<uint16_t>{0x1302, 0x1301, 0xc02b, 0x00ff}));
+  EXPECT_EQ(f.ciphers.total, f.ciphers.count);
+}
+
+// A list longer than the inline capacity keeps its first values and says how many there were.
+TEST(U16ListTest, ALongListIsCutAndCounted) {
+  U16List<2> list;
+  for (uint16_t id : {1, 2, 3}) list.push(id);
+  EXPECT_EQ(list.count, 2u);
+  EXPECT_EQ(list.total, 3u);
+  EXPECT_EQ(std::vector<uint16_t>(list.begin(), list.end()), (std::vector<uint16_t>{1, 2}));
+}
+
 }  // namespace
 }  // namespace tlsgate::tls
