@@ -40,7 +40,7 @@ if [[ ${1:-} != --quick ]]; then
     run_suite build-asan "" -DTLSGATE_SANITIZE=address
     # A data race makes tlsgate exit non-zero, which every e2e fixture checks.
     export TSAN_OPTIONS=halt_on_error=1:exitcode=66
-    run_suite build-tsan "^(Reactor|HandshakeHooks|BlindTunnel|CertStore|LabelIndex|TicketKeyStore|TicketKeyRotation|TicketKeyRedis|e2e\.test_(hooks|routing_sni|reload|drain|admin|access_log|fleet_redis))" -DTLSGATE_SANITIZE=thread
+    run_suite build-tsan "^(Reactor|HandshakeHooks|HookRunner|BlindTunnel|CertStore|LabelIndex|TicketKeyStore|TicketKeyRotation|TicketKeyRedis|e2e\.test_(hooks|routing_sni|reload|drain|admin|access_log|fleet_redis))" -DTLSGATE_SANITIZE=thread
     # The PROXY protocol parser under libFuzzer (clang, ASan + UBSan). 30 seconds keeps the
     # full run within CI's 30-minute budget; hunt longer by hand with scripts/fuzz.sh 600.
     scripts/fuzz.sh 30

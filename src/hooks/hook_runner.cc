@@ -1,6 +1,8 @@
 #include "hooks/hook_runner.h"
 
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 #include "core/log.h"
 #include "hooks/hook_registry.h"
@@ -33,6 +35,19 @@ tls::HookVerdict verdictOf(Completion c) {
 
 }  // namespace
 
+namespace {
+
+// The handles of hooks still holding a connection when its worker stopped, each with one
+// reference. Never destroyed, so they stay reachable (also for LeakSanitizer).
+void keepUntilExit(tlsgate_vconn* vc) {
+  static std::mutex mutex;
+  static auto* kept = new std::vector<tlsgate_vconn*>;
+  std::lock_guard lock(mutex);
+  kept->push_back(vc);
+}
+
+}  // namespace
+
 HookRunner::HookRunner(std::shared_ptr<ReactorLink> link, HookHost& host,
                        const tls::CertStore& store, const net::Address& client,
                        const net::Address& local)
@@ -47,13 +62,13 @@ HookRunner::HookRunner(std::shared_ptr<ReactorLink> link, HookHost& host,
 HookRunner::~HookRunner() {
   vc_->runner = nullptr;  // calls still in flight find the connection gone (S13)
   if (vc_->heldTurns.load() > 0) {
-    // S13: a hook holds a turn it may still complete; the handle waits for it, and at the
-    // latest for the worker's end (a completion after that is dropped anyway).
+    // S13: a hook holds a turn it may still complete, from any thread, at any time, even
+    // after the worker stopped: the turn's reference keeps the handle alive for that call.
+    // A hook that never completes would leave the handle unreachable; when the worker
+    // stops, it is kept reachable to the end of the process instead (never freed: the
+    // plugin may still call).
     vc_->ref();
-    vc_->link->onCut([vc = vc_] {
-      while (vc->heldTurns.load() > 0) vc->releaseTurn();
-      vc->unref();
-    });
+    vc_->link->onCut([vc = vc_] { keepUntilExit(vc); });
   }
   {
     std::lock_guard lock(vc_->certMutex);

@@ -57,9 +57,12 @@ void completeTurn(tlsgate_vconn* vc, Completion c, const char* destination) {
     TG_DEBUG(kHooks, "vconn %llu: completion after close ignored",
              static_cast<unsigned long long>(v->id));
   };
-  if (!vc->link->post(std::move(task)))
+  if (!vc->link->post(std::move(task))) {
+    // The worker stopped: nothing will run the turn; the call ends it here.
+    vc->releaseTurn();
     TG_DEBUG(kHooks, "vconn %llu: completion after shutdown dropped",
              static_cast<unsigned long long>(vc->id));
+  }
 }
 
 // Only inside a callback, on the connection's thread.
