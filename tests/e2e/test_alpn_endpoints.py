@@ -90,7 +90,7 @@ def test_curl_h2_and_http11_land_on_their_alpn_routes(gateway, tmp_path):
             assert p2.returncode == 0, p2.stderr
             body, version = p2.stdout.rsplit("\n", 1)
             assert (body, version) == (f"h2 {token2}", "2"), p2.stdout
-            log = h2.log_lines()
+            log = h2.wait_log(lambda ls: any(":path: /token" in l for l in ls), scaled(5))
             assert sum(":path: /token" in l for l in log) == 1, log
             assert any(f":authority: alpn.test:{gw.port}" in l for l in log), log
         else:

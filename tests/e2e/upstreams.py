@@ -271,6 +271,15 @@ def find_nghttpd() -> str | None:
         (p for p in ("/usr/sbin/nghttpd", "/usr/bin/nghttpd") if Path(p).is_file()), None)
 
 
+def _accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:port now."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 class NghttpdUpstream:
     """nghttpd --no-tls (h2c, prior knowledge) serving `files` ({name: text}) from a
     temporary document root on 127.0.0.1. Runs with -v: `log_lines()` has every frame and
@@ -297,6 +306,15 @@ class NghttpdUpstream:
         with self._cond:
             return list(self._lines)
 
+    def wait_log(self, predicate, timeout: float = 5.0) -> list[str]:
+        """The log lines once predicate(lines) holds, or at the timeout: the log is read
+        by a thread, so a request's lines may come a moment after its response."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self._lines) and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+            return list(self._lines)
+
     def _read(self, proc) -> None:
         for raw in proc.stdout:
             with self._cond:
@@ -311,19 +329,18 @@ class NghttpdUpstream:
             self.port = closed_port()
             self._lines = []
             self.proc = subprocess.Popen(
-                [self.binary, "--no-tls", "-v", "-a", "127.0.0.1", "-d", str(self.root),
-                 str(self.port)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                # stdbuf: nghttp2 1.70 buffers its log when it goes to a pipe.
+                ["stdbuf", "-oL", self.binary, "--no-tls", "-v", "-a", "127.0.0.1", "-d",
+                 str(self.root), str(self.port)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT)
             threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
-            want = f"listen 127.0.0.1:{self.port}"
+            # Ready when it accepts a connection: nghttp2 1.70 (Debian forky) no longer
+            # prints its "listen" line where a pipe would show it at once.
             deadline = time.monotonic() + 10
-            with self._cond:
-                while (not any(want in l for l in self._lines) and self.proc.poll() is None
-                       and time.monotonic() < deadline):
-                    self._cond.wait(0.1)
-                listening = any(want in l for l in self._lines)
-            if listening:
-                return self
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                if _accepts(self.port):
+                    return self
+                time.sleep(0.05)
             self.__exit__()
         raise RuntimeError(f"nghttpd did not start: {self._lines}")
 
