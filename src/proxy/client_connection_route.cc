@@ -152,9 +152,7 @@ void ClientConnection::onHandshakeDone(Handshaking& hs) {
   SSL_get0_alpn_selected(ssl_.get(), &p, &len);
   std::string_view alpn(reinterpret_cast<const char*>(p), len);
   // S14: the endpoint registered for the negotiated protocol.
-  auto upstream = std::make_unique<Upstream>();
-  upstream->target = endpointFor(*hs.route, alpn, route_, *snapshot_);
-  const EndpointDecision& target = upstream->target;
+  EndpointDecision target = endpointFor(*hs.route, alpn, route_, *snapshot_);
   if (!target.refusal.empty()) {
     counters().add(Counter::kNoEndpoint);
     TG_DEBUG(log::kSslError, "%s: %s", route_.peer.toString().c_str(), target.refusal.c_str());
@@ -169,6 +167,9 @@ void ClientConnection::onHandshakeDone(Handshaking& hs) {
     drive();
     return;
   }
+  // Only a connection that goes on somewhere gets an upstream (inspect needs none).
+  auto upstream = std::make_unique<Upstream>();
+  upstream->target = std::move(target);
   connectTo(std::move(upstream));
 }
 
