@@ -14,7 +14,7 @@
 
 namespace tlsgate::proxy {
 
-class Worker::Listener final : public EventHandler {
+class Worker::Listener final : public EventHandler, private TimerHandler {
  public:
   Listener(Worker& worker, Fd fd, const net::Address& bound, size_t index,
            stats::ListenerStats* stats)
@@ -23,6 +23,9 @@ class Worker::Listener final : public EventHandler {
     // getsockname() per accept; a wildcard one must ask.
     auto ip = bound.ipBytes();
     wildcard_ = std::all_of(ip.begin(), ip.end(), [](char c) { return c == 0; });
+  }
+  ~Listener() override {
+    if (retry_.armed()) worker_.reactor().cancel(retry_);
   }
 
   // Accepts a bounded batch per wakeup, then lets the loop serve the connections already
@@ -38,11 +41,12 @@ class Worker::Listener final : public EventHandler {
       int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-          log::warning("accept on %s: %s", bound_.toString().c_str(), std::strerror(errno));
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (acceptFailedFor(errno)) continue;  // that connection is gone, not the listener
+        pause(errno);
         return;
       }
+      if (failures_.total) recovered();
       worker_.accepted(Fd(fd), net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len),
                        *this);
     }
@@ -56,12 +60,72 @@ class Worker::Listener final : public EventHandler {
   void setIndex(size_t index) { index_ = index; }
 
  private:
+  // accept(2) also reports errors of the one pending connection it tried to take (the
+  // network errors it lists, ECONNABORTED); the next one may be fine.
+  static bool acceptFailedFor(int error) {
+    switch (error) {
+      case EINTR:
+      case ECONNABORTED:
+      case EPROTO:
+      case ENETDOWN:
+      case ENOPROTOOPT:
+      case EHOSTDOWN:
+      case ENONET:
+      case EHOSTUNREACH:
+      case EOPNOTSUPP:
+      case ENETUNREACH:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // Anything else (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...) will fail again at once: the
+  // socket is level-triggered, so retrying at the next wakeup would spin a core. Stop
+  // watching it for kAcceptPause (the connections wait in the kernel's accept queue, as
+  // with nginx's accept pause) and say so once per kLogEvery, not once per try.
+  static constexpr auto kAcceptPause = std::chrono::milliseconds(200);
+  static constexpr auto kLogEvery = std::chrono::seconds(60);
+
+  void pause(int error) {
+    worker_.counters().add(stats::Counter::kAcceptErrors);
+    Clock::time_point now = worker_.reactor().now();
+    ++failures_.total;
+    ++failures_.sinceLog;
+    if (failures_.total == 1 || now - failures_.loggedAt >= kLogEvery) {
+      log::warning("accept on %s: %s (%llu failures; accepting paused %lld ms after each)",
+                   bound_.toString().c_str(), std::strerror(error),
+                   static_cast<unsigned long long>(failures_.sinceLog),
+                   static_cast<long long>(kAcceptPause.count()));
+      failures_.loggedAt = now;
+      failures_.sinceLog = 0;
+    }
+    worker_.reactor().remove(fd_.get());
+    worker_.reactor().arm(retry_, kAcceptPause);
+  }
+
+  void onTimer() override {  // the pause is over: watch the socket again
+    worker_.reactor().add(fd_.get(), EPOLLIN, this, /*levelTriggered=*/true);
+  }
+
+  void recovered() {
+    log::warning("accept on %s: accepting again after %llu failures", bound_.toString().c_str(),
+                 static_cast<unsigned long long>(failures_.total));
+    failures_ = {};
+  }
+
   Worker& worker_;
   Fd fd_;
   net::Address bound_;
   size_t index_;
   stats::ListenerStats* stats_;  // registered once per listener, never freed
   bool wildcard_ = false;
+  struct Failures {
+    uint64_t total = 0;     // in a row, since the last accepted connection
+    uint64_t sinceLog = 0;  // not yet reported
+    Clock::time_point loggedAt{};
+  } failures_;
+  Timer retry_{this};
 };
 
 Worker::Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const Snapshot> snapshot,

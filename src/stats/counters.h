@@ -50,6 +50,7 @@ namespace tlsgate::stats {
   X(kHookTerminations, "hook_terminations")                                \
   X(kConnectionsAccepted, "connections_accepted")                          \
   X(kConnectionsActive, "connections_active")                              \
+  X(kAcceptErrors, "accept_errors")                                        \
   X(kUpstreamConnectFailure, "upstream_connect_failure")                   \
   X(kRelayBytesClientToUpstream, "relay_bytes_client_to_upstream")         \
   X(kRelayBytesUpstreamToClient, "relay_bytes_upstream_to_client")         \
@@ -61,6 +62,9 @@ namespace tlsgate::stats {
   X(kDestIpTunnels, "dest_ip_tunnels")                                     \
   X(kPassthroughTunnels, "passthrough_tunnels")                            \
   X(kTunnelInactivityTimeouts, "tunnel_inactivity_timeouts")               \
+  X(kRelayInactivityTimeouts, "relay_inactivity_timeouts")                 \
+  X(kInspectRequestTimeouts, "inspect_request_timeouts")                   \
+  X(kUpstreamConnectTimeouts, "upstream_connect_timeouts")                 \
   X(kProxyProtocolAccepted, "proxy_protocol_accepted")                     \
   X(kProxyProtocolRefused, "proxy_protocol_refused")                       \
   X(kProxyProtocolInvalid, "proxy_protocol_invalid")                       \
