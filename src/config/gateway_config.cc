@@ -66,15 +66,19 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
     } else if (f.name == "plugins") {
       st = parsePlugins(f, config);
     } else if (f.name == "tunnel") {
-      st = parseTunnel(f, config.tunnel);
+      st = parseTimeoutSection(f, config.tunnel.inactivityTimeoutSec);
+    } else if (f.name == "relay") {
+      st = parseTimeoutSection(f, config.relay.inactivityTimeoutSec);
+    } else if (f.name == "inspect") {
+      st = parseTimeoutSection(f, config.inspect.requestTimeoutSec);
     } else if (f.name == "admin") {
       st = parseAdmin(f, config);
     } else if (f.name == "access_log") {
       st = parseAccessLog(f, config);
-    } else if (f.name == "drain_timeout") {
+    } else if (f.name == "drain_timeout" || f.name == "connect_timeout") {
       auto seconds = count(f, "seconds");
       if (!seconds) return seconds.error();
-      config.drainTimeoutSec = *seconds;
+      (f.name == "drain_timeout" ? config.drainTimeoutSec : config.connectTimeoutSec) = *seconds;
     } else if (f.name == "sni") {
       auto file = filePath(f);
       if (!file) return file.error();
@@ -215,13 +219,14 @@ Status Parser::originFile(const Field& f, std::string& caCerts, std::string& cer
   return Ok{};
 }
 
-Status Parser::parseTunnel(const Field& f, TunnelConfig& tunnel) const {
-  auto keys = fields(f.value, f.valueLine(), "tunnel", "tunnel");
+// tunnel, relay, inspect: a mapping whose one key is a timeout.
+Status Parser::parseTimeoutSection(const Field& f, unsigned& seconds) const {
+  auto keys = fields(f.value, f.valueLine(), f.name, f.name);
   if (!keys) return keys.error();
   for (const Field& k : *keys) {
-    auto seconds = count(k, "seconds");
-    if (!seconds) return seconds.error();
-    tunnel.inactivityTimeoutSec = *seconds;
+    auto value = count(k, "seconds");
+    if (!value) return value.error();
+    seconds = *value;
   }
   return Ok{};
 }

@@ -28,6 +28,9 @@
 //   sni: sni.yaml                       # optional: ATS sni.yaml, routing by server name
 //   tunnel:
 //     inactivity_timeout: 300           # seconds a blind tunnel may stay silent; 0 = forever
+//   relay: {inactivity_timeout: 300}    # the same for relays (plaintext and to origins)
+//   inspect: {request_timeout: 30}      # builtin:inspect: seconds for each request
+//   connect_timeout: 10                 # resolving + connecting to an upstream
 //   routes:
 //     default: builtin:inspect          # or host:port of a plaintext upstream; optional
 //                                       # TLS to it: {upstream: host:port, tls: true, sni: x,
@@ -207,6 +210,18 @@ struct TunnelConfig {
   unsigned inactivityTimeoutSec = 300;  // 0 = none
 };
 
+// relay: terminated connections relayed to an upstream or origin.
+struct RelayConfig {
+  unsigned inactivityTimeoutSec = 300;  // both directions silent this long: close; 0 = none
+};
+
+// inspect: the builtin:inspect endpoint.
+struct InspectConfig {
+  // From the handshake's end, then from each answered request, until the next request is in
+  // (and the previous response taken); 0 = none.
+  unsigned requestTimeoutSec = 30;
+};
+
 // "builtin:inspect", or "host:port". `label` names the key in messages.
 // (A literal address is kept in `upstream`; a name is resolved when the gateway starts.)
 Result<RouteTarget> parseRouteTarget(std::string_view text, const std::string& path, int line,
@@ -256,6 +271,9 @@ struct GatewayConfig {
   std::string sniPath;  // sni.yaml, resolved against the folder of tlsgate.yaml; may be empty
   int sniLine = 0;
   TunnelConfig tunnel;
+  RelayConfig relay;
+  InspectConfig inspect;
+  unsigned connectTimeoutSec = 10;  // resolving and connecting to an upstream; 0 = none
   std::vector<PluginConfig> plugins;
   std::optional<AdminConfig> admin;
   std::optional<AccessLogConfig> accessLog;

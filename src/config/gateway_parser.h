@@ -69,7 +69,7 @@ class Parser {
   Result<RouteTarget> parseRoute(const Field& f) const;
   Result<RouteTarget> parseRouteMapping(const Field& f) const;
   Status parseRouteTls(const Field& f, RouteTarget& target) const;
-  Status parseTunnel(const Field& f, TunnelConfig& tunnel) const;
+  Status parseTimeoutSection(const Field& f, unsigned& seconds) const;
   Status parsePlugins(const Field& f, GatewayConfig& config) const;
   Status parseAdmin(const Field& f, GatewayConfig& config) const;
   Status parseAccessLog(const Field& f, GatewayConfig& config) const;

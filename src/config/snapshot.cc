@@ -63,7 +63,7 @@ Status debuggingAids(Snapshot& s) {
   return Ok{};
 }
 
-// Listeners, origin settings and the tunnel timeout, as the workers read them.
+// Listeners, origin settings and the data phases' timeouts, as the workers read them.
 Status runtimeSettings(Snapshot& s) {
   for (const ListenerConfig& l : s.config.listeners) {
     proxy::ListenerSettings settings{l.address, l.transparent, l.passthrough, l.proxyProtocol, {}};
@@ -77,6 +77,9 @@ Status runtimeSettings(Snapshot& s) {
   s.runtime.origin = {std::chrono::seconds(client.handshakeTimeoutSec), client.sessionCache > 0,
                       client.alpn};
   s.runtime.tunnelIdleTimeout = std::chrono::seconds(s.config.tunnel.inactivityTimeoutSec);
+  s.runtime.relayIdleTimeout = std::chrono::seconds(s.config.relay.inactivityTimeoutSec);
+  s.runtime.inspectTimeout = std::chrono::seconds(s.config.inspect.requestTimeoutSec);
+  s.runtime.connectTimeout = std::chrono::seconds(s.config.connectTimeoutSec);
   auto origin = tls::newOriginContext(
       {client.caCerts, client.verifyDepth, client.cert, client.key, client.groups});
   if (!origin) return Error{s.config.path, client.line, origin.error().message};

@@ -138,7 +138,12 @@ void ClientConnection::step(Relaying& r) {
 }
 
 void ClientConnection::step(Inspecting& in) {
-  settle(in.responder.pump(), "inspect finished", "inspect failed");
+  Progress progress = in.responder.pump();
+  if (in.responder.answered() != in.answered) {  // a request is in: the next one's clock
+    in.answered = in.responder.answered();
+    armFor(snapshot_->inspectTimeout);
+  }
+  settle(progress, "inspect finished", "inspect failed");
 }
 
 void ClientConnection::step(Tunneling& t) {
@@ -188,18 +193,49 @@ void ClientConnection::onHookCompleted() {
   drive();
 }
 
+void ClientConnection::armFor(Clock::duration timeout) {
+  if (timeout.count() > 0)
+    worker_.reactor().arm(timer_, timeout);
+  else
+    worker_.reactor().cancel(timer_);  // 0: the operator chose no bound for this phase
+}
+
+// The phase's clock ran out. Each phase's timeout and what it does: README "Timeouts".
 void ClientConnection::onTimer() {
   if (auto* t = std::get_if<Tunneling>(&phase_)) {
     if (t->tunnel.takeActivity()) {  // bytes moved since the last check: look again later
-      worker_.reactor().arm(timer_, snapshot_->tunnelIdleTimeout);
+      armFor(snapshot_->tunnelIdleTimeout);
       return;
     }
     counters().add(Counter::kTunnelInactivityTimeouts);
     closeWith(ConnectionError::kTunnelIdleTimeout, "tunnel inactivity timeout");
+  } else if (auto* r = std::get_if<Relaying>(&phase_)) {
+    if (r->relay.takeActivity()) {
+      armFor(snapshot_->relayIdleTimeout);
+      return;
+    }
+    counters().add(Counter::kRelayInactivityTimeouts);
+    failUpstream(ConnectionError::kRelayIdleTimeout, "relay inactivity timeout");
+  } else if (std::holds_alternative<Inspecting>(phase_)) {
+    counters().add(Counter::kInspectRequestTimeouts);
+    failUpstream(ConnectionError::kInspectTimeout, "inspect request timeout");
+  } else if (std::holds_alternative<Resolving>(phase_) ||
+             std::holds_alternative<Connecting>(phase_)) {
+    counters().add(Counter::kUpstreamConnectTimeouts);
+    failUpstream(ConnectionError::kConnectTimeout, "upstream connect timeout");
   } else if (auto* oh = std::get_if<OriginHandshaking>(&phase_)) {
     oh->driver.timeout();  // ssl.client.handshake_timeout_in: counted by the driver
     failUpstream(ConnectionError::kOriginHandshakeTimeout, "origin handshake timeout");
-  } else if (auto* hs = std::get_if<Handshaking>(&phase_)) {
+  } else if (std::holds_alternative<OutboundStarting>(phase_)) {
+    counters().add(Counter::kSslOriginHandshakeTimeout);  // its clock covers the hooks
+    failUpstream(ConnectionError::kOriginHandshakeTimeout, "OUTBOUND_START hooks timed out");
+  } else {
+    expireHandshake();
+  }
+}
+
+void ClientConnection::expireHandshake() {
+  if (auto* hs = std::get_if<Handshaking>(&phase_)) {
     hs->driver.timeout();  // S1: counted by the driver
     closeWith(ConnectionError::kHandshakeTimeout, "handshake timeout");
   } else if (std::holds_alternative<AwaitingProxyHeader>(phase_) ||

@@ -142,6 +142,7 @@ class ClientConnection final : public EventHandler,
     template <class... Args>
     explicit Inspecting(Args&&... args) : responder(std::forward<Args>(args)...) {}
     InspectResponder responder;
+    uint64_t answered = 0;  // requests the responder had answered at the last step
   };
   struct Tunneling {
     Tunneling(tls::SocketIo& client, std::unique_ptr<Upstream> up, std::string replay,
@@ -188,6 +189,9 @@ class ClientConnection final : public EventHandler,
   void step(Closing&) {}
   // Closes the connection when a data phase finished or failed.
   void settle(Progress progress, const char* finished, const char* failed);
+  // Arms the one timer for the phase just entered; a zero timeout (none) cancels it.
+  void armFor(Clock::duration timeout);
+  void expireHandshake();
   void finishClose();
 
   // --- the upstream (client_connection_upstream.cc) ---
@@ -215,7 +219,7 @@ class ClientConnection final : public EventHandler,
   tls::SocketIo io_;                     // the client socket; outlives the phases
   // The client's TLS session once the handshake is done (terminated connections only).
   ossl::UniquePtr<SSL> ssl_;
-  Timer timer_;  // S1 handshake timeout, then the origin's, then tunnel.inactivity_timeout
+  Timer timer_;  // the current phase's timeout (README "Timeouts")
   UpstreamEvents upstreamEvents_;
   std::unique_ptr<hooks::HookRunner> hooks_;  // only when plugins registered hooks
   ConnectionRecord record_;

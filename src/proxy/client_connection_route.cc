@@ -164,6 +164,7 @@ void ClientConnection::onHandshakeDone(Handshaking& hs) {
     record_.outcome = stats::Outcome::kTerminated;
     std::string body = inspectBody(handshakeTime);
     phase_.emplace<Inspecting>(ssl_.get(), io_, std::move(body), counters());
+    armFor(snapshot_->inspectTimeout);
     drive();
     return;
   }

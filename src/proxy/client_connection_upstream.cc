@@ -41,6 +41,7 @@ ClientConnection::Tunneling::Tunneling(tls::SocketIo& client, std::unique_ptr<Up
       tunnel(client, std::move(upstream->fd), std::move(replay), counters) {}
 
 void ClientConnection::connectTo(std::unique_ptr<Upstream> upstream) {
+  armFor(snapshot_->connectTimeout);  // resolving and connecting, together
   if (upstream->target.address) {
     startConnect(std::move(upstream));
     return;
@@ -127,8 +128,7 @@ void ClientConnection::finishConnect(uint32_t events) {
     auto& t = phase_.emplace<Tunneling>(io_, std::move(upstream), std::move(replay), counters());
     record_.outcome = stats::Outcome::kTunnel;
     t.tunnel.destinationReady(events);
-    if (snapshot_->tunnelIdleTimeout.count() > 0)
-      worker_.reactor().arm(timer_, snapshot_->tunnelIdleTimeout);
+    armFor(snapshot_->tunnelIdleTimeout);
     drive();
     return;
   }
@@ -165,6 +165,8 @@ std::string ClientConnection::outboundProxyHeader(const Upstream& upstream) cons
 }
 
 void ClientConnection::startOriginHandshake(std::unique_ptr<Upstream> upstream) {
+  // ssl.client.handshake_timeout_in: from here, so that it bounds the OUTBOUND_START hooks.
+  armFor(snapshot_->origin.handshakeTimeout);
   phase_.emplace<OutboundStarting>(OutboundStarting{std::move(upstream)});
   drive();
 }
@@ -216,8 +218,6 @@ void ClientConnection::step(OutboundStarting& os) {
     tls::setSessionSink(ssl, &up->sessions);
     tls::traceOriginOf(ssl_.get(), ssl, *up->target.address);  // S21
   }
-  if (snapshot_->origin.handshakeTimeout.count() > 0)
-    worker_.reactor().arm(timer_, snapshot_->origin.handshakeTimeout);
   drive();
 }
 
@@ -232,7 +232,6 @@ void ClientConnection::step(OriginHandshaking& oh) {
     return;
   }
   if (!oh.driver.done()) return;
-  worker_.reactor().cancel(timer_);
   if (snapshot_->origin.sessionCache)
     counters().add(SSL_session_reused(oh.driver.ssl()) ? Counter::kOriginSessionCacheHits
                                                        : Counter::kOriginSessionCacheMisses);
@@ -246,6 +245,7 @@ void ClientConnection::startRelay(std::unique_ptr<Upstream> upstream) {
                         ? stats::Outcome::kPartialBlind
                         : stats::Outcome::kForward;
   phase_.emplace<Relaying>(ssl_.get(), io_, std::move(upstream), worker_.buffers(), counters());
+  armFor(snapshot_->relayIdleTimeout);
   drive();
 }
 

@@ -25,12 +25,15 @@ enum class ConnectionError : uint8_t {
   kNoTunnelDestination,  // a tunnel to this listener itself
   kResolveFailed,
   kConnectFailed,
+  kConnectTimeout,  // connect_timeout: resolving or connecting took too long
   kOriginHandshakeFailed,
   kOriginHandshakeTimeout,
   kNoEndpoint,         // S14: no endpoint for the negotiated protocol
   kRelayFailed,        // socket or TLS error while relaying
   kTunnelFailed,       // socket error in a blind tunnel
   kTunnelIdleTimeout,  // tunnel.inactivity_timeout
+  kRelayIdleTimeout,   // relay.inactivity_timeout
+  kInspectTimeout,     // inspect.request_timeout
   kShutdown,           // the worker stopped
 };
 

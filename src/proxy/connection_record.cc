@@ -39,6 +39,8 @@ const char* toString(ConnectionError e) {
       return "resolve_failed";
     case ConnectionError::kConnectFailed:
       return "connect_failed";
+    case ConnectionError::kConnectTimeout:
+      return "connect_timeout";
     case ConnectionError::kOriginHandshakeFailed:
       return "origin_handshake_failed";
     case ConnectionError::kOriginHandshakeTimeout:
@@ -51,6 +53,10 @@ const char* toString(ConnectionError e) {
       return "tunnel_failed";
     case ConnectionError::kTunnelIdleTimeout:
       return "tunnel_idle_timeout";
+    case ConnectionError::kRelayIdleTimeout:
+      return "relay_idle_timeout";
+    case ConnectionError::kInspectTimeout:
+      return "inspect_timeout";
     case ConnectionError::kShutdown:
       return "shutdown";
   }

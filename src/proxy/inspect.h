@@ -8,6 +8,7 @@
 // for HTTP/1.0 without keep-alive.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "proxy/progress.h"
@@ -22,6 +23,9 @@ class InspectResponder {
   InspectResponder(SSL* ssl, tls::SocketIo& client, std::string body,
                    stats::CounterBlock& counters);
   Progress pump();
+  // Requests answered so far (a response queued, good or bad): the owner's request clock
+  // (inspect.request_timeout) starts again from each.
+  uint64_t answered() const { return answered_; }
 
  private:
   static constexpr size_t kMaxRequest = 16 * 1024;
@@ -40,6 +44,7 @@ class InspectResponder {
   size_t outPos_ = 0;
   bool closing_ = false;  // the last queued response ends the connection
   bool peerDone_ = false;
+  uint64_t answered_ = 0;
 };
 
 }  // namespace tlsgate::proxy

@@ -26,6 +26,7 @@ Progress Relay::pump() {
     moved |= pumpDirection(toClient_, failed);
     if (failed) return Progress::kFailed;
     if (!moved) break;
+    activity_ = true;
   }
   if (toUpstream_.flow == Flow::kEnded && toClient_.flow == Flow::kEnded)
     return Progress::kFinished;

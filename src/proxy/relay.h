@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "core/buffer_pool.h"
 #include "proxy/progress.h"
@@ -27,6 +28,10 @@ class Relay {
 
   // Moves bytes as far as readiness allows.
   Progress pump();
+
+  // True if bytes moved since the last call (then clears it): the owner's inactivity timer
+  // (relay.inactivity_timeout) uses it.
+  bool takeActivity() { return std::exchange(activity_, false); }
 
   // Bytes delivered so far in each direction (the access log's bytes_in and bytes_out).
   uint64_t bytesToUpstream() const { return toUpstream_.delivered; }
@@ -51,6 +56,7 @@ class Relay {
   stats::CounterBlock& counters_;
   Direction toUpstream_;
   Direction toClient_;
+  bool activity_ = false;
 };
 
 }  // namespace tlsgate::proxy

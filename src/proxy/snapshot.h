@@ -47,6 +47,9 @@ struct Snapshot {
   ossl::UniquePtr<SSL_CTX> originContext;  // client side, towards TLS origins (S17)
   OriginSettings origin;
   std::chrono::seconds tunnelIdleTimeout{300};  // tunnel.inactivity_timeout; 0 = none
+  std::chrono::seconds relayIdleTimeout{300};   // relay.inactivity_timeout; 0 = none
+  std::chrono::seconds inspectTimeout{30};      // inspect.request_timeout; 0 = none
+  std::chrono::seconds connectTimeout{10};      // connect_timeout; 0 = none
   // Session ticket keys every server context of `certs` uses (filled by a rotation thread
   // or a Redis sync that the gateway runs).
   std::shared_ptr<tls::TicketKeyStore> ticketKeys;

@@ -287,6 +287,26 @@ TEST(GatewayConfigTest, SniFileAndTunnelTimeout) {
   EXPECT_TRUE(contains(bad.message, "tunnel.inactivity_timeout")) << bad.message;
 }
 
+TEST(GatewayConfigTest, DataPhaseTimeouts) {
+  auto defaults = parseOk(kMinimal);
+  EXPECT_EQ(defaults.relay.inactivityTimeoutSec, 300u);
+  EXPECT_EQ(defaults.inspect.requestTimeoutSec, 30u);
+  EXPECT_EQ(defaults.connectTimeoutSec, 10u);
+  auto c = parseOk(kMinimal +
+                   "relay:\n  inactivity_timeout: 0\ninspect:\n  request_timeout: 5\n"
+                   "connect_timeout: 2\n");
+  EXPECT_EQ(c.relay.inactivityTimeoutSec, 0u);
+  EXPECT_EQ(c.inspect.requestTimeoutSec, 5u);
+  EXPECT_EQ(c.connectTimeoutSec, 2u);
+  auto bad = parseFail(kMinimal + "inspect:\n  request_timeout: soon\n");
+  EXPECT_EQ(bad.line, 8);
+  EXPECT_TRUE(contains(bad.message, "inspect.request_timeout")) << bad.message;
+  auto unknown = parseFail(kMinimal + "relay:\n  idle: 5\n");
+  EXPECT_EQ(unknown.line, 8);
+  auto negative = parseFail(kMinimal + "connect_timeout: -1\n");
+  EXPECT_TRUE(contains(negative.message, "connect_timeout")) << negative.message;
+}
+
 // --- the document as a whole ---
 
 TEST(GatewayConfigTest, EmptyDocument) {

@@ -83,6 +83,9 @@ routes:
   send_proxy_protocol: v2
 sni: sni.yaml
 tunnel: {inactivity_timeout: 60}
+relay: {inactivity_timeout: 120}
+inspect: {request_timeout: 5}
+connect_timeout: 3
 plugins:
   - {path: p.so, args: [a]}
 admin: {listen: 127.0.0.1:9090}
