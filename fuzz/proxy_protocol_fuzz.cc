@@ -6,10 +6,9 @@
 //   - kNeedMore: only below kProxyMaxBytes (the parser never waits for more than a header).
 //   - kInvalid: says why, consumes nothing.
 //   - One more byte never reverses a decision: what was kInvalid or kDone stays so.
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
+#include "fuzz_check.h"
 #include "net/proxy_protocol.h"
 
 using tlsgate::net::Address;
@@ -23,15 +22,6 @@ using tlsgate::net::ProxyParseStatus;
 using tlsgate::net::ProxyV2Tlvs;
 
 namespace {
-
-// Not assert(): the check must stay in a release build, and say which promise broke.
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 ProxyParseResult parse(const std::string& bytes) {
   return parseProxyHeader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());

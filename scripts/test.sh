@@ -6,11 +6,12 @@
 # from other threads), the sni.yaml routing tests (names resolved on the resolver
 # thread), and what other threads share with the workers (reload, drain, the admin
 # endpoint, the access log writer, ticket key stores, rotation and the Redis sync,
-# certificates loaded on several threads) on a ThreadSanitizer build, and last a short
-# libFuzzer run of the PROXY protocol parser (scripts/fuzz.sh). This is the README's test
-# command and what .ci/run runs. Installs its Debian packages first (needs root/sudo).
+# certificates loaded on several threads) on a ThreadSanitizer build, and last the libFuzzer
+# targets (scripts/fuzz.sh: the parsers and the server handshake, each committed corpus
+# replayed, then 15 s of fuzzing per target). This is the README's test command and what
+# .ci/run runs. Installs its Debian packages first (needs root/sudo).
 #
-#   scripts/test.sh            release + ASan/UBSan + TSan + 30 s of fuzzing
+#   scripts/test.sh            release + ASan/UBSan + TSan + 15 s of fuzzing per target
 #   scripts/test.sh --quick    release build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,8 +42,8 @@ if [[ ${1:-} != --quick ]]; then
     # A data race makes tlsgate exit non-zero, which every e2e fixture checks.
     export TSAN_OPTIONS=halt_on_error=1:exitcode=66
     run_suite build-tsan "^(Reactor|HandshakeHooks|HookRunner|BlindTunnel|CertStore|LabelIndex|TicketKeyStore|TicketKeyRotation|TicketKeyRedis|e2e\.test_(hooks|routing_sni|reload|drain|admin|access_log|fleet_redis))" -DTLSGATE_SANITIZE=thread
-    # The PROXY protocol parser under libFuzzer (clang, ASan + UBSan). 30 seconds keeps the
-    # full run within CI's 30-minute budget; hunt longer by hand with scripts/fuzz.sh 600.
-    scripts/fuzz.sh 30
+    # Every fuzz target under libFuzzer (clang, ASan + UBSan): 15 seconds each keeps the
+    # full run within CI's budget; hunt longer by hand with scripts/fuzz.sh 600.
+    scripts/fuzz.sh 15
 fi
 echo "== all tests passed"

@@ -46,10 +46,16 @@ Result<std::unique_ptr<OcspStaple>> OcspStaple::load(const std::string& file, SS
                                                      std::vector<std::string>& warnings) {
   auto der = readFile(file);
   if (!der) return Error{"", 0, "ssl_ocsp_name: " + der.error().message};
-  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  return fromDer(std::move(*der), file, ctx, warnings);
+}
+
+Result<std::unique_ptr<OcspStaple>> OcspStaple::fromDer(std::string der, const std::string& file,
+                                                        SSL_CTX* ctx,
+                                                        std::vector<std::string>& warnings) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   ossl::UniquePtr<OCSP_RESPONSE> response(
-      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
-  if (!response || p != reinterpret_cast<const unsigned char*>(der->data()) + der->size())
+      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+  if (!response || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size())
     return Error{"", 0,
                  "ssl_ocsp_name '" + file + "' is not a DER OCSP response: " + ossl::drainErrors()};
   const int status = OCSP_response_status(response.get());
@@ -96,7 +102,7 @@ Result<std::unique_ptr<OcspStaple>> OcspStaple::load(const std::string& file, SS
     warnings.push_back("ssl_ocsp_name '" + file +
                        "' has expired (nextUpdate is past): it will "
                        "not be stapled until a fresh response is loaded");
-  staple->der_ = std::move(*der);
+  staple->der_ = std::move(der);
   return staple;
 }
 

@@ -25,6 +25,11 @@ class OcspStaple {
   // a warning in `warnings` and is then not stapled.
   static Result<std::unique_ptr<OcspStaple>> load(const std::string& file, SSL_CTX* ctx,
                                                   std::vector<std::string>& warnings);
+  // The same for a response already read: `der` is the file's content, `file` its name in
+  // messages (the text entry point the fuzzer drives).
+  static Result<std::unique_ptr<OcspStaple>> fromDer(std::string der, const std::string& file,
+                                                     SSL_CTX* ctx,
+                                                     std::vector<std::string>& warnings);
 
   // Sets the status callback of `ctx` to staple this response (the SSL's context at the
   // time OpenSSL asks: the entry's, after the certificate selection switched to it).
