@@ -139,6 +139,7 @@ Worker::Worker(int id, stats::CounterBlock& counters, std::shared_ptr<const Snap
 Worker::~Worker() {
   link_->cut();
   shutdownNow();
+  if (trimTimer_.armed()) reactor_.cancel(trimTimer_);
 }
 
 void Worker::addListener(Fd fd, const net::Address& bound, size_t index) {
@@ -215,6 +216,7 @@ void Worker::accepted(Fd fd, const net::Address& peer, const Listener& from) {
   conn->next = connections_;
   if (connections_) connections_->prev = conn;
   connections_ = conn;
+  memory_.changed(++live_);
   TG_DEBUG(log::kNet, "accepted %s on %s (worker %d)", peer.toString().c_str(),
            local.toString().c_str(), id_);
   conn->start();
@@ -228,6 +230,7 @@ void Worker::release(ClientConnection* conn) {
   if (conn->next) conn->next->prev = conn->prev;
   conn->prev = conn->next = nullptr;
   counters_.sub(stats::Counter::kConnectionsActive);
+  if (memory_.changed(--live_) && !trimTimer_.armed()) reactor_.arm(trimTimer_, kTrimDelay);
   reactor_.dispose(std::unique_ptr<Disposable>(conn));
   if (draining_ && !connections_ && drainTimer_.armed()) {
     reactor_.cancel(drainTimer_);

@@ -10,6 +10,7 @@
 
 #include "core/buffer_pool.h"
 #include "core/fd.h"
+#include "core/memory_trim.h"
 #include "core/reactor.h"
 #include "hooks/reactor_link.h"
 #include "net/address.h"
@@ -70,6 +71,14 @@ class Worker final : private TimerHandler {
   void accepted(Fd fd, const net::Address& peer, const Listener& from);
   void shutdownNow();
   void onTimer() override;  // the drain timeout
+  // After a burst: a quiet second once the connections fell to a quarter of their peak,
+  // then the free memory goes back to the kernel (core/memory_trim.h).
+  struct TrimTimer final : TimerHandler {
+    explicit TrimTimer(Worker& w) : worker(w) {}
+    void onTimer() override { worker.memory_.trim(worker.live_); }
+    Worker& worker;
+  };
+  static constexpr auto kTrimDelay = std::chrono::seconds(1);
 
   int id_;
   stats::CounterBlock& counters_;
@@ -80,6 +89,10 @@ class Worker final : private TimerHandler {
   OriginSessionCache& originSessions_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   ClientConnection* connections_ = nullptr;  // intrusive list head
+  size_t live_ = 0;                          // its length
+  MemoryTrim memory_;
+  TrimTimer trimHandler_{*this};
+  Timer trimTimer_{&trimHandler_};
   bool draining_ = false;
   Timer drainTimer_{this};
 };

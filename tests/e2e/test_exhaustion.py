@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from conftest import scaled
-from tlsclient import client_context, inspect
+from conftest import SANITIZE, scaled
+from tlsclient import client_context, inspect, tls_connect
 
 NOFILE = 512
 STALLED = 1000
@@ -76,3 +76,37 @@ def test_fd_exhaustion_neither_spins_nor_floods_and_recovers(gateway, pki, enoug
     assert gw.wait_line("accept on .*accepting again", timeout=scaled(10)), gw.stderr_text()
     warnings = [l for l in gw.lines if "accept on" in l]
     assert len(warnings) <= 6, warnings[:10]
+
+
+def rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(SANITIZE != "", reason="sanitizers bring their own allocator; "
+                    "this is about glibc's malloc keeping freed memory")
+def test_memory_of_a_burst_goes_back_to_the_kernel(gateway, pki, enough_fds):
+    """1,000 TLS connections held open at once, then closed: glibc's malloc would keep the
+    burst's memory in the worker's arena (RSS stays at its peak); tlsgate trims it a
+    second after the connections fell to a quarter of their peak."""
+    gw = gateway(threads=1)
+    ctx = client_context(pki.ca)
+    idle_rss = rss_mb(gw.proc.pid)
+    held = []
+    try:
+        for _ in range(1000):
+            held.append(tls_connect(gw.port, ctx, "a.test", timeout=scaled(10)))
+        gw.wait_stats(lambda st: st["connections_active"] == 1000, timeout=scaled(10))
+        peak = rss_mb(gw.proc.pid)
+    finally:
+        for s in held:
+            s.close()
+    gw.wait_stats(lambda st: st["connections_active"] == 0, timeout=scaled(10))
+    assert peak - idle_rss > 8, (idle_rss, peak)  # the burst cost memory worth giving back
+    deadline = time.monotonic() + scaled(5)
+    while time.monotonic() < deadline and rss_mb(gw.proc.pid) > idle_rss + (peak - idle_rss) / 2:
+        time.sleep(0.2)
+    after = rss_mb(gw.proc.pid)
+    assert after <= idle_rss + (peak - idle_rss) / 2, (idle_rss, peak, after)
