@@ -5,6 +5,7 @@
 //     parses to the same addresses (and, for v2, the same ALPN and authority).
 //   - kNeedMore: only below kProxyMaxBytes (the parser never waits for more than a header).
 //   - kInvalid: says why, consumes nothing.
+//   - A v1 header is printable US-ASCII up to its CRLF (a NUL never ends a field).
 //   - One more byte never reverses a decision: what was kInvalid or kDone stays so.
 #include <string>
 
@@ -72,6 +73,8 @@ void checkDone(const uint8_t* data, size_t len, const ProxyParseResult& result) 
   FUZZ_CHECK(sameHeader(alone.header, result.header));
   for (size_t n = 0; n < result.consumed; ++n)
     FUZZ_CHECK(parseProxyHeader(data, n).status == ProxyParseStatus::kNeedMore);
+  if (result.header.version == 1)
+    for (size_t i = 0; i + 2 < result.consumed; ++i) FUZZ_CHECK(data[i] >= 0x20 && data[i] < 0x7f);
 
   checkWrittenBack(result.header);
 }

@@ -17,13 +17,6 @@ namespace tlsgate::admin {
 
 namespace {
 
-bool iequalsPrefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  return true;
-}
-
 struct Client {
   Fd fd;
   std::chrono::steady_clock::time_point deadline;
@@ -68,44 +61,6 @@ const char* reasonPhrase(int status) {
       return "Service Unavailable";
   }
   return "Unknown";
-}
-
-int parseHttpRequest(const std::string& in, HttpRequest& out) {
-  size_t end = in.find("\r\n\r\n");
-  if (end == std::string::npos) return in.size() > HttpServer::kMaxHead ? -2 : 0;
-  if (end > HttpServer::kMaxHead) return -2;
-  std::string_view head(in.data(), end);
-  size_t eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-  if (sp1 == std::string_view::npos || sp1 == sp2) return -1;
-  std::string_view version = line.substr(sp2 + 1);
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") return -1;
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  if (target.empty() || target[0] != '/') return -1;
-  size_t length = 0;
-  for (size_t pos = eol; pos != std::string_view::npos && pos < head.size();) {
-    size_t next = head.find("\r\n", pos + 2);
-    std::string_view h =
-        head.substr(pos + 2, next == std::string_view::npos ? next : next - pos - 2);
-    if (iequalsPrefix(h, "transfer-encoding:")) return -1;  // bodies are tiny: length only
-    if (iequalsPrefix(h, "content-length:")) {
-      std::string value(h.substr(15));
-      char* endp = nullptr;
-      unsigned long long n = std::strtoull(value.c_str(), &endp, 10);
-      if (endp == value.c_str()) return -1;
-      if (n > HttpServer::kMaxBody) return -2;
-      length = static_cast<size_t>(n);
-    }
-    pos = next;
-  }
-  if (in.size() < end + 4 + length) return 0;
-  out.method = std::string(line.substr(0, sp1));
-  size_t q = target.find('?');
-  out.path = std::string(target.substr(0, q));
-  out.query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
-  out.body = in.substr(end + 4, length);
-  return 1;
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(const net::Address& address,

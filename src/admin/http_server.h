@@ -12,18 +12,12 @@
 #include <string>
 #include <thread>
 
+#include "admin/http_request.h"
 #include "core/fd.h"
 #include "core/result.h"
 #include "net/address.h"
 
 namespace tlsgate::admin {
-
-struct HttpRequest {
-  std::string method;
-  std::string path;   // without the query
-  std::string query;  // after '?', undecoded
-  std::string body;
-};
 
 struct HttpResponse {
   int status = 200;
@@ -35,8 +29,6 @@ struct HttpResponse {
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
-  static constexpr size_t kMaxHead = 8 * 1024;
-  static constexpr size_t kMaxBody = 8 * 1024;
   static constexpr size_t kMaxClients = 16;
   static constexpr std::chrono::seconds kReadTimeout{5};
 
@@ -63,9 +55,5 @@ class HttpServer {
 
 // The reason phrase of the statuses the admin endpoint uses.
 const char* reasonPhrase(int status);
-
-// Parses one request from `in`: 1 = complete (in `out`), 0 = need more, -1 = bad request,
-// -2 = too large.
-int parseHttpRequest(const std::string& in, HttpRequest& out);
 
 }  // namespace tlsgate::admin

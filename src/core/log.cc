@@ -1,5 +1,6 @@
 #include "core/log.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <mutex>
@@ -14,16 +15,29 @@ std::vector<DebugTag*>& registry() {
   return tags;
 }
 
+// A byte that would break the line or drive a terminal: \xNN. Backslashes are left alone,
+// so that what escaped() wrote reads the same; this is the net under every call site, for
+// the text a call site did not think of as a peer's.
+bool isControl(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+
 // One line per write(2) so lines from several threads never interleave.
 void emit(const char* prefix, const char* fmt, va_list ap) {
-  char line[2048];
-  int n = std::snprintf(line, sizeof line, "%s", prefix);
+  char text[2048];
+  int n = std::vsnprintf(text, sizeof text, fmt, ap);
   if (n < 0) return;
-  int m = std::vsnprintf(line + n, sizeof line - n, fmt, ap);
-  if (m < 0) return;
-  size_t len = std::min(sizeof line - 2, static_cast<size_t>(n + m));
-  line[len++] = '\n';
-  std::fwrite(line, 1, len, stderr);
+  std::string_view message(text, std::min(sizeof text - 1, static_cast<size_t>(n)));
+  std::string line = prefix;
+  line.reserve(line.size() + message.size() + 1);
+  for (unsigned char c : message) {
+    if (isControl(c))
+      line += escaped(std::string_view(reinterpret_cast<const char*>(&c), 1));
+    else
+      line += static_cast<char>(c);
+  }
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 bool matches(std::string_view pattern, std::string_view tag) {

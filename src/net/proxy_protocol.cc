@@ -113,10 +113,13 @@ Address ipAddress(int family, const uint8_t* bytes, uint16_t port) {
 
 // ---- v1 ----
 
-// inet_pton wants a C string: the field is copied to the stack, never to the heap.
+// inet_pton wants a C string: the field is copied to the stack, never to the heap. Only
+// the characters of an address go there: inet_pton would stop at a NUL and take the part
+// before it for the whole field.
 std::optional<Address> parseV1Ip(int family, std::string_view text, uint16_t port) {
   char buf[INET6_ADDRSTRLEN];
   if (text.size() >= sizeof buf) return {};
+  if (text.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos) return {};
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
   uint8_t bytes[16];
@@ -179,6 +182,9 @@ ProxyParseResult parseV1(const uint8_t* data, size_t len) {
   const size_t limit = std::min(len, kProxyV1MaxBytes);
   for (size_t i = kV1Prefix.size(); i < limit; ++i) {
     if (data[i] == '\n') return invalid("v1: LF without CR");
+    // The line is printable US-ASCII: a NUL or another control byte ends no field.
+    if (data[i] != '\r' && (data[i] < 0x20 || data[i] > 0x7e))
+      return invalid("v1: a byte that is not printable US-ASCII");
     if (data[i] != '\r') continue;
     if (i + 1 == kProxyV1MaxBytes) return invalid("v1: no CRLF within 107 bytes");
     if (i + 1 == len) return needMore();  // the LF may come with the next read

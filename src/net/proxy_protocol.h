@@ -50,7 +50,8 @@ struct ProxyParseResult {
 // destination port, each after exactly one space, then CRLF, all within kProxyV1MaxBytes.
 // Addresses must be literals of the announced family (inet_pton); ports are 1 to 5 decimal
 // digits up to 65535, nothing else (no sign). "PROXY UNKNOWN" may be followed by anything up
-// to the CRLF and carries no addresses. A CR not followed by LF, or a lone LF, is invalid.
+// to the CRLF and carries no addresses. A CR not followed by LF, a lone LF, or any other
+// byte that is not printable US-ASCII (a NUL, a control byte, 0x7f and above) is invalid.
 //
 // v2: the 12-byte signature, version 2, command LOCAL or PROXY, and a family/protocol byte
 // among TCP over IPv4 (0x11), TCP over IPv6 (0x21), UNSPEC (0x00) and UNIX stream (0x31);

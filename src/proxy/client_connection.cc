@@ -248,7 +248,7 @@ void ClientConnection::expireHandshake() {
 
 void ClientConnection::close(const char* why) {
   if (std::holds_alternative<Closing>(phase_) || !fd_.valid()) return;
-  TG_DEBUG(log::kNet, "close %s: %s", route_.peer.toString().c_str(), why);
+  TG_DEBUG(log::kNet, "close %s: %s", route_.peer.toString().c_str(), log::escaped(why).c_str());
   worker_.reactor().cancel(timer_);
   noteDataPhaseEnd();
   // A close_notify to the origin whatever ended the connection: OpenSSL marks the session

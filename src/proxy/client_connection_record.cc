@@ -49,6 +49,9 @@ void ClientConnection::noteDataPhaseEnd() {
   } else if (auto* r = std::get_if<Relaying>(&phase_)) {
     record_.bytesIn = r->relay.bytesToUpstream();
     record_.bytesOut = r->relay.bytesToClient();
+  } else if (auto* in = std::get_if<Inspecting>(&phase_)) {
+    record_.bytesIn = in->responder.bytesIn();
+    record_.bytesOut = in->responder.bytesOut();
   } else if (auto* t = std::get_if<Tunneling>(&phase_)) {
     record_.bytesIn = t->tunnel.bytesToDestination();
     record_.bytesOut = t->tunnel.bytesToClient();

@@ -34,9 +34,10 @@ void ClientConnection::act(const NeedMore& need) {
 void ClientConnection::act(const Refuse& refuse) {
   if (refuse.counter) counters().add(*refuse.counter);
   if (refuse.warn)
-    log::warning("%s", refuse.reason.c_str());
+    log::warning("%s", log::escaped(refuse.reason).c_str());
   else
-    TG_DEBUG(log::kNet, "%s: %s", route_.peer.toString().c_str(), refuse.reason.c_str());
+    TG_DEBUG(log::kNet, "%s: %s", route_.peer.toString().c_str(),
+             log::escaped(refuse.reason).c_str());
   closeWith(refuse.error, refuse.reason.c_str());
 }
 
@@ -113,7 +114,8 @@ tls::ServeChoice ClientConnection::onClientHello(tls::ClientHelloFacts hello) {
     choice.kind = tls::ServeChoice::Kind::kStop;
     return choice;
   }
-  if (refuse->warn) log::warning("%s: %s", route_.peer.toString().c_str(), refuse->reason.c_str());
+  if (refuse->warn)
+    log::warning("%s: %s", route_.peer.toString().c_str(), log::escaped(refuse->reason).c_str());
   choice.kind = tls::ServeChoice::Kind::kRefuse;
   choice.alert = refuse->alert;
   choice.error = refuse->handshakeError;
@@ -155,7 +157,8 @@ void ClientConnection::onHandshakeDone(Handshaking& hs) {
   EndpointDecision target = endpointFor(*hs.route, alpn, route_, *snapshot_);
   if (!target.refusal.empty()) {
     counters().add(Counter::kNoEndpoint);
-    TG_DEBUG(log::kSslError, "%s: %s", route_.peer.toString().c_str(), target.refusal.c_str());
+    TG_DEBUG(log::kSslError, "%s: %s", route_.peer.toString().c_str(),
+             log::escaped(target.refusal).c_str());
     failUpstream(ConnectionError::kNoEndpoint, "no endpoint");
     return;
   }

@@ -67,7 +67,8 @@ void ClientConnection::onResolved(Result<net::Address> address) {
   if (!address) {
     counters().add(Counter::kResolveFailure);
     log::warning("%s: cannot resolve '%s': %s", route_.peer.toString().c_str(),
-                 upstream->target.destination.c_str(), address.error().message.c_str());
+                 log::escaped(upstream->target.destination).c_str(),
+                 log::escaped(address.error().message).c_str());
     failUpstream(ConnectionError::kResolveFailed, "resolve failed");
     return;
   }
@@ -117,8 +118,9 @@ void ClientConnection::finishConnect(uint32_t events) {
   upstream->io.update(events);
   if (int err = net::connectResult(upstream->fd.get()); err != 0) {
     counters().add(Counter::kUpstreamConnectFailure);
-    TG_DEBUG(log::kRelay, "upstream %s for %s: %s", upstream->target.destination.c_str(),
-             route_.peer.toString().c_str(), std::strerror(err));
+    TG_DEBUG(log::kRelay, "upstream %s for %s: %s",
+             log::escaped(upstream->target.destination).c_str(), route_.peer.toString().c_str(),
+             std::strerror(err));
     failUpstream(ConnectionError::kConnectFailed, "upstream connect failed");
     return;
   }
@@ -226,8 +228,9 @@ void ClientConnection::step(OriginHandshaking& oh) {
   if (oh.driver.failed()) {
     worker_.reactor().cancel(timer_);
     counters().add(Counter::kOriginHandshakeFailure);
-    TG_DEBUG(log::kSslError, "origin %s for %s: %s", oh.upstream->target.destination.c_str(),
-             route_.peer.toString().c_str(), oh.driver.reason().c_str());
+    TG_DEBUG(log::kSslError, "origin %s for %s: %s",
+             log::escaped(oh.upstream->target.destination).c_str(), route_.peer.toString().c_str(),
+             log::escaped(oh.driver.reason()).c_str());
     failUpstream(ConnectionError::kOriginHandshakeFailed, "origin handshake failed");
     return;
   }

@@ -2,10 +2,11 @@
 // with a JSON description of the connection's TLS session. It makes the demo useful and is
 // how tests and operators see what tlsgate negotiated.
 //
-// Requests are read up to the end of their headers (bounded: 16 KiB, else 431 and close);
+// Requests are read up to the end of their headers (bounded: 16 KiB, else 431 and close;
+// lines may end in CRLF or a bare LF) and parsed by parseInspectRequest (inspect_request.h);
 // bodies are not expected (a request with Content-Length or chunked body gets 400 and
-// close). Keep-alive as HTTP/1.1 says: close after the response when the client asks, or
-// for HTTP/1.0 without keep-alive.
+// close), nor bytes outside HTTP/1.x's grammar (400 and close). Keep-alive as HTTP/1.1
+// says: close after the response when the client asks, or for HTTP/1.0 without keep-alive.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +27,12 @@ class InspectResponder {
   // Requests answered so far (a response queued, good or bad): the owner's request clock
   // (inspect.request_timeout) starts again from each.
   uint64_t answered() const { return answered_; }
+  // The plaintext read from and written to the client so far (the access log's bytes_in
+  // and bytes_out, counted as a relay counts them).
+  uint64_t bytesIn() const { return bytesIn_; }
+  uint64_t bytesOut() const { return bytesOut_; }
 
  private:
-  static constexpr size_t kMaxRequest = 16 * 1024;
-
   // Parses complete requests in in_ and queues their responses; false on a bad request
   // (its error response is queued and the connection closes after it).
   void answerRequests();
@@ -45,6 +48,8 @@ class InspectResponder {
   bool closing_ = false;  // the last queued response ends the connection
   bool peerDone_ = false;
   uint64_t answered_ = 0;
+  uint64_t bytesIn_ = 0;
+  uint64_t bytesOut_ = 0;
 };
 
 }  // namespace tlsgate::proxy

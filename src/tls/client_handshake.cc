@@ -175,7 +175,7 @@ ClientHandshake::ClientHandshake(const Params& params, ossl::UniquePtr<BIO> bio,
   if (!sni.empty() && SSL_set_tlsext_host_name(ssl, sni.c_str()) != 1) {
     counters_.add(Counter::kSslSniNameSetFailure);
     TG_DEBUG(log::kSslError, "origin %s: cannot send SNI '%s': %s", origin_.toString().c_str(),
-             sni.c_str(), ossl::drainErrors().c_str());
+             log::escaped(sni).c_str(), ossl::drainErrors().c_str());
   }
   if (!alpnWire.empty())
     SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpnWire.data()),
@@ -301,10 +301,10 @@ void ClientHandshake::fail(ClientHandshakeError error, std::string reason) {
   if (ssl_) SSL_set_ex_data(ssl_.get(), handshakeIndex(), nullptr);
   // A verification failure is worth a warning whatever the policy; the rest is debug.
   if (error == ClientHandshakeError::kVerify)
-    log::warning("origin %s: %s", origin_.toString().c_str(), reason_.c_str());
+    log::warning("origin %s: %s", origin_.toString().c_str(), log::escaped(reason_).c_str());
   else
     TG_DEBUG(log::kSslError, "origin %s: handshake failed (%s): %s", origin_.toString().c_str(),
-             toString(error), reason_.c_str());
+             toString(error), log::escaped(reason_).c_str());
 }
 
 }  // namespace tlsgate::tls

@@ -146,7 +146,7 @@ TEST(ProxyProtocolV1, ParsesTcp6AndPortZero) {
 
 TEST(ProxyProtocolV1, UnknownCarriesNoAddresses) {
   for (std::string header : {"PROXY UNKNOWN\r\n", "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n",
-                             "PROXY UNKNOWN whatever  the proxy\tsends\r\n"}) {
+                             "PROXY UNKNOWN whatever  the proxy sends\r\n"}) {
     auto r = parse(header);
     ASSERT_EQ(r.status, ProxyParseStatus::kDone) << header << r.error;
     EXPECT_EQ(r.consumed, header.size());
@@ -202,6 +202,26 @@ TEST(ProxyProtocolV1, RejectsMalformedLines) {
       {"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", "CR without LF"},
   };
   for (const auto& [line, why] : cases) expectInvalid(line, why);
+}
+
+// inet_pton stops at a NUL: "1.1.1.1\0..." must not pass for client 1.1.1.1.
+TEST(ProxyProtocolV1, RejectsEveryByteOutsideTheGrammar) {
+  using namespace std::string_literals;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"PROXY TCP4 1.1.1.1\0 5.6.7.8 1 2\r\n"s, "NUL after the source address"},
+      {"PROXY TCP4 1.1.1.1\0x 5.6.7.8 1 2\r\n"s, "NUL inside the source field"},
+      {"PROXY TCP4 1.2.3.4 5.6.7.8\0 1 2\r\n"s, "NUL after the destination address"},
+      {"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\0\r\n"s, "NUL before the CRLF"},
+      {"PROXY UNKNOWN \0\r\n"s, "NUL after UNKNOWN"},
+      {"PROXY UNKNOWN x\ty\r\n", "tab after UNKNOWN"},
+      {"PROXY UNKNOWN \x01\r\n", "control byte after UNKNOWN"},
+      {"PROXY UNKNOWN \x7f\r\n", "DEL after UNKNOWN"},
+      {"PROXY UNKNOWN \xc3\xa9\r\n", "non-ASCII after UNKNOWN"},
+      {"PROXY TCP6 ::1\x1b 2001:db8::1 1 2\r\n", "escape byte in an address"},
+  };
+  for (const auto& [line, why] : cases) expectInvalid(line, why);
+  // Refused as soon as the byte arrives, not only once the CRLF does.
+  expectInvalid("PROXY TCP4 1.1.1.1\0"s, "NUL without a CRLF yet");
 }
 
 TEST(ProxyProtocolV1, CrlfMustEndWithin107Bytes) {
