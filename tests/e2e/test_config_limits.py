@@ -136,9 +136,12 @@ def test_second_instance_on_held_address_fails(gateway):
     first = gateway()
     address = f"127.0.0.1:{first.port}"
     second = gateway._new(listeners=[address])
-    with pytest.raises(GatewayStartError) as e:
-        second.start()
-    assert second.proc.wait(scaled(10)) == 1
+    try:
+        with pytest.raises(GatewayStartError) as e:
+            second.start()
+        assert second.proc.wait(scaled(10)) == 1
+    finally:
+        second.stop()  # when it did come up (the defect)
     assert re.search(rf"tlsgate\.yaml:3: cannot listen on {address}: Address already in use",
                      str(e.value)), str(e.value)
     assert s_client(first.port, sni="a.test").handshake_ok
@@ -150,13 +153,14 @@ def test_address_held_by_reuseport_socket_refused(gateway):
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     holder.bind(("127.0.0.1", 0))
     holder.listen(1)
+    address = f"127.0.0.1:{holder.getsockname()[1]}"
+    gw = gateway._new(listeners=[address])
     try:
-        address = f"127.0.0.1:{holder.getsockname()[1]}"
-        gw = gateway._new(listeners=[address])
         with pytest.raises(GatewayStartError) as e:
             gw.start()
         assert "Address already in use" in str(e.value), str(e.value)
     finally:
+        gw.stop()  # when it did come up (the defect)
         holder.close()
 
 
