@@ -151,9 +151,11 @@ HttpResponse AdminEndpoint::certs() {
   json::appendString(out, list.multicertPath);
   out += ", \"certificates\": [";
   bool first = true;
+  size_t expired = 0;
   for (const CertificateRow& cert : list.rows) {
     if (!first) out += ", ";
     first = false;
+    expired += cert.notAfter < now ? 1 : 0;
     out += "{\"file\": ";
     json::appendString(out, cert.file);
     out += ", \"multicert_line\": " + std::to_string(cert.line) + ", \"subject\": ";
@@ -165,11 +167,12 @@ HttpResponse AdminEndpoint::certs() {
     out += ", \"not_after\": ";
     json::appendString(out, isoUtc(cert.notAfter));
     out += ", \"seconds_left\": " + std::to_string(static_cast<long long>(cert.notAfter - now));
+    out += cert.notAfter < now ? ", \"expired\": true" : ", \"expired\": false";
     out += ", \"sha256\": ";
     json::appendString(out, cert.sha256);
     out += cert.isDefault ? ", \"default\": true}" : ", \"default\": false}";
   }
-  out += "]}\n";
+  out += "], \"expired\": " + std::to_string(expired) + "}\n";
   return json(200, std::move(out));
 }
 

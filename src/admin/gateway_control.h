@@ -25,7 +25,7 @@ struct ReloadStatus {
   uint64_t attempts = 0;
   uint64_t failures = 0;
   bool lastOk = true;        // true before the first reload
-  std::string lastError;     // of the last failed reload ("" if none failed yet)
+  std::string lastError;     // of the last reload ("" if it worked or none was tried)
   std::time_t lastTime = 0;  // when the last reload finished (0: never)
   std::chrono::microseconds lastTook{0};
   std::time_t startTime = 0;  // when the process started

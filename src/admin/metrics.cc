@@ -151,9 +151,16 @@ void promLifecycle(PrometheusText& p, const MetricsSnapshot& m) {
   p.sample("tlsgate_start_time_seconds", {}, static_cast<uint64_t>(r.startTime));
   p.family("tlsgate_certificate_expiry_seconds", "gauge",
            "Seconds until the certificate's notAfter (negative: expired)");
-  for (const auto& c : m.certificates)
+  uint64_t expired = 0;
+  for (const auto& c : m.certificates) {
     p.sample("tlsgate_certificate_expiry_seconds", {{"file", c.file}, {"subject", c.subject}},
              static_cast<double>(c.notAfter - m.now));
+    expired += c.notAfter < m.now ? 1 : 0;
+  }
+  // D5: one number to alert on.
+  p.family("tlsgate_certificates_expired", "gauge",
+           "Certificates served although past their notAfter");
+  p.sample("tlsgate_certificates_expired", {}, expired);
 }
 
 // {"name": count, ...} of a labelled series.

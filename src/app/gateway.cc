@@ -1,6 +1,7 @@
 #include "app/gateway.h"
 
 #include <algorithm>
+#include <system_error>
 #include <utility>
 
 #include "app/activation.h"
@@ -24,10 +25,16 @@ struct BoundListener {
   net::Address bound;
 };
 
+// `exclusive`: the address must be free (no other process listens there, D6); false when
+// this gateway's own sockets hold it (a reload that changes a listener's options).
 Result<BoundListener> bindListener(const config::GatewayConfig& cfg,
-                                   const config::ListenerConfig& l, size_t workers) {
+                                   const config::ListenerConfig& l, size_t workers,
+                                   bool exclusive = true) {
   BoundListener out;
   out.bound = l.address;
+  if (exclusive)
+    if (auto free = net::checkAddressFree(l.address, l.transparent); !free)
+      return Error{cfg.path, l.line, free.error().message};
   for (size_t w = 0; w < workers; ++w) {
     auto fd = net::listenReusePort(out.bound, l.transparent);
     if (!fd) return Error{cfg.path, l.line, fd.error().message};
@@ -81,14 +88,27 @@ Status Gateway::start() {
     listeners_.push_back({l.address, l.transparent, bound->bound});
     log::info("listening on %s", bound->bound.toString().c_str());
   }
+  return startThreads();
+}
+
+// D10: a thread the system refuses (a process or memory limit) fails the start with a
+// message; the destructor stops and joins the threads that did start.
+Status Gateway::startThreads() {
   runningWorkers_ = static_cast<int>(workers_.size());
-  for (size_t w = 0; w < workers_.size(); ++w)
-    threads_.emplace_back([this, w] {
-      workers_[w]->run();
-      workerExited_[w] = true;
-      --runningWorkers_;
-    });
-  reloadThread_ = std::thread([this] { reloadLoop(); });
+  try {
+    for (size_t w = 0; w < workers_.size(); ++w)
+      threads_.emplace_back([this, w] {
+        workers_[w]->run();
+        workerExited_[w] = true;
+        --runningWorkers_;
+      });
+    reloadThread_ = std::thread([this] { reloadLoop(); });
+  } catch (const std::system_error& e) {
+    runningWorkers_ -= static_cast<int>(workers_.size() - threads_.size());
+    return Error{started_.path, 0,
+                 "cannot start thread " + std::to_string(threads_.size() + 1) + " of " +
+                     std::to_string(workers_.size()) + " (threads): " + e.what()};
+  }
   return Ok{};
 }
 
@@ -117,27 +137,40 @@ void Gateway::reloadLoop() {
 admin::ReloadResult Gateway::reload() {
   std::lock_guard lock(reloadMutex_);
   auto begin = std::chrono::steady_clock::now();
-  Status st = reloadLocked();
+  Status st = reloadGuarded();
   admin::ReloadResult result;
   result.ok = st.ok();
   result.took = duration_cast<microseconds>(std::chrono::steady_clock::now() - begin);
-  if (result.ok) {
+  if (!result.ok) result.error = st.error().toString();
+  {
+    // Recorded before the line is logged: whoever reads the line and then asks /health
+    // sees this reload.
+    std::lock_guard statusLock(statusMutex_);
+    ++status_.attempts;
+    if (!result.ok) ++status_.failures;
+    status_.lastError = result.error;  // empty after a reload that worked
+    status_.lastOk = result.ok;
+    status_.lastTime = std::time(nullptr);
+    status_.lastTook = result.took;
+  }
+  if (result.ok)
     log::info("reload ok (%lld ms)",
               static_cast<long long>(duration_cast<milliseconds>(result.took).count()));
-  } else {
-    result.error = st.error().toString();
+  else
     log::warning("reload failed: %s", result.error.c_str());
-  }
-  std::lock_guard statusLock(statusMutex_);
-  ++status_.attempts;
-  if (!result.ok) {
-    ++status_.failures;
-    status_.lastError = result.error;
-  }
-  status_.lastOk = result.ok;
-  status_.lastTime = std::time(nullptr);
-  status_.lastTook = result.took;
   return result;
+}
+
+// A reload that runs out of memory (a huge config under a memory limit) fails like any
+// other: no exception may end the reload thread or the process, and the old snapshot serves.
+Status Gateway::reloadGuarded() {
+  try {
+    return reloadLocked();
+  } catch (const std::bad_alloc&) {
+    return Error{"", 0, "out of memory"};
+  } catch (const std::exception& e) {
+    return Error{"", 0, std::string("unexpected error: ") + e.what()};
+  }
 }
 
 Status Gateway::reloadLocked() {
@@ -172,7 +205,10 @@ Result<Gateway::Swap> Gateway::planListeners(const config::GatewayConfig& next) 
       swap.listeners.push_back(listeners_[*kept]);
       continue;
     }
-    auto bound = bindListener(next, l, workers_.size());
+    const bool ours =
+        std::any_of(listeners_.begin(), listeners_.end(),
+                    [&](const OpenListener& open) { return open.bound == l.address; });
+    auto bound = bindListener(next, l, workers_.size(), /*exclusive=*/!ours);
     if (!bound) return bound.error();
     for (size_t w = 0; w < workers_.size(); ++w)
       swap.perWorker[w].push_back({std::move(bound->fds[w]), bound->bound, std::nullopt});

@@ -85,6 +85,8 @@ class Gateway final : public admin::GatewayControl {
   };
   struct Swap;
 
+  Status startThreads();
+  Status reloadGuarded();
   Status reloadLocked();
   Result<Swap> planListeners(const config::GatewayConfig& next) const;
   void commit(std::shared_ptr<const config::Snapshot> next, Swap swap);

@@ -88,9 +88,8 @@ int serve(app::Gateway& gateway, sigset_t signals) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Everything main does.
+int run(int argc, char** argv) {
   auto options = app::parseCommandLine(argc, argv);
   if (!options) {
     std::fprintf(stderr, "tlsgate: %s\n%s", options.error().message.c_str(), app::kUsage);
@@ -125,4 +124,20 @@ int main(int argc, char** argv) {
   accessLog->reset();  // flushes the last lines
   if (status == 0) log::info("stopped");
   return status;
+}
+
+}  // namespace
+
+// run() reports every expected failure as an error; this is for the
+// allocation or thread the system refuses while starting (a memory or process limit): a
+// message and exit code 1, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fputs("tlsgate: out of memory\n", stderr);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tlsgate: %s\n", e.what());
+  }
+  return 1;
 }

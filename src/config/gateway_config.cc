@@ -106,10 +106,13 @@ Status Parser::parseThreads(const Field& f, GatewayConfig& config) const {
     config.threads = std::max(1u, std::thread::hardware_concurrency());
     return Ok{};
   }
+  // D10: each worker is a thread, an epoll set and a socket per listener; beyond a few
+  // hundred there is nothing to gain, and 100000 would fail to start (docs/decisions.md).
   auto n = parseUnsigned(f.value);
-  if (!n || *n == 0) {
-    return fail(f.valueLine(),
-                "threads must be a positive integer or 'auto', got " + describe(f.value));
+  if (!n || *n == 0 || *n > kMaxThreads) {
+    return fail(f.valueLine(), "threads must be an integer from 1 to " +
+                                   std::to_string(kMaxThreads) + " or 'auto', got " +
+                                   describe(f.value));
   }
   config.threads = *n;
   return Ok{};
@@ -125,6 +128,13 @@ Status Parser::parseListeners(const Field& f, GatewayConfig& config) const {
     listener.line = lineOf(node);
     if (listener.line == 0) listener.line = f.line;
     if (auto st = parseListener(node, listener.line, listener); !st) return st;
+    // D6: a second socket on the same address would only share the first one's
+    // connections. Port 0 asks for a new port each time: never the same address.
+    for (const ListenerConfig& earlier : config.listeners)
+      if (listener.address.port() != 0 && earlier.address == listener.address)
+        return fail(listener.line, "listener " + listener.address.toString() +
+                                       " is already listed at line " +
+                                       std::to_string(earlier.line));
     config.listeners.push_back(std::move(listener));
   }
   return Ok{};
@@ -482,13 +492,15 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
   try {
     const YAML::Node root = YAML::Load(std::string(text));
     return detail::Parser(path).parse(root);
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's guard; its message is "bad file"
+    return Error{path, e.mark.is_null() ? 0 : e.mark.line + 1, yaml::tooDeep(e)};
   } catch (const YAML::Exception& e) {
     return Error{path, e.mark.is_null() ? 0 : e.mark.line + 1, "invalid YAML: " + e.msg};
   }
 }
 
 Result<GatewayConfig> loadGatewayConfig(const std::string& path) {
-  auto text = readFile(path);
+  auto text = readFile(path, file_limit::kConfig);
   if (!text) return text.error();
   return parseGatewayConfig(*text, path);
 }

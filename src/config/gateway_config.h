@@ -1,6 +1,6 @@
 // tlsgate.yaml: the gateway's own configuration file.
 //
-//   threads: auto                # or a positive integer; auto = number of cores
+//   threads: auto                # or 1 to 1024; auto = number of cores
 //   listeners:
 //     - listen: 127.0.0.1:8443   # literal address and port
 //       transparent: false       # IP_TRANSPARENT: accept TPROXY-redirected connections (S5)
@@ -261,6 +261,9 @@ struct AccessLogConfig {
   int line = 0;
   std::string path;  // resolved against the folder of tlsgate.yaml, or "stderr"
 };
+
+// The most worker threads tlsgate.yaml may ask for (D10).
+inline constexpr unsigned kMaxThreads = 1024;
 
 struct GatewayConfig {
   std::string path;  // of tlsgate.yaml, as given

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -168,6 +169,9 @@ Result<std::vector<std::string>> LineParser::fileList(const Token& token) const 
     const auto element = trim(rest.substr(0, comma));
     if (element.empty())
       return fail("empty file name in " + token.key + " " + inQuotes(token.value));
+    if (element.size() >= PATH_MAX)
+      return fail("file name of " + std::to_string(element.size()) + " bytes in " + token.key +
+                  " (the limit is " + std::to_string(PATH_MAX - 1) + ")");
     files.push_back(resolve(element));
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
@@ -208,7 +212,7 @@ Result<std::vector<MulticertEntry>> parseMulticert(std::string_view text, const 
 }
 
 Result<std::vector<MulticertEntry>> loadMulticert(const std::string& path) {
-  auto text = readFile(path);
+  auto text = readFile(path, file_limit::kConfig);
   if (!text) return text.error();
   return parseMulticert(*text, path);
 }

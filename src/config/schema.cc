@@ -15,7 +15,7 @@ constexpr std::string_view kSni = "sni.yaml";
 // The keys, in the order the reference lists them and "expected one of" names them.
 constexpr std::string_view y = kYaml, s = kSni;
 const Key kTable[] = {
-    {y, "", "threads", "integer | auto", "auto", {}, "worker threads; auto = one per core"},
+    {y, "", "threads", "integer | auto", "auto", {}, "workers, 1 to 1024; auto = one per core"},
     {y, "", "listeners", "list of mappings", "", {}, "where to accept connections (required)"},
     {y, "", "ssl", "mapping", "", {}, "TLS towards clients (required)"},
     {y, "", "routes", "mapping", "", {}, "where terminated connections go (S14)"},

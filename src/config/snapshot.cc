@@ -102,10 +102,25 @@ Status ticketKeys(Snapshot& s, const Snapshot* previous) {
   return Ok{};
 }
 
+// D5: with no certificate, every handshake fails (internal_error). Fine only when something
+// else can serve: a plugin (which may hand certificates in at the CERT hook) or an sni.yaml
+// tunnel_route (TLS not terminated). docs/decisions.md, "A configuration that serves nothing".
+bool somethingElseServes(const Snapshot& s) {
+  if (!s.config.plugins.empty()) return true;
+  return std::any_of(s.runtime.routes->rules.begin(), s.runtime.routes->rules.end(),
+                     [](const proxy::NameRule& rule) {
+                       return rule.action && rule.action->kind == proxy::EndpointKind::kTunnel;
+                     });
+}
+
 Status certificates(Snapshot& s) {
   const std::string& multicertPath = s.config.ssl.multicertPath;
   auto entries = loadMulticert(multicertPath);
   if (!entries) return entries.error();
+  if (entries->empty() && !somethingElseServes(s))
+    return Error{multicertPath, 0,
+                 "no certificate: every TLS handshake would fail (add a line "
+                 "ssl_cert_name=... ssl_key_name=...)"};
   auto store = tls::CertStore::build(*entries, multicertPath, s.runtime.serverParams);
   if (!store) {
     Error e = store.error();

@@ -578,6 +578,8 @@ Result<SniConfig> parseSniConfig(std::string_view text, const std::string& path)
   try {
     const YAML::Node root = YAML::Load(std::string(text));
     return SniParser(path).parse(root);
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's guard; its message is "bad file"
+    return Error{path, e.mark.is_null() ? 0 : e.mark.line + 1, yaml::tooDeep(e)};
   } catch (const YAML::Exception& e) {
     std::string message = "invalid YAML: " + e.msg;
     // "fqdn: *.example.com" reads as an alias: say what to write instead.
@@ -588,7 +590,7 @@ Result<SniConfig> parseSniConfig(std::string_view text, const std::string& path)
 }
 
 Result<SniConfig> loadSniConfig(const std::string& path) {
-  auto text = readFile(path);
+  auto text = readFile(path, file_limit::kConfig);
   if (!text) return text.error();
   return parseSniConfig(*text, path);
 }

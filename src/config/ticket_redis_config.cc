@@ -86,7 +86,7 @@ Result<TicketRedisConfig> parseTicketRedisConfig(const yaml::Field& f, const std
 
 Result<std::string> readRedisPassword(const TicketRedisConfig& redis, const std::string& path) {
   if (redis.passwordFile.empty()) return std::string();
-  auto text = readFile(redis.passwordFile);
+  auto text = readFile(redis.passwordFile, file_limit::kPassword);
   if (!text) return Error{path, redis.passwordFileLine, text.error().toString()};
   std::string password = text->substr(0, text->find_first_of("\r\n"));
   OPENSSL_cleanse(text->data(), text->size());

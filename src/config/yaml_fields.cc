@@ -4,6 +4,8 @@
 #include <set>
 #include <utility>
 
+#include "core/text.h"
+
 namespace tlsgate::config::yaml {
 
 int lineOf(const YAML::Node& node) {
@@ -14,7 +16,7 @@ int lineOf(const YAML::Node& node) {
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
-      return "'" + node.Scalar() + "'";
+      return inQuotes(node.Scalar());
     case YAML::NodeType::Sequence:
       return "a sequence";
     case YAML::NodeType::Map:
@@ -24,6 +26,10 @@ std::string describe(const YAML::Node& node) {
     default:
       return "an undefined value";
   }
+}
+
+std::string tooDeep(const YAML::DeepRecursion& e) {
+  return "invalid YAML: nested more than " + std::to_string(e.depth()) + " levels deep";
 }
 
 std::string joined(std::span<const std::string_view> names) {

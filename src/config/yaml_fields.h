@@ -5,6 +5,7 @@
 // anything else is an Error naming the file and the key's line.
 #pragma once
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <span>
@@ -21,6 +22,10 @@ int lineOf(const YAML::Node& node);
 
 // describe names a node for messages: "'text'", "a sequence", "a mapping", "nothing".
 std::string describe(const YAML::Node& node);
+
+// tooDeep is the message for yaml-cpp's nesting limit (it says only "bad file"):
+// "invalid YAML: nested more than N levels deep".
+std::string tooDeep(const YAML::DeepRecursion& e);
 
 // joined returns "a, b, c".
 std::string joined(std::span<const std::string_view> names);

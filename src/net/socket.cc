@@ -15,12 +15,15 @@ Error sysError(const std::string& what) {
 }
 }  // namespace
 
-Result<Fd> listenReusePort(const Address& address, bool transparent, int backlog) {
+namespace {
+
+// A socket bound to `address`, not yet listening; with SO_REUSEPORT when `reusePort`.
+Result<Fd> bindSocket(const Address& address, bool transparent, bool reusePort) {
   Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return sysError("socket");
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+  if (reusePort && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     return sysError("SO_REUSEPORT");
   // S5: a transparent listener accepts connections TPROXY redirected to it; each one's
   // local address is where the client was going. Needs CAP_NET_ADMIN.
@@ -30,8 +33,23 @@ Result<Fd> listenReusePort(const Address& address, bool transparent, int backlog
     return sysError("IP_TRANSPARENT (transparent: true needs CAP_NET_ADMIN)");
   if (::bind(fd.get(), address.sockaddrPtr(), address.length()) != 0)
     return sysError("cannot listen on " + address.toString());
-  if (::listen(fd.get(), backlog) != 0) return sysError("listen on " + address.toString());
   return fd;
+}
+
+}  // namespace
+
+Result<Fd> listenReusePort(const Address& address, bool transparent, int backlog) {
+  auto fd = bindSocket(address, transparent, /*reusePort=*/true);
+  if (!fd) return fd.error();
+  if (::listen(fd->get(), backlog) != 0) return sysError("listen on " + address.toString());
+  return fd;
+}
+
+Status checkAddressFree(const Address& address, bool transparent) {
+  if (address.port() == 0) return Ok{};  // a new port is chosen: nobody else has it
+  auto probe = bindSocket(address, transparent, /*reusePort=*/false);
+  if (!probe) return probe.error();
+  return Ok{};
 }
 
 Address localAddress(int fd) {

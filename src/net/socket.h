@@ -15,6 +15,13 @@ namespace tlsgate::net {
 // `transparent` sets IP_TRANSPARENT (TPROXY).
 Result<Fd> listenReusePort(const Address& address, bool transparent = false, int backlog = 4096);
 
+// D6: SO_REUSEPORT lets any socket of the same user join an address, a second tlsgate
+// included, which would then take a share of the first one's connections. Before its first
+// socket on an address, a gateway calls this: a bind without SO_REUSEPORT fails ("cannot
+// listen on A: Address already in use") when any other socket listens there, SO_REUSEPORT
+// or not. The probe is closed at once. Port 0 needs no check.
+Status checkAddressFree(const Address& address, bool transparent);
+
 // The address a socket is bound to.
 Address localAddress(int fd);
 

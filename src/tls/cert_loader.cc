@@ -10,6 +10,9 @@
 #include <cstring>
 #include <utility>
 
+#include "core/read_file.h"
+#include "core/text.h"
+
 namespace tlsgate::tls {
 
 namespace {
@@ -19,12 +22,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-ossl::UniquePtr<BIO> openFile(const std::string& file) {
-  ossl::UniquePtr<BIO> bio(BIO_new_file(file.c_str(), "r"));
-  if (!bio) ERR_clear_error();
-  return bio;
-}
-
 // `what` names the source in messages: "'file'" or "the PEM given".
 Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(BIO* bio, const std::string& what) {
   std::vector<ossl::UniquePtr<X509>> certs;
@@ -32,12 +29,6 @@ Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(BIO* bio, const std:
   ERR_clear_error();  // the loop ends on "no start line"
   if (certs.empty()) return Error{"", 0, "no PEM certificate in " + what};
   return certs;
-}
-
-Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(const std::string& file) {
-  auto bio = openFile(file);
-  if (!bio) return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
-  return readCertificates(bio.get(), "'" + file + "'");
 }
 
 // A null password callback: encrypted keys fail instead of prompting on the terminal.
@@ -91,11 +82,59 @@ Result<ossl::UniquePtr<EVP_PKEY>> readKey(BIO* bio, const std::string& what) {
   return key;
 }
 
-Result<ossl::UniquePtr<EVP_PKEY>> readKey(const std::string& file) {
-  auto bio = openFile(file);
-  if (!bio) return Error{"", 0, "cannot read '" + file + "': " + std::strerror(errno)};
-  return readKey(bio.get(), "'" + file + "'");
+// Once per name, as SSL_load_client_CA_file lists them.
+void addName(STACK_OF(X509_NAME) * names, const X509_NAME* name) {
+  for (int i = 0; i < sk_X509_NAME_num(names); ++i)
+    if (X509_NAME_cmp(sk_X509_NAME_value(names, i), name) == 0) return;
+  sk_X509_NAME_push(names, X509_NAME_dup(name));
 }
+
+}  // namespace
+
+// D4: through the bounded reader, never OpenSSL's own file functions (which would read a
+// FIFO or /dev/zero until memory runs out).
+Result<std::vector<ossl::UniquePtr<X509>>> readCertificateFile(const std::string& file,
+                                                               size_t maxBytes) {
+  auto pem = readFile(file, maxBytes);
+  if (!pem) return Error{"", 0, pem.error().toString()};
+  ossl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  if (!bio) return Error{"", 0, "out of memory reading '" + file + "'"};
+  return readCertificates(bio.get(), "'" + file + "'");
+}
+
+Result<ossl::UniquePtr<EVP_PKEY>> readPrivateKeyFile(const std::string& file) {
+  auto pem = readFile(file, file_limit::kCertificate);
+  if (!pem) return Error{"", 0, pem.error().toString()};
+  ossl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  auto key = bio ? readKey(bio.get(), "'" + file + "'")
+                 : Result<ossl::UniquePtr<EVP_PKEY>>(Error{"", 0, "out of memory"});
+  OPENSSL_cleanse(pem->data(), pem->size());  // key material
+  return key;
+}
+
+Status loadCaFile(X509_STORE* store, const std::string& file, STACK_OF(X509_NAME) * names) {
+  auto pem = readFile(file, file_limit::kCaBundle);
+  if (!pem) return Error{"", 0, pem.error().toString()};
+  ossl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  ossl::UniquePtr<STACK_OF(X509_INFO)> infos(
+      bio ? PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!infos)
+    return Error{"", 0, "cannot read CA certificates from '" + file + "': " + ossl::drainErrors()};
+  int certs = 0;
+  for (int i = 0; i < sk_X509_INFO_num(infos.get()); ++i) {
+    X509_INFO* info = sk_X509_INFO_value(infos.get(), i);
+    if (info->crl) X509_STORE_add_crl(store, info->crl);
+    if (!info->x509) continue;
+    ++certs;
+    X509_STORE_add_cert(store, info->x509);
+    if (names) addName(names, X509_get_subject_name(info->x509));
+  }
+  ERR_clear_error();  // "already in hash table" for a CA listed twice
+  if (certs == 0) return Error{"", 0, "no CA certificate in '" + file + "'"};
+  return Ok{};
+}
+
+namespace {
 
 std::string subjectOf(X509* cert) {
   ossl::UniquePtr<BIO> mem(BIO_new(BIO_s_mem()));
@@ -169,6 +208,12 @@ Result<LoadedCert> useCertificate(SSL_CTX* ctx, std::vector<ossl::UniquePtr<X509
                                   EVP_PKEY* key, const std::string& what,
                                   const std::vector<std::string>& chainFiles) {
   X509* leaf = certs.front().get();
+  // D3: SSL_CTX_use_PrivateKey files a key of another type than the certificate in that
+  // type's own slot without a word, and every handshake then fails: check the pair first.
+  if (X509_check_private_key(leaf, key) != 1) {
+    ossl::drainErrors();
+    return Error{"", 0, "private key does not match certificate " + what};
+  }
   if (SSL_CTX_use_certificate(ctx, leaf) != 1)
     return Error{"", 0, "cannot use certificate " + what + ": " + ossl::drainErrors()};
   if (SSL_CTX_use_PrivateKey(ctx, key) != 1) {
@@ -178,7 +223,7 @@ Result<LoadedCert> useCertificate(SSL_CTX* ctx, std::vector<ossl::UniquePtr<X509
   // The chain belongs to the certificate just set (one chain per key type).
   for (size_t i = 1; i < certs.size(); ++i) SSL_CTX_add1_chain_cert(ctx, certs[i].get());
   for (const auto& chainFile : chainFiles) {
-    auto chain = readCertificates(chainFile);
+    auto chain = readCertificateFile(chainFile, file_limit::kCaBundle);
     if (!chain) return chain.error();
     for (auto& c : *chain) SSL_CTX_add1_chain_cert(ctx, c.get());
   }
@@ -196,12 +241,14 @@ Result<LoadedCert> useCertificate(SSL_CTX* ctx, std::vector<ossl::UniquePtr<X509
 Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
                                    const std::string& keyFile,
                                    const std::vector<std::string>& chainFiles) {
-  auto certs = readCertificates(certFile);
+  auto certs = readCertificateFile(certFile, file_limit::kCertificate);
   if (!certs) return certs.error();
-  auto key = readKey(keyFile.empty() ? certFile : keyFile);
+  const std::string& keySource = keyFile.empty() ? certFile : keyFile;
+  auto key = readPrivateKeyFile(keySource);
   if (!key) return key.error();
-  auto loaded =
-      useCertificate(ctx, std::move(certs.value()), key->get(), "'" + certFile + "'", chainFiles);
+  std::string what = "'" + certFile + "'";
+  if (keySource != certFile) what = concat({what, " (key '", keySource, "')"});
+  auto loaded = useCertificate(ctx, std::move(certs.value()), key->get(), what, chainFiles);
   if (loaded) loaded->info.file = certFile;
   return loaded;
 }

@@ -35,6 +35,17 @@ struct ParsedCert {
 // they match. Safe on any thread.
 Result<ParsedCert> parseCertificatePem(std::string_view certPem, std::string_view keyPem);
 
+// The files behind the loaders above, read through the bounded reader (core/read_file.h):
+// a FIFO, a device or an oversized file fails at once. The certificates of a PEM file (the
+// first is the leaf), the unencrypted private key of a PEM file, and the CAs (and CRLs) of a
+// PEM file added to `store` and, when `names` is given, their subjects to `names` (the
+// list a server sends when it asks for a client certificate). Errors name the file.
+Result<std::vector<ossl::UniquePtr<X509>>> readCertificateFile(const std::string& file,
+                                                               size_t maxBytes);
+Result<ossl::UniquePtr<EVP_PKEY>> readPrivateKeyFile(const std::string& file);
+Status loadCaFile(X509_STORE* store, const std::string& file,
+                  STACK_OF(X509_NAME) * names = nullptr);
+
 // Subject (RFC 2253) and SHA-256 fingerprint (lowercase hex) of a certificate.
 std::string certificateSubject(X509* cert);
 std::string certificateSha256(X509* cert);

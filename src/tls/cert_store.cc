@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <ctime>
 #include <optional>
 #include <thread>
 
@@ -98,6 +99,19 @@ std::vector<std::optional<Result<LoadedEntry>>> loadEntries(const std::vector<Ce
   return out;
 }
 
+// D5: an expired certificate is still served (clients decide), but never silently.
+void warnExpired(const CertEntry& entry, const std::string& multicertPath) {
+  const std::time_t now = std::time(nullptr);
+  for (const CertInfo& cert : entry.certs) {
+    if (cert.notAfter == 0 || cert.notAfter >= now) continue;
+    std::tm tm = {};
+    char when[32] = "";
+    if (gmtime_r(&cert.notAfter, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    log::warning("%s:%d: certificate '%s' (%s) expired: notAfter %s", multicertPath.c_str(),
+                 entry.line, cert.file.c_str(), cert.subject.c_str(), when);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>& entries,
@@ -117,6 +131,7 @@ Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>&
     for (const auto& w : result->warnings)
       log::warning("%s:%d: %s", multicertPath.c_str(), e.line, w.c_str());
     std::unique_ptr<CertEntry> entry = std::move(result->entry);
+    warnExpired(*entry, multicertPath);
     // Remember which X509 each CertInfo describes, to report the certificate chosen.
     for (size_t c = 0; c < entry->certs.size(); ++c) {
       store->infoByCert_.emplace(result->leafs[c].get(), &entry->certs[c]);

@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/read_file.h"
+#include "tls/cert_loader.h"
 #include "tls/groups.h"
 
 namespace tlsgate::tls {
@@ -58,6 +60,25 @@ Counter reasonCounter(int err) {
     default:
       return Counter::kSslOriginVerifyOther;
   }
+}
+
+// S17: a client certificate (and its chain) for origins that ask, its key checked to match
+// now. Read through the bounded reader (D4).
+Status useClientCertificate(SSL_CTX* c, const std::string& certFile, const std::string& keyFile) {
+  auto certs = readCertificateFile(certFile, file_limit::kCertificate);
+  if (!certs) return Error{"", 0, "cannot load the client certificate: " + certs.error().message};
+  auto key = readPrivateKeyFile(keyFile);
+  if (!key) return Error{"", 0, "cannot load the client key: " + key.error().message};
+  if (X509_check_private_key(certs->front().get(), key->get()) != 1) {
+    ossl::drainErrors();
+    return Error{"", 0, "the client key '" + keyFile + "' does not match '" + certFile + "'"};
+  }
+  if (SSL_CTX_use_certificate(c, certs->front().get()) != 1 ||
+      SSL_CTX_use_PrivateKey(c, key->get()) != 1)
+    return Error{"", 0,
+                 "cannot use the client certificate '" + certFile + "': " + ossl::drainErrors()};
+  for (size_t i = 1; i < certs->size(); ++i) SSL_CTX_add1_chain_cert(c, (*certs)[i].get());
+  return Ok{};
 }
 
 }  // namespace
@@ -130,21 +151,18 @@ Result<ossl::UniquePtr<SSL_CTX>> newOriginContext(const OriginContextParams& par
     struct stat st = {};
     if (::stat(params.caCerts.c_str(), &st) != 0)
       return Error{"", 0, "ssl.client.ca_certs '" + params.caCerts + "': " + std::strerror(errno)};
-    const bool dir = S_ISDIR(st.st_mode);
-    if (SSL_CTX_load_verify_locations(c, dir ? nullptr : params.caCerts.c_str(),
-                                      dir ? params.caCerts.c_str() : nullptr) != 1)
-      return fail("cannot load CA certificates from '" + params.caCerts + "'");
+    // A directory's files are opened by OpenSSL when a lookup needs them; a file is read
+    // here, through the bounded reader (D4).
+    if (S_ISDIR(st.st_mode)) {
+      if (SSL_CTX_load_verify_locations(c, nullptr, params.caCerts.c_str()) != 1)
+        return fail("cannot load CA certificates from '" + params.caCerts + "'");
+    } else if (auto loaded = loadCaFile(SSL_CTX_get_cert_store(c), params.caCerts); !loaded) {
+      return loaded.error();
+    }
   }
   SSL_CTX_set_verify_depth(c, static_cast<int>(params.verifyDepth));
-  if (!params.cert.empty()) {
-    // S17: a client certificate for origins that ask, its key checked to match now.
-    if (SSL_CTX_use_certificate_chain_file(c, params.cert.c_str()) != 1)
-      return fail("cannot load the client certificate '" + params.cert + "'");
-    if (SSL_CTX_use_PrivateKey_file(c, params.key.c_str(), SSL_FILETYPE_PEM) != 1)
-      return fail("cannot load the client key '" + params.key + "'");
-    if (SSL_CTX_check_private_key(c) != 1)
-      return fail("the client key '" + params.key + "' does not match '" + params.cert + "'");
-  }
+  if (!params.cert.empty())
+    if (auto st = useClientCertificate(c, params.cert, params.key); !st) return st.error();
   // Sessions go to the connection's per-worker cache, not to OpenSSL's.
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(c, ClientCallbacks::newSession);

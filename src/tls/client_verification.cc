@@ -1,5 +1,6 @@
 #include "tls/client_verification.h"
 
+#include "tls/cert_loader.h"
 #include "tls/server_handshake.h"
 
 namespace tlsgate::tls {
@@ -10,11 +11,10 @@ Result<std::unique_ptr<ClientVerification>> ClientVerification::load(int mode,
   v->mode_ = mode;
   if (mode == SSL_VERIFY_NONE) return v;
   v->store_.reset(X509_STORE_new());
-  if (!v->store_ || X509_STORE_load_file(v->store_.get(), caFile.c_str()) != 1)
-    return Error{"", 0,
-                 "cannot load CA certificates from '" + caFile + "': " + ossl::drainErrors()};
-  v->names_.reset(SSL_load_client_CA_file(caFile.c_str()));
-  if (!v->names_) return Error{"", 0, "no CA certificate in '" + caFile + "'"};
+  v->names_.reset(sk_X509_NAME_new_null());
+  if (!v->store_ || !v->names_) return Error{"", 0, "out of memory"};
+  // Read through the bounded reader (D4), not by OpenSSL's file functions.
+  if (auto st = loadCaFile(v->store_.get(), caFile, v->names_.get()); !st) return st.error();
   return v;
 }
 

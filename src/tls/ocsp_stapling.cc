@@ -44,7 +44,7 @@ struct OcspCallbacks {
 
 Result<std::unique_ptr<OcspStaple>> OcspStaple::load(const std::string& file, SSL_CTX* ctx,
                                                      std::vector<std::string>& warnings) {
-  auto der = readFile(file);
+  auto der = readFile(file, file_limit::kOcspResponse);
   if (!der) return Error{"", 0, "ssl_ocsp_name: " + der.error().message};
   return fromDer(std::move(*der), file, ctx, warnings);
 }

@@ -51,6 +51,10 @@ struct Deleter<STACK_OF(X509_NAME)> {
   void operator()(STACK_OF(X509_NAME) * s) const { sk_X509_NAME_pop_free(s, X509_NAME_free); }
 };
 template <>
+struct Deleter<STACK_OF(X509_INFO)> {
+  void operator()(STACK_OF(X509_INFO) * s) const { sk_X509_INFO_pop_free(s, X509_INFO_free); }
+};
+template <>
 struct Deleter<STACK_OF(X509)> {
   void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
 };

@@ -1,5 +1,6 @@
 #include "tls/server_context.h"
 
+#include "tls/cert_loader.h"
 #include "tls/keylog.h"
 #include "tls/server_handshake.h"
 #include "tls/session_tickets.h"
@@ -53,11 +54,12 @@ Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
   if (params.keyLog) params.keyLog->attach(c);
   if (params.verifyClientMode != SSL_VERIFY_NONE) {
     // Client certificates: signed by these CAs, whose names are sent in the request.
-    if (SSL_CTX_load_verify_locations(c, params.clientCaFile.c_str(), nullptr) != 1)
-      return fail(("cannot load verify_client_ca_certs '" + params.clientCaFile + "'").c_str());
-    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(params.clientCaFile.c_str());
-    if (!names) return fail(("no CA certificate in '" + params.clientCaFile + "'").c_str());
-    SSL_CTX_set_client_CA_list(c, names);  // the context owns the list
+    // Read through the bounded reader (D4), not by OpenSSL's file functions.
+    ossl::UniquePtr<STACK_OF(X509_NAME)> names(sk_X509_NAME_new_null());
+    if (!names) return fail("out of memory");
+    if (auto st = loadCaFile(SSL_CTX_get_cert_store(c), params.clientCaFile, names.get()); !st)
+      return Error{"", 0, "verify_client_ca_certs: " + st.error().message};
+    SSL_CTX_set_client_CA_list(c, names.release());  // the context owns the list
     ServerHandshake::installClientVerification(c, params.verifyClientMode);
   }
   return ctx;

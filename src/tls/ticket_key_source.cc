@@ -31,7 +31,7 @@ Result<std::shared_ptr<const TicketKeyRing>> parseTicketKeys(std::string_view by
 }
 
 Result<std::shared_ptr<const TicketKeyRing>> loadTicketKeyFile(const std::string& path) {
-  auto bytes = readFile(path);
+  auto bytes = readFile(path, file_limit::kTicketKeys);
   if (!bytes) return bytes.error();
   auto ring = parseTicketKeys(*bytes);
   OPENSSL_cleanse(bytes->data(), bytes->size());  // secrets do not outlive their use

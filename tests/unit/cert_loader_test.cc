@@ -91,5 +91,19 @@ TEST(CertLoader, AFileWithoutAKeyAndAKeyOfAnotherCertificateAreRefused) {
       << other.error().message;
 }
 
+// D3: a key of the other type would be filed in its own slot by SSL_CTX_use_PrivateKey and
+// every handshake would fail: refused, naming the certificate and the key.
+TEST(CertLoader, AKeyOfAnotherTypeIsRefused) {
+  TestPki pki;
+  auto ec = pki.issue("ec", "a.test", {"a.test"}, KeyKind::kEcdsa);
+  auto rsa = pki.issue("rsa", "a.test", {"a.test"}, KeyKind::kRsa);
+  for (auto [cert, key] : {std::pair{&ec, &rsa}, std::pair{&rsa, &ec}}) {
+    auto loaded = loadCertificate(newContext().get(), cert->certFile, key->keyFile, {});
+    ASSERT_FALSE(loaded);
+    EXPECT_EQ(loaded.error().message, "private key does not match certificate '" + cert->certFile +
+                                          "' (key '" + key->keyFile + "')");
+  }
+}
+
 }  // namespace
 }  // namespace tlsgate::tls

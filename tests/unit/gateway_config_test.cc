@@ -84,13 +84,19 @@ TEST(GatewayConfigTest, ThreadsAuto) {
 }
 
 TEST(GatewayConfigTest, ThreadsBadValues) {
-  for (const char* bad : {"abc", "0", "-1", "1.5", "[1]", "{a: 1}", "\"\"", "Auto"}) {
+  for (const char* bad :
+       {"abc", "0", "-1", "1.5", "[1]", "{a: 1}", "\"\"", "Auto", "1025", "100000"}) {
     auto err = parseFail(kMinimal + "threads: " + bad + "\n");
     EXPECT_EQ(err.file, kPath);
     EXPECT_EQ(err.line, 7) << bad;
-    EXPECT_TRUE(contains(err.message, "threads must be a positive integer or 'auto'"))
+    EXPECT_TRUE(contains(err.message, "threads must be an integer from 1 to 1024 or 'auto'"))
         << err.message;
   }
+}
+
+// D10: the upper bound itself is accepted.
+TEST(GatewayConfigTest, ThreadsUpTo1024) {
+  EXPECT_EQ(parseOk("threads: 1024\n" + kMinimal).threads, 1024u);
 }
 
 TEST(GatewayConfigTest, ThreadsWithoutValueReportsTheKeyLine) {
@@ -228,6 +234,19 @@ TEST(GatewayConfigTest, ListenPortZeroIsAllowed) {
   auto c = parseOk(withListeners("  - listen: 127.0.0.1:0\n"));
   ASSERT_EQ(c.listeners.size(), 1u);
   EXPECT_EQ(c.listeners[0].address.port(), 0);
+}
+
+// D6: the same address twice would bind twice and share connections; port 0 twice is two
+// ports.
+TEST(GatewayConfigTest, DuplicateListenerIsAnError) {
+  auto err = parseFail(withListeners(
+      "  - listen: 127.0.0.1:8443\n  - listen: 127.0.0.1:9443\n  - listen: 127.0.0.1:8443\n"));
+  EXPECT_EQ(err.line, 4);
+  EXPECT_EQ(err.message, "listener 127.0.0.1:8443 is already listed at line 2");
+  auto v6 = parseFail(withListeners("  - listen: \"[::1]:1\"\n  - listen: \"[0::1]:1\"\n"));
+  EXPECT_EQ(v6.line, 3);
+  auto c = parseOk(withListeners("  - listen: 127.0.0.1:0\n  - listen: 127.0.0.1:0\n"));
+  EXPECT_EQ(c.listeners.size(), 2u);
 }
 
 // --- ssl ---

@@ -127,7 +127,8 @@ TEST(SniConfigTest, BadFqdns) {
       {item(std::string(64, 'x') + ".example"), 2,
        "fqdn '" + std::string(64, 'x') + ".example': has a label longer than 63 characters"},
       {item(std::string(250, 'x') + ".example"), 2,
-       "fqdn '" + std::string(250, 'x') + ".example': is longer than 253 characters"},
+       // Messages quote 80 bytes of a value at most.
+       "fqdn '" + std::string(80, 'x') + "\u2026': is longer than 253 characters"},
   });
 }
 
@@ -255,7 +256,7 @@ TEST(SniConfigTest, BadAlpnRoutes) {
       {item("a", "    alpn_routes:\n      h2: up:1\n      '': up:2\n"), 5,
        "alpn_routes protocol '' must be 1 to 255 bytes"},
       {item("a", "    alpn_routes:\n      " + longId + ": up:1\n"), 4,
-       "alpn_routes protocol '" + longId + "' must be 1 to 255 bytes"},
+       "alpn_routes protocol '" + longId.substr(0, 80) + "\u2026' must be 1 to 255 bytes"},
       {item("a", "    alpn_routes:\n      h2: up:1\n      h2: up:2\n"), 5,
        "alpn_routes lists protocol 'h2' twice"},
       {item("a", "    alpn_routes:\n      h2:\n        - up:1\n"), 5,
