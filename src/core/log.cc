@@ -6,6 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "core/text.h"
+
 namespace tlsgate::log {
 
 namespace {
@@ -101,21 +103,7 @@ DebugTag kRelay("relay");
 DebugTag kInspect("inspect");
 
 std::string escaped(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
+  return escapeBytes(text);
 }
 
 }  // namespace tlsgate::log

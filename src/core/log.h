@@ -32,9 +32,9 @@ void setDebugTags(std::string_view csv);
 // Every tag, and those switched on now (for the admin endpoint's /debug).
 std::vector<std::string> debugTagNames(bool enabledOnly);
 
-// `text` as a log line may show it: printable ASCII as is, every other byte (CR, LF, NUL,
-// escapes, bytes of non-ASCII characters) as \xNN and a backslash as \\. Whatever a peer
-// sent (a server name, a PROXY header) goes through it, so that it cannot forge a line.
+// `text` as a log line may show it: core/text.h's escapeBytes (printable ASCII as is,
+// every other byte as \xNN). Whatever a peer sent (a server name, a PROXY header) goes
+// through it, so that it cannot forge a line.
 // Under it, every line is written as one line: a control byte that reaches it unescaped
 // (CR, LF, ESC...) is written as \xNN too.
 std::string escaped(std::string_view text);

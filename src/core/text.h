@@ -21,13 +21,14 @@ inline std::string concat(std::initializer_list<std::string_view> pieces) {
 // The longest value a message echoes: a 1 MB line quoted whole buries the message.
 inline constexpr std::size_t kEchoLimit = 80;
 
-// `text` fit to echo in a message: at most kEchoLimit bytes (then "…"), and every byte
-// that is not printable ASCII as \xNN, so binary bytes never reach a terminal or log raw.
-inline std::string printable(std::string_view text) {
+// `text` with every byte that is not printable ASCII (CR, LF, NUL, ESC, the bytes of
+// non-ASCII characters) written as \xNN: what a peer or a file brought can then neither
+// forge a log line nor reach a terminal raw. A backslash stays as it is, so that text
+// escaped once (a message quoting a value) is not escaped again by the log call.
+inline std::string escapeBytes(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  const bool cut = text.size() > kEchoLimit;
-  if (cut) text = text.substr(0, kEchoLimit);
+  out.reserve(text.size());
   for (unsigned char c : text) {
     if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
@@ -37,8 +38,13 @@ inline std::string printable(std::string_view text) {
       out += kHex[c & 15];
     }
   }
-  if (cut) out += "\u2026";  // …
   return out;
+}
+
+// `text` fit to echo in a message: at most kEchoLimit bytes (then "…"), escaped as above.
+inline std::string printable(std::string_view text) {
+  if (text.size() <= kEchoLimit) return escapeBytes(text);
+  return escapeBytes(text.substr(0, kEchoLimit)) + "\u2026";  // …
 }
 
 // 'text', the form every configuration message quotes a value in (see printable()).
