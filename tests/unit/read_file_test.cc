@@ -58,7 +58,7 @@ TEST_F(ReadFileTest, RefusesADevice) {
 }
 
 TEST_F(ReadFileTest, RefusesAHugeSparseFileBeforeReadingIt) {
-  { std::ofstream(path("sparse")).put('x'); }
+  std::ofstream(path("sparse")).put('x');  // a temporary: closed at the end of the line
   std::filesystem::resize_file(path("sparse"), std::uintmax_t{4} << 30);
   auto text = readFile(path("sparse"), 64 << 20);
   ASSERT_FALSE(text);
