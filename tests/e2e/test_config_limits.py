@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from admin_client import admin_yaml, get_json, parse_metrics, request
-from conftest import Gateway, GatewayStartError, scaled
+from conftest import SANITIZE, Gateway, GatewayStartError, scaled
 from origin_pki import OriginPki
 from pki import _REQ_CONFIG
 from tlsclient import s_client
@@ -174,6 +174,8 @@ def test_check_refuses_too_many_threads(tlsgate_bin, pki, tmp_path):
     assert "tlsgate.yaml:1: threads must be an integer from 1 to 1024" in p.stderr, p.stderr
 
 
+@pytest.mark.skipif(SANITIZE != "", reason="a sanitizer runtime cannot start under an "
+                    "address-space limit (it reserves terabytes of shadow memory)")
 def test_thread_creation_failure_is_an_error(tlsgate_bin, pki, tmp_path):
     """D10: when the system refuses a thread (here an address-space limit that 512 thread
     stacks exceed), tlsgate exits 1 with a message instead of aborting."""
