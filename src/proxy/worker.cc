@@ -46,7 +46,7 @@ class Worker::Listener final : public EventHandler, private TimerHandler {
         pause(errno);
         return;
       }
-      if (failures_.total) recovered();
+      if (failures_.inRow) recovered();
       worker_.accepted(Fd(fd), net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len),
                        *this);
     }
@@ -83,22 +83,23 @@ class Worker::Listener final : public EventHandler, private TimerHandler {
   // Anything else (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...) will fail again at once: the
   // socket is level-triggered, so retrying at the next wakeup would spin a core. Stop
   // watching it for kAcceptPause (the connections wait in the kernel's accept queue, as
-  // with nginx's accept pause) and say so once per kLogEvery, not once per try.
+  // with nginx's accept pause). The warnings share one budget of a line per kLogEvery,
+  // across episodes: a table that keeps filling as fast as connections close must not turn
+  // every close into a "failed" and an "again" line.
   static constexpr auto kAcceptPause = std::chrono::milliseconds(200);
   static constexpr auto kLogEvery = std::chrono::seconds(60);
 
   void pause(int error) {
     worker_.counters().add(stats::Counter::kAcceptErrors);
-    Clock::time_point now = worker_.reactor().now();
-    ++failures_.total;
-    ++failures_.sinceLog;
-    if (failures_.total == 1 || now - failures_.loggedAt >= kLogEvery) {
+    ++failures_.inRow;
+    ++failures_.unreported;
+    if (mayLog()) {
       log::warning("accept on %s: %s (%llu failures; accepting paused %lld ms after each)",
                    bound_.toString().c_str(), std::strerror(error),
-                   static_cast<unsigned long long>(failures_.sinceLog),
+                   static_cast<unsigned long long>(failures_.unreported),
                    static_cast<long long>(kAcceptPause.count()));
-      failures_.loggedAt = now;
-      failures_.sinceLog = 0;
+      failures_.unreported = 0;
+      failures_.reported = true;
     }
     worker_.reactor().remove(fd_.get());
     worker_.reactor().arm(retry_, kAcceptPause);
@@ -108,10 +109,21 @@ class Worker::Listener final : public EventHandler, private TimerHandler {
     worker_.reactor().add(fd_.get(), EPOLLIN, this, /*levelTriggered=*/true);
   }
 
+  // Said only when the failures it ends were (an operator who read "failed" learns it is
+  // over); the count of the rest is in accept_errors and the next warning.
   void recovered() {
-    log::warning("accept on %s: accepting again after %llu failures", bound_.toString().c_str(),
-                 static_cast<unsigned long long>(failures_.total));
-    failures_ = {};
+    if (failures_.reported)
+      log::warning("accept on %s: accepting again after %llu failures", bound_.toString().c_str(),
+                   static_cast<unsigned long long>(failures_.inRow));
+    failures_.inRow = 0;
+    failures_.reported = false;
+  }
+
+  bool mayLog() {
+    Clock::time_point now = worker_.reactor().now();
+    if (lastWarning_ != Clock::time_point{} && now - lastWarning_ < kLogEvery) return false;
+    lastWarning_ = now;
+    return true;
   }
 
   Worker& worker_;
@@ -121,10 +133,11 @@ class Worker::Listener final : public EventHandler, private TimerHandler {
   stats::ListenerStats* stats_;  // registered once per listener, never freed
   bool wildcard_ = false;
   struct Failures {
-    uint64_t total = 0;     // in a row, since the last accepted connection
-    uint64_t sinceLog = 0;  // not yet reported
-    Clock::time_point loggedAt{};
+    uint64_t inRow = 0;       // since the last accepted connection
+    uint64_t unreported = 0;  // since the last warning
+    bool reported = false;    // this run of failures was warned about
   } failures_;
+  Clock::time_point lastWarning_{};  // of either kind
   Timer retry_{this};
 };
 

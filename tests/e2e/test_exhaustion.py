@@ -49,6 +49,7 @@ def test_fd_exhaustion_neither_spins_nor_floods_and_recovers(gateway, pki, enoug
     gw = gateway(wrapper=["prlimit", f"--nofile={NOFILE}:{NOFILE}"],
                  handshake_timeout=HANDSHAKE_TIMEOUT, threads=2)
     stalled = []
+    began = time.monotonic()
     try:
         for _ in range(STALLED):
             stalled.append(socket.create_connection(("127.0.0.1", gw.port), timeout=scaled(10)))
@@ -76,8 +77,12 @@ def test_fd_exhaustion_neither_spins_nor_floods_and_recovers(gateway, pki, enoug
         for s in stalled:
             s.close()
     assert gw.wait_line("accept on .*accepting again", timeout=scaled(10)), gw.stderr_text()
+    # The descriptors ran out again as the queued clients were taken: whatever the number of
+    # such episodes, each worker writes at most one failure line a minute and one "again"
+    # after it.
+    minutes = int((time.monotonic() - began) // 60) + 1
     warnings = [l for l in gw.lines if "accept on" in l]
-    assert len(warnings) <= 6, warnings[:10]
+    assert len(warnings) <= 2 * 2 * minutes, warnings[:10]
 
 
 def rss_mb(pid: int) -> float:
