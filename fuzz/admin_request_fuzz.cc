@@ -4,6 +4,8 @@
 //     holds it; the request re-serialized with CRLF and its Content-Length parses the same.
 //   - need more (0) only while the head is within its bound.
 //   - One more byte never reverses a decision.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "admin/http_request.h"

@@ -1,6 +1,8 @@
 // libFuzzer target for config::parseGatewayConfig (tlsgate.yaml): YAML that yaml-cpp reads
 // or refuses, then every key of the schema. What a config that parses promises the
 // snapshot: listeners with ports, ALPN ids of 1..255 bytes, protocol bounds in order.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 

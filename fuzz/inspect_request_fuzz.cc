@@ -4,6 +4,8 @@
 //     head alone gives the same answer, and each shorter prefix of it needs more.
 //   - kNeedMore only below the bound; kTooLarge only above it.
 //   - One more byte never reverses a decision.
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "fuzz_check.h"

@@ -2,6 +2,8 @@
 // config_checks.h checks of every parser, an entry that parses is one the store can build
 // from: at least one certificate, as many keys as certificates or none, its own line, and
 // file names resolved against the config's folder.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 

@@ -9,6 +9,8 @@
 // starts inside the matching code. Nothing is secret here: the key signs nothing real.
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <cstddef>
+#include <cstdint>
 
 #include <string>
 #include <vector>

@@ -7,6 +7,8 @@
 //   - kInvalid: says why, consumes nothing.
 //   - A v1 header is printable US-ASCII up to its CRLF (a NUL never ends a field).
 //   - One more byte never reverses a decision: what was kInvalid or kDone stays so.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "fuzz_check.h"

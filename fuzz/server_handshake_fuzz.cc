@@ -28,6 +28,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cstddef>
+#include <cstdint>
 
 #include <algorithm>
 #include <array>

@@ -1,6 +1,8 @@
 // libFuzzer target for config::parseSniConfig (sni.yaml), and for the lookup built from
 // what parses: every rule's fqdn is looked up (and a name under each wildcard), and the
 // rule found is one of the config's, with as many captures as its wildcard has.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 

@@ -2,6 +2,8 @@
 // ring it makes. A file parses exactly when its size is a positive multiple of 48; each key
 // holds its 48 bytes in file order; find() returns the first key of a name; a store
 // publishing the ring serves it.
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
