@@ -139,10 +139,7 @@ void ClientConnection::step(Relaying& r) {
 
 void ClientConnection::step(Inspecting& in) {
   Progress progress = in.responder.pump();
-  if (in.responder.answered() != in.answered) {  // a request is in: the next one's clock
-    in.answered = in.responder.answered();
-    armFor(snapshot_->inspectTimeout);
-  }
+  if (in.responder.takeAnswered()) armFor(snapshot_->inspectTimeout);  // the next one's clock
   settle(progress, "inspect finished", "inspect failed");
 }
 

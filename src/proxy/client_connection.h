@@ -142,7 +142,6 @@ class ClientConnection final : public EventHandler,
     template <class... Args>
     explicit Inspecting(Args&&... args) : responder(std::forward<Args>(args)...) {}
     InspectResponder responder;
-    uint64_t answered = 0;  // requests the responder had answered at the last step
   };
   struct Tunneling {
     Tunneling(tls::SocketIo& client, std::unique_ptr<Upstream> up, std::string replay,

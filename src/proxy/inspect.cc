@@ -17,7 +17,7 @@ void InspectResponder::queue(int status, const char* reason, const std::string& 
   out_ += "HTTP/1.1 " + std::to_string(status) + " " + reason +
           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
           "\r\n";
-  ++answered_;
+  answered_ = true;
   if (!keepAlive) out_ += "Connection: close\r\n";
   out_ += "\r\n";
   out_ += body;

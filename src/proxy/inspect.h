@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "proxy/progress.h"
 #include "stats/counters.h"
@@ -24,9 +25,9 @@ class InspectResponder {
   InspectResponder(SSL* ssl, tls::SocketIo& client, std::string body,
                    stats::CounterBlock& counters);
   Progress pump();
-  // Requests answered so far (a response queued, good or bad): the owner's request clock
-  // (inspect.request_timeout) starts again from each.
-  uint64_t answered() const { return answered_; }
+  // True if a request was answered (a response queued, good or bad) since the last call,
+  // then clears it: the owner's request clock (inspect.request_timeout) starts again.
+  bool takeAnswered() { return std::exchange(answered_, false); }
   // The plaintext read from and written to the client so far (the access log's bytes_in
   // and bytes_out, counted as a relay counts them).
   uint64_t bytesIn() const { return bytesIn_; }
@@ -47,7 +48,7 @@ class InspectResponder {
   size_t outPos_ = 0;
   bool closing_ = false;  // the last queued response ends the connection
   bool peerDone_ = false;
-  uint64_t answered_ = 0;
+  bool answered_ = false;
   uint64_t bytesIn_ = 0;
   uint64_t bytesOut_ = 0;
 };
