@@ -26,7 +26,7 @@ bool isControl(unsigned char c) {
 
 // One line per write(2) so lines from several threads never interleave.
 void emit(const char* prefix, const char* fmt, va_list ap) {
-  char text[2048];
+  char text[8192];  // the SIGUSR1 stats line is the longest: about 4 KiB
   int n = std::vsnprintf(text, sizeof text, fmt, ap);
   if (n < 0) return;
   std::string_view message(text, std::min(sizeof text - 1, static_cast<size_t>(n)));
