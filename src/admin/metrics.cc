@@ -32,7 +32,10 @@ void appendKey(std::string& out, bool& first, std::string_view key) {
 
 CounterMetric prometheusName(Counter c) {
   std::string_view name = stats::counterName(c);
-  if (c == Counter::kConnectionsActive) return {"tlsgate_" + std::string(name), "gauge", 1.0};
+  // Gauges: what is true now, summed over the workers.
+  if (c == Counter::kConnectionsActive || c == Counter::kHandshakesInProgress ||
+      c == Counter::kSheddingWorkers)
+    return {"tlsgate_" + std::string(name), "gauge", 1.0};
   if (name.ends_with("_us"))
     return {"tlsgate_" + std::string(trimSuffix(name, "_us")) + "_seconds_total", "counter", 1e-6};
   return {"tlsgate_" + std::string(name) + "_total", "counter", 1.0};

@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "config/admission_config.h"
 #include "config/gateway_parser.h"
 #include "config/schema.h"
 #include "config/ticket_redis_config.h"
@@ -73,6 +74,10 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
       st = parseTimeoutSection(f, config.inspect.requestTimeoutSec);
     } else if (f.name == "admin") {
       st = parseAdmin(f, config);
+    } else if (f.name == "admission") {
+      auto admission = parseAdmission(f, path_);
+      if (!admission) return admission.error();
+      config.admission = std::move(*admission);
     } else if (f.name == "access_log") {
       st = parseAccessLog(f, config);
     } else if (f.name == "drain_timeout" || f.name == "connect_timeout") {
@@ -96,6 +101,10 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
     if (!seen.contains(required))
       return fail(0, std::string("missing required key '") + required + "'");
   }
+  std::vector<net::Address> listenAddresses;
+  for (const ListenerConfig& l : config.listeners) listenAddresses.push_back(l.address);
+  if (auto st = checkAdmissionListeners(config.admission, listenAddresses, path_); !st)
+    return st.error();
   if (!config.routes.defaultRoute && config.routes.alpn.empty() && config.sniPath.empty())
     return fail(routesLine, "nothing to route to: set routes.default, routes.alpn or sni");
   return config;
@@ -170,6 +179,10 @@ Status Parser::parseListener(const YAML::Node& node, int line, ListenerConfig& l
         listener.proxyProtocolFrom.push_back(item.Scalar());
       }
       listener.proxyProtocolFromLine = k.valueLine();
+    } else if (k.name == "max_connections") {
+      auto n = count(k, "connections");
+      if (!n) return n.error();
+      listener.maxConnections = *n;
     } else if (k.name == "transparent" || k.name == "passthrough" || k.name == "proxy_protocol") {
       auto on = boolean(k);
       if (!on) return on.error();

@@ -61,6 +61,7 @@
 #include "config/wire_trace_config.h"
 #include "core/result.h"
 #include "net/address.h"
+#include "proxy/admission_rules.h"
 #include "tls/tls_settings.h"
 
 namespace tlsgate::config {
@@ -74,6 +75,7 @@ struct ListenerConfig {
   // Sources allowed to send it, as written ("10.0.0.0/8"); checked by the snapshot.
   std::vector<std::string> proxyProtocolFrom;
   int proxyProtocolFromLine = 0;
+  uint32_t maxConnections = 0;  // open at once; 0 = no limit
 };
 
 // The TLS layer's own settings types (tls/tls_settings.h), by their configuration names.
@@ -280,7 +282,8 @@ struct GatewayConfig {
   std::vector<PluginConfig> plugins;
   std::optional<AdminConfig> admin;
   std::optional<AccessLogConfig> accessLog;
-  unsigned drainTimeoutSec = 30;  // SIGTERM: then the connections left are closed; 0 = at once
+  unsigned drainTimeoutSec = 30;       // SIGTERM: then the connections left are closed; 0 = at once
+  proxy::AdmissionSettings admission;  // README "Admission control"
 };
 
 // Pure parser over the file's text (`path` is used for messages and relative names).

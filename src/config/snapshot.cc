@@ -66,7 +66,8 @@ Status debuggingAids(Snapshot& s) {
 // Listeners, origin settings and the data phases' timeouts, as the workers read them.
 Status runtimeSettings(Snapshot& s) {
   for (const ListenerConfig& l : s.config.listeners) {
-    proxy::ListenerSettings settings{l.address, l.transparent, l.passthrough, l.proxyProtocol, {}};
+    proxy::ListenerSettings settings{l.address, l.transparent,   l.passthrough, l.proxyProtocol,
+                                     {},        l.maxConnections};
     for (const auto& text : l.proxyProtocolFrom)
       if (auto st = settings.proxyProtocolFrom.add(text); !st)
         return Error{s.config.path, l.proxyProtocolFromLine,
@@ -80,6 +81,7 @@ Status runtimeSettings(Snapshot& s) {
   s.runtime.relayIdleTimeout = std::chrono::seconds(s.config.relay.inactivityTimeoutSec);
   s.runtime.inspectTimeout = std::chrono::seconds(s.config.inspect.requestTimeoutSec);
   s.runtime.connectTimeout = std::chrono::seconds(s.config.connectTimeoutSec);
+  s.runtime.admission = s.config.admission;
   auto origin = tls::newOriginContext(
       {client.caCerts, client.verifyDepth, client.cert, client.key, client.groups});
   if (!origin) return Error{s.config.path, client.line, origin.error().message};

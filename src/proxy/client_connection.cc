@@ -50,6 +50,11 @@ stats::CounterBlock& ClientConnection::counters() {
 
 void ClientConnection::start() {
   if (listenerStats_) listenerStats_->accepted(worker_.id());
+  if (!listener().proxyProtocol) {
+    admitSource();
+    // Refused at accept: closed before it is watched, timed or read (admission.h).
+    if (route_.admission.refused) return proceed();
+  }
   worker_.reactor().add(fd_.get(), kAllEvents, this);
   // S1: the handshake clock (it also bounds the PROXY header); traffic does not extend it.
   auto timeout = snapshot_->serverParams.handshakeTimeout;
@@ -103,6 +108,7 @@ void ClientConnection::step(AwaitingProxyHeader&) {
     route_.proxyProtocolPort = route_.local.port();
   }
   route_.proxyHeaderRead = true;
+  admitSource();  // the source the header names is the one admission control counts
   proceed();
 }
 
@@ -247,6 +253,7 @@ void ClientConnection::close(const char* why) {
   if (std::holds_alternative<Closing>(phase_) || !fd_.valid()) return;
   TG_DEBUG(log::kNet, "close %s: %s", route_.peer.toString().c_str(), log::escaped(why).c_str());
   worker_.reactor().cancel(timer_);
+  endHandshakeAdmission();
   noteDataPhaseEnd();
   // A close_notify to the origin whatever ended the connection: OpenSSL marks the session
   // of a TLS connection freed without one as not resumable, and a client that resets (as

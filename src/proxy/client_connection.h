@@ -158,6 +158,15 @@ class ClientConnection final : public EventHandler,
   const ListenerSettings& listener() const;
   stats::CounterBlock& counters();
 
+  // --- admission control (client_connection_admission.cc) ---
+  // The source is known (at accept, or from the PROXY header): the first verdict.
+  void admitSource();
+  // The ClientHello's verdict; true when the connection may go on.
+  void admitClientHello();
+  // The handshake is over, or the connection goes: its place among the handshakes in
+  // progress is free.
+  void endHandshakeAdmission();
+
   // --- the route (client_connection_route.cc) ---
   // Decides with what is known now and acts on it: read more, handshake, tunnel, refuse.
   void proceed();
@@ -222,6 +231,8 @@ class ClientConnection final : public EventHandler,
   UpstreamEvents upstreamEvents_;
   std::unique_ptr<hooks::HookRunner> hooks_;  // only when plugins registered hooks
   ConnectionRecord record_;
+  AdmissionLease admission_;
+  bool handshakeAdmitted_ = false;  // counted among the worker's handshakes in progress
   Phase phase_;
 };
 

@@ -49,6 +49,7 @@ void ClientConnection::act(const Terminate&) {
 void ClientConnection::act(Tunnel& tunnel) {
   if (tunnel.cause) counters().add(*tunnel.cause);
   worker_.reactor().cancel(timer_);  // the handshake is over
+  endHandshakeAdmission();
   auto upstream = std::make_unique<Upstream>();
   EndpointDecision& target = upstream->target;
   target.kind = EndpointKind::kTunnel;
@@ -97,6 +98,7 @@ tls::NameSettings nameSettings(const NameRule* rule) {
 // The handshake's question at the ClientHello: the route decides what it serves.
 tls::ServeChoice ClientConnection::onClientHello(tls::ClientHelloFacts hello) {
   route_.hello = std::move(hello);
+  admitClientHello();
   RouteDecision decision = decide(route_, *snapshot_);
   tls::ServeChoice choice;
   if (auto* t = std::get_if<Terminate>(&decision)) {
@@ -146,6 +148,7 @@ void ClientConnection::afterHandshake(Handshaking& hs) {
 
 void ClientConnection::onHandshakeDone(Handshaking& hs) {
   worker_.reactor().cancel(timer_);  // S14: stop the handshake clock
+  endHandshakeAdmission();
   auto handshakeTime = hs.driver.elapsed();
   ssl_ = hs.driver.takeSsl();
   io_.endHandshake();

@@ -20,6 +20,7 @@ enum class ConnectionError : uint8_t {
   kNoCertificate,        // S11
   kClientCertificate,    // the client's certificate did not verify
   kDenied,               // sni.yaml ip_allow
+  kAdmissionRefused,     // admission control: a rule, a limit, a bound or load shedding
   kHookError,            // a hook re-enabled with an error, or refused the origin
   kHookTerminated,       // a hook closed the connection
   kNoTunnelDestination,  // a tunnel to this listener itself

@@ -29,6 +29,8 @@ const char* toString(ConnectionError e) {
       return "client_certificate";
     case ConnectionError::kDenied:
       return "denied";
+    case ConnectionError::kAdmissionRefused:
+      return "admission_refused";
     case ConnectionError::kHookError:
       return "hook_error";
     case ConnectionError::kHookTerminated:
@@ -76,6 +78,8 @@ ConnectionError fromHandshakeError(tls::HandshakeError e) {
       return ConnectionError::kClientCertificate;
     case HandshakeError::kDenied:
       return ConnectionError::kDenied;
+    case HandshakeError::kAdmissionDenied:
+      return ConnectionError::kAdmissionRefused;
     case HandshakeError::kHookError:
       return ConnectionError::kHookError;
     default:

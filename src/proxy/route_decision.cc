@@ -76,6 +76,15 @@ RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
 }  // namespace
 
 RouteDecision decide(const RouteInputs& in, const Snapshot& s) {
+  // Admission control: refused before the costly part (counted when it was decided).
+  if (in.admission.refused) {
+    const bool alert = in.admission.alert && in.hello;
+    return Refuse{ConnectionError::kAdmissionRefused,
+                  alert ? SSL_AD_ACCESS_DENIED : 0,
+                  alert ? tls::HandshakeError::kAdmissionDenied : tls::HandshakeError::kNone,
+                  {},
+                  in.admission.reason};
+  }
   const ListenerSettings& listener = *in.listener;
   if (listener.proxyProtocol) {
     // Only the proxies in front of us may say who the client is.

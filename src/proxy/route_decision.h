@@ -8,7 +8,8 @@
 // The connection calls decide() whenever it learns something: at accept, with the PROXY
 // header, with the first byte, at the ClientHello, when a hook ends the handshake. A new
 // input (a fingerprint, an admission verdict, an ACME challenge) is one more field of
-// RouteInputs and one more rule in decide().
+// RouteInputs and one more rule in decide(). Admission control comes first: its verdict is
+// taken before anything costly (admission.h).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "net/address.h"
+#include "proxy/admission.h"
 #include "proxy/connection_error.h"
 #include "proxy/route_table.h"
 #include "proxy/snapshot.h"
@@ -45,6 +47,7 @@ struct RouteInputs {
   std::optional<uint8_t> firstByte;            // S9, on pass-through listeners
   std::optional<tls::ClientHelloFacts> hello;  // once the ClientHello was read
   HookRequest hook;
+  AdmissionVerdict admission;  // admission.h: at accept (or the PROXY header), at the ClientHello
 };
 
 // Not decidable yet: read this first.

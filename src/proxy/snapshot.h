@@ -12,7 +12,9 @@
 
 #include "net/address.h"
 #include "net/cidr.h"
+#include "proxy/admission_rules.h"
 #include "proxy/route_table.h"
+#include "proxy/rule_buckets.h"
 #include "tls/cert_store.h"
 #include "tls/keylog.h"
 #include "tls/ossl.h"
@@ -28,6 +30,7 @@ struct ListenerSettings {
   bool passthrough = false;        // S9
   bool proxyProtocol = false;      // a PROXY v1/v2 header comes first...
   net::CidrSet proxyProtocolFrom;  // ...from these sources only
+  uint32_t maxConnections = 0;     // open at once on this listener; 0 = no limit
 };
 
 // TLS towards origins (ssl.client), beyond what the origin contexts hold.
@@ -53,6 +56,9 @@ struct Snapshot {
   // Session ticket keys every server context of `certs` uses (filled by a rotation thread
   // or a Redis sync that the gateway runs).
   std::shared_ptr<tls::TicketKeyStore> ticketKeys;
+  AdmissionSettings admission;  // README "Admission control"
+  // The rules' token buckets: new with every snapshot (a reload starts them full).
+  std::shared_ptr<RuleBuckets> admissionBuckets = std::make_shared<RuleBuckets>();
 };
 
 }  // namespace tlsgate::proxy

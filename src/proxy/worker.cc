@@ -153,6 +153,7 @@ Worker::~Worker() {
   link_->cut();
   shutdownNow();
   if (trimTimer_.armed()) reactor_.cancel(trimTimer_);
+  if (shedTimer_.armed()) reactor_.cancel(shedTimer_);
 }
 
 void Worker::addListener(Fd fd, const net::Address& bound, size_t index) {
@@ -249,6 +250,40 @@ void Worker::release(ClientConnection* conn) {
     reactor_.cancel(drainTimer_);
     reactor_.stop();
   }
+}
+
+void Worker::handshakeBegins() {
+  ++handshaking_;
+  counters_.add(stats::Counter::kHandshakesInProgress);
+  if (!shedTimer_.armed()) armShedTick();
+}
+
+void Worker::handshakeEnds() {
+  --handshaking_;
+  counters_.sub(stats::Counter::kHandshakesInProgress);
+}
+
+void Worker::armShedTick() {
+  shedTickDue_ = reactor_.now() + LoadShedder::kTick;
+  reactor_.arm(shedTimer_, LoadShedder::kTick);
+}
+
+void Worker::sampleLoad() {
+  const bool was = shedder_.shedding();
+  shedder_.sample(reactor_.now() - shedTickDue_, handshaking_, snapshot_->admission.shed);
+  if (shedder_.shedding() != was) {
+    if (was)
+      counters_.sub(stats::Counter::kSheddingWorkers);
+    else
+      counters_.add(stats::Counter::kSheddingWorkers);
+    TG_DEBUG(log::kNet, "worker %d: %s shedding full handshakes (loop lag %lld us, %u in progress)",
+             id_, was ? "stops" : "starts",
+             static_cast<long long>(
+                 std::chrono::duration_cast<std::chrono::microseconds>(shedder_.loopLag()).count()),
+             handshaking_);
+  }
+  // Idle: no tick until the next handshake (an idle worker does not wake up for nothing).
+  if (handshaking_ > 0 || shedder_.shedding()) armShedTick();
 }
 
 }  // namespace tlsgate::proxy

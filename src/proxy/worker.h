@@ -14,6 +14,7 @@
 #include "core/reactor.h"
 #include "hooks/reactor_link.h"
 #include "net/address.h"
+#include "proxy/load_shedder.h"
 #include "proxy/origin_session_cache.h"
 #include "proxy/snapshot.h"
 #include "stats/counters.h"
@@ -66,6 +67,13 @@ class Worker final : private TimerHandler {
   // Called by a connection that has ended: unlinks it and destroys it after the event batch.
   void release(ClientConnection* conn);
 
+  // Admission control: this worker's handshakes in progress (from the source's admission
+  // to the end of the handshake), and its load shedding, sampled every LoadShedder::kTick
+  // while there are any.
+  void handshakeBegins();
+  void handshakeEnds();
+  LoadShedder& shedder() { return shedder_; }
+
  private:
   class Listener;
   void accepted(Fd fd, const net::Address& peer, const Listener& from);
@@ -79,6 +87,14 @@ class Worker final : private TimerHandler {
     Worker& worker;
   };
   static constexpr auto kTrimDelay = std::chrono::seconds(1);
+  // The shedding tick: how late it fires is the event loop's lag.
+  struct ShedTick final : TimerHandler {
+    explicit ShedTick(Worker& w) : worker(w) {}
+    void onTimer() override { worker.sampleLoad(); }
+    Worker& worker;
+  };
+  void sampleLoad();
+  void armShedTick();
 
   int id_;
   stats::CounterBlock& counters_;
@@ -95,6 +111,11 @@ class Worker final : private TimerHandler {
   Timer trimTimer_{&trimHandler_};
   bool draining_ = false;
   Timer drainTimer_{this};
+  uint32_t handshaking_ = 0;
+  LoadShedder shedder_;
+  ShedTick shedHandler_{*this};
+  Timer shedTimer_{&shedHandler_};
+  Clock::time_point shedTickDue_{};
 };
 
 }  // namespace tlsgate::proxy

@@ -48,6 +48,10 @@ class ListenerStats {
   ListenerTotals sum() const;
 
   const std::string& key() const { return key_; }
+
+  // Connections open now (listeners[].max_connections); any thread. Kept by admission
+  // control (proxy/admission.h), not by the slots, because it must be exact at once.
+  std::atomic<uint32_t> open{0};
   const std::string& label() const { return label_; }
 
  private:

@@ -51,6 +51,8 @@ const char* toString(HandshakeError e) {
       return "client_certificate";
     case HandshakeError::kDenied:
       return "denied";
+    case HandshakeError::kAdmissionDenied:
+      return "admission_denied";
   }
   return "?";
 }
@@ -75,6 +77,8 @@ Counter counterFor(HandshakeError e) {
       return Counter::kSslClientCertificateFailure;
     case HandshakeError::kDenied:
       return Counter::kSniIpAllowDenied;
+    case HandshakeError::kAdmissionDenied:
+      return Counter::kAdmissionDenied;
     case HandshakeError::kNone:
     case HandshakeError::kSsl:
     case HandshakeError::kTooLarge:

@@ -30,6 +30,7 @@ enum class HandshakeError : uint8_t {
   kHookError,          // a hook re-enabled with error
   kClientCertificate,  // the client's certificate did not verify
   kDenied,             // the route refused the client (sni.yaml ip_allow)
+  kAdmissionDenied,    // an admission rule denied it with an alert
 };
 
 // Settings that a server name brings over the certificate entry's (sni.yaml).

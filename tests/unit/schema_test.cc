@@ -46,6 +46,7 @@ listeners:
     passthrough: false
     proxy_protocol: true
     proxy_protocol_from: [10.0.0.0/8]
+    max_connections: 1000
 ssl:
   multicert: ssl_multicert.config
   handshake_timeout_in: 30
@@ -91,6 +92,23 @@ plugins:
 admin: {listen: 127.0.0.1:9090}
 access_log: {path: stderr}
 drain_timeout: 10
+admission:
+  source_prefix_v4: 24
+  source_prefix_v6: 64
+  max_connections: 0
+  max_handshakes: 0
+  per_source_connections: 100
+  per_source_handshakes: 50
+  shed: {enabled: true, max_loop_lag_ms: 10, max_handshakes: 0}
+  rules:
+    - {source: 10.0.0.0/8, listener: 127.0.0.1:8443, action: allow}
+    - {sni: a.test, ja4: t13d1516h2_8daaf6152771_e5627efa2ab1, action: deny, deny_with: alert}
+    - action: limit
+      per: source
+      connections_per_second: 20
+      connection_burst: 40
+      handshakes_per_second: 10
+      handshake_burst: 20
 )";
 
 const std::string kEverySniKey = R"(sni:
