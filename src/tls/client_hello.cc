@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "tls/ja4.h"
+
 namespace tlsgate::tls {
 
 std::string sniFromClientHello(SSL* ssl) {
@@ -62,6 +64,7 @@ ClientHelloFacts readClientHello(SSL* ssl) {
   const size_t cipherBytes = SSL_client_hello_get0_ciphers(ssl, &ciphers);
   readU16s(ciphers, cipherBytes, facts.ciphers);
   facts.keyShares = keySharesFromClientHello(ssl);
+  facts.ja4 = ja4OfClientHello(ssl);
   return facts;
 }
 
