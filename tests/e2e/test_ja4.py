@@ -26,7 +26,7 @@ from ja4 import JA4_RE, HelloRecorder, HelloSpec, build_hello, handshake_message
 from test_access_log import wait_lines as log_lines
 from test_large_client_hello import terminate
 from test_proxy_protocol import pp_listener, proxy_v2
-from tlsclient import client_context, inspect, reframe, s_client
+from tlsclient import client_context, client_hello_bytes, inspect, reframe, s_client
 
 LOG_YAML = "access_log:\n  path: access.log\n"
 REQUEST = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
@@ -188,3 +188,20 @@ def test_a_large_client_hello_in_small_records_after_a_proxy_header(gateway, pki
     assert inspect_json(answer.decode(errors="replace"))["ja4"] == expected
     [line] = log_lines(gw.dir / "access.log", 1)
     assert line["ja4"] == expected and line["client"] == "1.2.3.4:5555", line
+
+
+def test_a_handshake_a_client_hello_hook_ended_logs_its_ja4(gateway, ht):
+    """A CLIENT_HELLO hook terminates the connection before any route is chosen: the
+    ClientHello was read, and the access log line has its JA4."""
+    hello = client_hello_bytes("a.test")
+    gw = gateway(plugins=[ht("T", "client_hello", mode="terminate")], extra_yaml=LOG_YAML)
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=scaled(10)) as s:
+        s.sendall(hello)
+        try:
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+    [line] = log_lines(gw.dir / "access.log", 1)
+    assert line["outcome"] == "hook_terminated", line
+    assert line["ja4"] == ja4(handshake_message(hello)), line
