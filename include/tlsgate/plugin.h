@@ -35,10 +35,18 @@
 extern "C" {
 #endif
 
-/* TLSGATE_PLUGIN_API_VERSION: bumped on every incompatible change of this header.
- * tlsgate_plugin_init() receives the version tlsgate implements and should refuse to start
- * (return non-zero) when it differs from the one it was built with. */
-#define TLSGATE_PLUGIN_API_VERSION 1
+/* TLSGATE_PLUGIN_API_VERSION: the version of this header, raised by one with every change.
+ * A version only adds to the ones before it: a function, once declared here, keeps its
+ * signature and meaning, so a tlsgate runs every plugin built for its version or an older
+ * one. tlsgate_plugin_init() receives the version tlsgate implements and should refuse to
+ * start (return non-zero) when it is LOWER than the one the plugin was built with: that
+ * tlsgate lacks functions the plugin may call.
+ *
+ *   1  the first version.
+ *   2  adds tlsgate_vconn_ja4(). A plugin built for version 1 that refuses any version but
+ *      its own (as version 1 of this header advised) refuses version 2: rebuild it, and
+ *      check `api_version < TLSGATE_PLUGIN_API_VERSION` instead. */
+#define TLSGATE_PLUGIN_API_VERSION 2
 
 typedef struct tlsgate_vconn tlsgate_vconn; /* one client connection (opaque) */
 typedef struct ssl_st SSL;                  /* OpenSSL's, for advanced use */
@@ -47,7 +55,7 @@ typedef struct ssl_st SSL;                  /* OpenSSL's, for advanced use */
 typedef enum tlsgate_hook_point {
   /* PRE_ACCEPT (S7): after accept, before any byte is read. */
   TLSGATE_HOOK_VCONN_START = 0,
-  /* From OpenSSL's ClientHello callback: SNI, ALPN, versions and ciphers are readable. */
+  /* From OpenSSL's ClientHello callback: SNI, ALPN, JA4, versions and ciphers are readable. */
   TLSGATE_HOOK_CLIENT_HELLO = 1,
   /* SNI/CERT (S10): from the certificate callback, after tlsgate selected the certificate
    * from ssl_multicert.config; a hook may replace it. */
@@ -108,6 +116,11 @@ void tlsgate_vconn_tunnel(tlsgate_vconn* vc, const char* destination);
 
 /* tlsgate_vconn_sni: the server name the client asked for, or NULL. At VCONN_START: NULL. */
 const char* tlsgate_vconn_sni(tlsgate_vconn* vc);
+
+/* tlsgate_vconn_ja4: the JA4 fingerprint of the client's ClientHello (FoxIO's JA4, TLS over
+ * TCP: "t13d1516h2_8daaf6152771_e5627efa2ab1"), from CLIENT_HELLO on; NULL at VCONN_START.
+ * Since version 2. */
+const char* tlsgate_vconn_ja4(tlsgate_vconn* vc);
 
 /* tlsgate_vconn_alpn_offered: the client's ALPN list in wire format (length-prefixed
  * names), or NULL (*len = 0) when it offered none or the ClientHello is not read yet. */

@@ -50,8 +50,8 @@ static int fail(const char* self, const char* what, const char* value) {
 
 int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
   const char* self = argc > 0 ? argv[0] : "alpn_endpoint";
-  if (api_version != TLSGATE_PLUGIN_API_VERSION)
-    return fail(self, "built for another plugin API version", NULL);
+  if (api_version < TLSGATE_PLUGIN_API_VERSION)
+    return fail(self, "built for a newer plugin API version", NULL);
   /* argv is tlsgate's only during this call: copy what we keep. */
   for (int i = 1; i < argc; i += 2) { /* --flag value pairs */
     if (i + 1 >= argc) return fail(self, "missing value after", argv[i]);

@@ -554,8 +554,8 @@ static int start(struct loader* l, const char* self) {
 
 int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
   const char* self = argc > 0 ? argv[0] : "cert_loader";
-  if (api_version != TLSGATE_PLUGIN_API_VERSION) {
-    fprintf(stderr, "cert_loader (%s): built for plugin API %d, tlsgate offers %d\n", self,
+  if (api_version < TLSGATE_PLUGIN_API_VERSION) {
+    fprintf(stderr, "cert_loader (%s): built for plugin API %d, tlsgate offers only %d\n", self,
             TLSGATE_PLUGIN_API_VERSION, api_version);
     return 1;
   }

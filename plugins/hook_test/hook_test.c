@@ -20,9 +20,10 @@
  *
  * Every invocation prints one line to stderr:
  *
- *     hook_test[NAME]: POINT id=ID sni=SNI|- count=N
+ *     hook_test[NAME]: POINT id=ID sni=SNI|- count=N ja4=JA4|-
  *
- * where N counts this instance's invocations at POINT so far, then completes the hook as
+ * where N counts this instance's invocations at POINT so far and JA4 is the client's
+ * fingerprint (tlsgate_vconn_ja4(), from client_hello on), then completes the hook as
  * the mode says. At vconn_close the hook always just re-enables (delayed in `delay` mode).
  *
  * The same .so may be listed several times with different arguments; dlopen() returns the
@@ -135,9 +136,10 @@ static void on_hook(tlsgate_vconn* vc, tlsgate_hook_point point, void* data) {
   struct config* cfg = data;
   unsigned long long id = tlsgate_vconn_id(vc);
   const char* sni = tlsgate_vconn_sni(vc);
+  const char* ja4 = tlsgate_vconn_ja4(vc);
   unsigned long n = atomic_fetch_add(&cfg->count[point], 1) + 1;
-  say("hook_test[%s]: %s id=%llu sni=%s count=%lu\n", cfg->name, kPointNames[point], id,
-      sni != NULL ? sni : "-", n);
+  say("hook_test[%s]: %s id=%llu sni=%s count=%lu ja4=%s\n", cfg->name, kPointNames[point], id,
+      sni != NULL ? sni : "-", n, ja4 != NULL ? ja4 : "-");
 
   if (point == TLSGATE_HOOK_VCONN_CLOSE && cfg->mode != MODE_DELAY) {
     tlsgate_vconn_reenable(vc); /* at close, completing calls only release the connection */
@@ -194,8 +196,8 @@ static int set_string(char** dst, const char* value) {
 
 int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
   const char* self = argc > 0 ? argv[0] : "hook_test";
-  if (api_version != TLSGATE_PLUGIN_API_VERSION) {
-    fprintf(stderr, "hook_test (%s): built for plugin API %d, tlsgate offers %d\n", self,
+  if (api_version < TLSGATE_PLUGIN_API_VERSION) {
+    fprintf(stderr, "hook_test (%s): built for plugin API %d, tlsgate offers only %d\n", self,
             TLSGATE_PLUGIN_API_VERSION, api_version);
     return 1;
   }

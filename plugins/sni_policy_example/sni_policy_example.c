@@ -135,9 +135,9 @@ static int add_rule(struct policy* p, char* pattern, enum action action, char* d
 
 int tlsgate_plugin_init(int api_version, int argc, const char* const* argv) {
   const char* self = argc > 0 ? argv[0] : "sni_policy_example";
-  if (api_version != TLSGATE_PLUGIN_API_VERSION) {
-    fprintf(stderr, "sni_policy_example (%s): built for plugin API %d, tlsgate offers %d\n", self,
-            TLSGATE_PLUGIN_API_VERSION, api_version);
+  if (api_version < TLSGATE_PLUGIN_API_VERSION) {
+    fprintf(stderr, "sni_policy_example (%s): built for plugin API %d, tlsgate offers only %d\n",
+            self, TLSGATE_PLUGIN_API_VERSION, api_version);
     return 1;
   }
   struct policy* p = calloc(1, sizeof *p);

@@ -151,10 +151,15 @@ void HookRunner::applyCertificateOverride(SSL* ssl) {
 void HookRunner::clientHelloRead(const tls::ClientHelloFacts& hello) {
   sni_ = hello.sni;
   alpnOffered_ = hello.alpn;
+  ja4_ = hello.ja4;
 }
 
 const char* HookRunner::sni() const {
   return sni_.empty() ? nullptr : sni_.c_str();
+}
+
+const char* HookRunner::ja4() const {
+  return ja4_.empty() ? nullptr : ja4_.c_str();
 }
 
 }  // namespace tlsgate::hooks

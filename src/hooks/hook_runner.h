@@ -58,6 +58,7 @@ class HookRunner final : public tls::HandshakeHooks {
   bool inCallback() const { return inCallback_; }
   tlsgate_vconn* handle() const { return vc_; }
   const char* sni() const;
+  const char* ja4() const;  // NULL before the ClientHello
   const std::string& alpnOffered() const { return alpnOffered_; }
   const net::Address& client() const { return client_; }
   const net::Address& local() const { return local_; }
@@ -84,6 +85,7 @@ class HookRunner final : public tls::HandshakeHooks {
   // From the ClientHello, for the accessors of later points.
   std::string alpnOffered_;
   std::string sni_;
+  std::string ja4_;
 };
 
 }  // namespace tlsgate::hooks

@@ -99,6 +99,11 @@ const char* tlsgate_vconn_sni(tlsgate_vconn* vc) {
   return r ? r->sni() : nullptr;
 }
 
+const char* tlsgate_vconn_ja4(tlsgate_vconn* vc) {
+  HookRunner* r = hooks::runnerOf(vc);
+  return r ? r->ja4() : nullptr;
+}
+
 const unsigned char* tlsgate_vconn_alpn_offered(tlsgate_vconn* vc, size_t* len) {
   HookRunner* r = hooks::runnerOf(vc);
   if (len) *len = r ? r->alpnOffered().size() : 0;

@@ -63,6 +63,12 @@ void ClientConnection::recordClose() {
     listenerStats_->closed(worker_.id(), record_.outcome, record_.bytesIn, record_.bytesOut);
   AccessLog* log = AccessLog::active();
   if (!log) return;
+  // Copied only for the log: the facts of the ClientHello stay until the connection goes
+  // (with the hooks' runner when a CLIENT_HELLO hook ended the handshake before the route).
+  if (route_.hello)
+    record_.ja4 = route_.hello->ja4;
+  else if (const char* ja4 = hooks_ ? hooks_->ja4() : nullptr)
+    record_.ja4 = ja4;
   std::string line =
       record_.toJsonLine(route_.peer, route_.local, std::chrono::system_clock::now());
   if (!log->append(static_cast<size_t>(worker_.id()), line))
@@ -75,6 +81,8 @@ std::string ClientConnection::inspectBody(std::chrono::microseconds handshakeTim
   json::appendStringOrNull(out, s.sni);
   out += ", \"alpn\": ";
   json::appendStringOrNull(out, s.alpn);
+  out += ", \"ja4\": ";
+  json::appendStringOrNull(out, route_.hello ? std::string_view(route_.hello->ja4) : "");
   out += ", \"version\": ";
   json::appendString(out, s.version);
   out += ", \"cipher\": ";

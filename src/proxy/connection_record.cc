@@ -148,6 +148,7 @@ std::string ConnectionRecord::toJsonLine(const net::Address& client, const net::
   appendField(out, "local", local.toString().c_str());
   appendField(out, "sni", sni.c_str());
   appendField(out, "alpn", alpn.c_str());
+  appendField(out, "ja4", ja4.c_str());
   appendField(out, "tls_version", version);
   appendField(out, "cipher", cipher);
   appendField(out, "group", group.c_str());

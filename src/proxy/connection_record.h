@@ -24,6 +24,7 @@ struct ConnectionRecord {
   bool handshakeDone = false;
   std::string sni;
   std::string alpn;
+  std::string ja4;                // of the ClientHello, once read (also for a tunnel decided there)
   const char* version = nullptr;  // OpenSSL's static strings
   const char* cipher = nullptr;
   std::string group;                    // key exchange group, lowercase ("x25519mlkem768")

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "tls/ja4.h"
 #include "tls/ticket_offer.h"
 
 namespace tlsgate::tls {
@@ -64,6 +65,7 @@ ClientHelloFacts readClientHello(SSL* ssl) {
   const size_t cipherBytes = SSL_client_hello_get0_ciphers(ssl, &ciphers);
   readU16s(ciphers, cipherBytes, facts.ciphers);
   facts.keyShares = keySharesFromClientHello(ssl);
+  facts.ja4 = ja4OfClientHello(ssl);
   facts.ticket = offeredTicket(ssl);
   return facts;
 }

@@ -53,7 +53,7 @@ struct ClientHelloFacts {
   U16List<32> groups;        // supported_groups
   U16List<64> ciphers;       // cipher suites
   KeyShareGroups keyShares;  // the groups of the key shares sent
-  std::string ja4;           // the JA4 fingerprint (FoxIO, TLS over TCP)
+  std::string ja4;           // the JA4 fingerprint (tls/ja4.h); "" if unreadable
   std::string ticket;        // the session ticket offered (tls/ticket_offer.h); "" = none
 };
 ClientHelloFacts readClientHello(SSL* ssl);

@@ -43,6 +43,7 @@ TLSGATE_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free)
 TLSGATE_OSSL_DELETER(SSL_SESSION, SSL_SESSION_free)
 TLSGATE_OSSL_DELETER(X509_STORE, X509_STORE_free)
 TLSGATE_OSSL_DELETER(EVP_CIPHER, EVP_CIPHER_free)
+TLSGATE_OSSL_DELETER(EVP_MD, EVP_MD_free)
 TLSGATE_OSSL_DELETER(OCSP_RESPONSE, OCSP_RESPONSE_free)
 TLSGATE_OSSL_DELETER(OCSP_BASICRESP, OCSP_BASICRESP_free)
 TLSGATE_OSSL_DELETER(OCSP_CERTID, OCSP_CERTID_free)
@@ -62,6 +63,13 @@ struct Deleter<STACK_OF(X509)> {
 
 template <class T>
 using UniquePtr = std::unique_ptr<T, Deleter<T>>;
+
+// An array OpenSSL allocated for the caller (SSL_client_hello_get1_extensions_present).
+struct OpenSslFree {
+  void operator()(void* p) const { OPENSSL_free(p); }
+};
+template <class T>
+using OpenSslArray = std::unique_ptr<T[], OpenSslFree>;
 
 // A new reference to an object someone else owns (X509_up_ref & co.).
 inline UniquePtr<X509> upRef(X509* x) {

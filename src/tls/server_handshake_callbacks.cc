@@ -41,7 +41,7 @@ void ServerHandshake::readHello() {
     hello_ = readClientHello(ssl_.get());  // once: every later step reads these facts
     firstKeyShares_ = hello_->keyShares;
     sni_ = hello_->sni;
-    if (params_.wireTrace) wireTraceClientHello(ssl_.get(), sni_);  // S21
+    if (params_.wireTrace) wireTraceClientHello(ssl_.get(), sni_, hello_->ja4);  // S21
     if (hooks_) hooks_->clientHelloRead(*hello_);
     return;
   }

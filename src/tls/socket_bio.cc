@@ -113,10 +113,14 @@ int bioCreate(BIO* bio) {
   return 1;
 }
 
+int socketBioType() {
+  static const int type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+  return type;
+}
+
 BIO_METHOD* socketMethod() {
   static ossl::UniquePtr<BIO_METHOD> method = [] {
-    ossl::UniquePtr<BIO_METHOD> m(
-        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tlsgate socket"));
+    ossl::UniquePtr<BIO_METHOD> m(BIO_meth_new(socketBioType(), "tlsgate socket"));
     BIO_meth_set_read(m.get(), bioRead);
     BIO_meth_set_write(m.get(), bioWrite);
     BIO_meth_set_ctrl(m.get(), bioCtrl);
@@ -132,6 +136,13 @@ ossl::UniquePtr<BIO> newSocketBio(SocketIo* io) {
   ossl::UniquePtr<BIO> bio(BIO_new(socketMethod()));
   if (bio) BIO_set_data(bio.get(), io);
   return bio;
+}
+
+std::string_view handshakeBytesReceived(SSL* ssl) {
+  BIO* bio = SSL_get_rbio(ssl);
+  if (!bio || BIO_method_type(bio) != socketBioType()) return {};
+  const SocketIo* io = ioOf(bio);
+  return io && io->handshake ? io->handshake->received() : std::string_view{};
 }
 
 }  // namespace tlsgate::tls

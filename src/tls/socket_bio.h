@@ -68,4 +68,10 @@ struct SocketIo : net::Readiness {
 // A BIO over `io` (borrowed: it must outlive the BIO).
 ossl::UniquePtr<BIO> newSocketBio(SocketIo* io);
 
+// What the client of `ssl` sent so far, as it sent it (TLS records from the first byte), while
+// the handshake buffer records it; "" when the session's read BIO is not a socket BIO or
+// recording stopped. The ClientHello callback reads the ClientHello's own bytes here: OpenSSL
+// lists only the extensions it knows (tls/ja4.h).
+std::string_view handshakeBytesReceived(SSL* ssl);
+
 }  // namespace tlsgate::tls

@@ -21,6 +21,9 @@ class WireTrace {
  public:
   WireTrace(std::string who, std::string awaitedName)
       : who_(std::move(who)), awaitedName_(std::move(awaitedName)) {}
+  ~WireTrace() { helloRead({}); }
+  WireTrace(const WireTrace&) = delete;
+  WireTrace& operator=(const WireTrace&) = delete;
 
   const std::string& who() const { return who_; }
   // The server sent a HelloRetryRequest (seen by onMessage): said again at the end.
@@ -36,7 +39,22 @@ class WireTrace {
     line(std::string("state: ") + name);
   }
 
+  // A ClientHello received: its line waits for the fingerprint, which the ClientHello
+  // callback computes right after (helloRead); any other line first lets it go without.
+  void holdHello(size_t bytes) {
+    helloRead({});
+    heldHelloBytes_ = bytes;
+  }
+  void helloRead(std::string_view ja4) {
+    if (heldHelloBytes_ == 0) return;
+    std::string text = "<- ClientHello (" + std::to_string(heldHelloBytes_) + " bytes";
+    heldHelloBytes_ = 0;
+    if (!ja4.empty()) text.append(", ja4 ").append(ja4);
+    line(text + ")");
+  }
+
   void line(std::string text) {
+    helloRead({});
     if (awaitingName())
       held_.push_back(std::move(text));
     else
@@ -54,6 +72,7 @@ class WireTrace {
   std::string awaitedName_;
   std::vector<std::string> held_;
   const char* lastState_ = nullptr;  // OpenSSL's static string
+  size_t heldHelloBytes_ = 0;        // the ClientHello whose line waits (0: none)
   bool helloRetry_ = false;
 };
 
@@ -134,6 +153,11 @@ void onMessage(int writeP, int, int contentType, const void* buf, size_t len, SS
     name = "ChangeCipherSpec";
   else
     return;  // record headers, inner content types, application data; alerts: onInfo
+  if (!writeP && contentType == SSL3_RT_HANDSHAKE && len > 0 && buf &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_CLIENT_HELLO) {
+    trace->holdHello(len);
+    return;
+  }
   std::string text = writeP ? "-> " : "<- ";
   if (name && std::string_view(name) == "HelloRetryRequest") trace->sawHelloRetry();
   if (name) {
@@ -200,9 +224,11 @@ void startWireTrace(SSL* ssl, const WireTraceFilter& filter, const net::Address&
   attach(ssl, std::move(trace));
 }
 
-void wireTraceClientHello(SSL* ssl, const std::string& sni) {
+void wireTraceClientHello(SSL* ssl, const std::string& sni, std::string_view ja4) {
   WireTrace* trace = traceOf(ssl);
-  if (!trace || !trace->awaitingName()) return;
+  if (!trace) return;
+  trace->helloRead(ja4);
+  if (!trace->awaitingName()) return;
   if (sni == trace->awaitedName())
     trace->nameMatched();
   else

@@ -12,12 +12,15 @@
 // Lines (one log line each, with the client's address and port; an origin session adds the
 // origin's):
 //   tlsgate: wire_trace 127.0.0.1:53544 begins (local 127.0.0.1:8443)
-//   tlsgate: wire_trace 127.0.0.1:53544 <- ClientHello (517 bytes)
+//   tlsgate: wire_trace 127.0.0.1:53544 <- ClientHello (517 bytes, ja4 t13d...)
 //   tlsgate: wire_trace 127.0.0.1:53544 state: SSLv3/TLS write server hello
 //   tlsgate: wire_trace 127.0.0.1:53544 -> ServerHello (90 bytes)
 //   tlsgate: wire_trace 127.0.0.1:53544 alert <- warning close notify
 //   tlsgate: wire_trace 127.0.0.1:53544 origin 127.0.0.1:9443 -> ClientHello (307 bytes)
-// "->" is what tlsgate sends, "<-" what it receives. Application data is not traced.
+// "->" is what tlsgate sends, "<-" what it receives. Application data is not traced. The
+// first ClientHello's line carries its JA4 fingerprint in full (tls/ja4.h; computed in the
+// ClientHello callback, so the line waits for it); a second one (after a HelloRetryRequest)
+// only its size.
 //
 // The trace belongs to the SSL (ex_data with a free function): it lives exactly as long
 // as the session, whoever owns the session by then.
@@ -25,6 +28,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "net/address.h"
 #include "net/cidr.h"
@@ -43,9 +47,10 @@ struct WireTraceFilter {
 void startWireTrace(SSL* ssl, const WireTraceFilter& filter, const net::Address& peer,
                     const net::Address& local);
 
-// In the ClientHello callback, with the name the client sent: a trace waiting for the server
-// name starts or ends here.
-void wireTraceClientHello(SSL* ssl, const std::string& sni);
+// In the ClientHello callback, with the name the client sent and the fingerprint of its
+// ClientHello: the ClientHello's line goes out with the fingerprint, and a trace waiting for
+// the server name starts or ends here.
+void wireTraceClientHello(SSL* ssl, const std::string& sni, std::string_view ja4);
 
 // Traces the origin session `origin` if the client session `client` is traced.
 void traceOriginOf(const SSL* client, SSL* origin, const net::Address& originAddress);

@@ -1,6 +1,6 @@
 """Reading what the hook_test plugin prints (plugins/hook_test/hook_test.c): one line per
 hook invocation,
-    hook_test[NAME]: POINT id=ID sni=SNI count=N
+    hook_test[NAME]: POINT id=ID sni=SNI count=N ja4=JA4
 and `hook_test[NAME]: POINT id=ID reenable from thread` before a delayed re-enable, on
 tlsgate's stderr. Used by test_hooks.py and test_plugin_loading.py."""
 
@@ -15,7 +15,8 @@ from tlsclient import client_context, inspect
 
 LINE_RE = re.compile(
     r"^hook_test\[(?P<name>[^\]]+)\]: (?P<point>\w+) id=(?P<id>\d+)"
-    r"(?: sni=(?P<sni>\S+) count=(?P<count>\d+)| (?P<thread>reenable from thread))$")
+    r"(?: sni=(?P<sni>\S+) count=(?P<count>\d+) ja4=(?P<ja4>\S+)"
+    r"| (?P<thread>reenable from thread))$")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class HookLine:
     sni: str | None
     count: int | None
     thread: bool  # the "reenable from thread" line
+    ja4: str | None = None  # "-" before the ClientHello; None on a "from thread" line
 
     @property
     def tag(self) -> str:
@@ -39,7 +41,8 @@ def hook_lines(gw: Gateway) -> list[HookLine]:
         m = LINE_RE.match(line)
         if m:
             out.append(HookLine(m["name"], m["point"], int(m["id"]), m["sni"],
-                                int(m["count"]) if m["count"] else None, bool(m["thread"])))
+                                int(m["count"]) if m["count"] else None, bool(m["thread"]),
+                                m["ja4"]))
     return out
 
 

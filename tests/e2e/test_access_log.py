@@ -4,6 +4,7 @@ and a timed-out connection; reopened after logrotate renames it (SIGUSR2 and POS
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -11,10 +12,11 @@ from pathlib import Path
 from admin_client import (TUNNEL_REPLY, admin_yaml, garbage, request, terminated, tunnel,
                           tunnel_destination, tunnel_sni_yaml)
 from conftest import scaled
+from ja4 import JA4_RE, handshake_message, ja4
 
 FIELDS = {"time", "client", "local", "sni", "alpn", "tls_version", "cipher", "certificate",
           "route", "upstream", "outcome", "class", "handshake_ms", "total_ms", "bytes_in",
-          "bytes_out", "group", "hello_retry"}
+          "bytes_out", "group", "hello_retry", "ja4"}
 
 
 def log_gateway(gateway, dest_port: int, **kwargs):
@@ -64,11 +66,15 @@ def test_terminated_tunnelled_and_failed_connections_each_log_one_json_line(gate
     assert tunnelled["upstream"] == f"127.0.0.1:{dest.port}"
     assert tunnelled["bytes_in"] == len(hello) and tunnelled["bytes_out"] == len(TUNNEL_REPLY)
     assert tunnelled["sni"] is None and tunnelled["handshake_ms"] is None  # never terminated
+    # The ClientHello was read to decide the tunnel: its JA4 is known (test_ja4.py: exactly).
+    assert tunnelled["ja4"] == ja4(handshake_message(hello)), tunnelled
+    assert re.fullmatch(JA4_RE, done["ja4"]), done
 
     assert failed["outcome"] == "handshake_failed" and failed["class"] == "error"
     assert failed["route"] is None and failed["handshake_ms"] is None
     assert failed["tls_version"] is None and failed["certificate"] is None
     assert failed["bytes_in"] == 0 and failed["bytes_out"] == 0
+    assert failed["ja4"] is None  # no ClientHello
 
 
 def test_a_silent_client_logs_a_handshake_timeout(gateway):

@@ -2,7 +2,7 @@
 after ATS's tls_hooks gold tests: one scenario per line, real clients, the real binary.
 
 hook_test prints one line per hook invocation,
-    hook_test[NAME]: POINT id=ID sni=SNI count=N
+    hook_test[NAME]: POINT id=ID sni=SNI count=N ja4=JA4
 and `hook_test[NAME]: POINT id=ID reenable from thread` before a delayed re-enable; the tests
 read those lines from tlsgate's stderr (see plugins/hook_test/hook_test.c).
 """

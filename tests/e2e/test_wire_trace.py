@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import Gateway, scaled
+from ja4 import ja4
 from tlsclient import client_context
 from upstreams import OriginServer
 
@@ -31,14 +32,18 @@ def traced_visit(gw: Gateway, pki, sni: str, *, source: str = "127.0.0.1",
                  max_version: ssl.TLSVersion | None = None) -> tuple[int, list[str]]:
     """One TLS connection from `source` to tlsgate with `sni` and one request to
     builtin:inspect. Returns the client's port and the handshake messages as tlsgate must
-    trace them ("<- ClientHello (517 bytes)": what the client wrote, tlsgate read)."""
+    trace them ("<- ClientHello (517 bytes, ja4 t13d...)": what the client wrote, tlsgate
+    read; the first ClientHello with its JA4 as the tests compute it, ja4.py)."""
     ctx = client_context(pki.ca, check_hostname=False, max_version=max_version)
     seen: list[str] = []
 
     def on_message(_conn, direction, _version, content_type, _msg_type, data):
         if content_type == HANDSHAKE and data and data[0] in NAMES:
             arrow = "<-" if direction == "write" else "->"
-            seen.append(f"{arrow} {NAMES[data[0]]} ({len(data)} bytes)")
+            fingerprint = ""
+            if data[0] == 1 and not any("ClientHello" in m for m in seen):
+                fingerprint = f", ja4 {ja4(bytes(data))}"
+            seen.append(f"{arrow} {NAMES[data[0]]} ({len(data)} bytes{fingerprint})")
 
     ctx._msg_callback = on_message  # CPython's hook onto SSL_set_msg_callback
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -87,7 +92,7 @@ def assert_traced(gw: Gateway, port: int, client_saw: list[str], source: str = "
     assert lines[0] == "begins (local 127.0.0.1:%d)" % gw.port, lines
     # Every handshake message the client saw, in order, with its length, seen from tlsgate.
     assert message_lines(lines)[:len(client_saw)] == client_saw, lines
-    assert "<- ClientHello" in client_saw[0]
+    assert re.fullmatch(r"<- ClientHello \(\d+ bytes, ja4 t1[23]d\w+\)", client_saw[0])
     assert any(l.startswith("-> ServerHello (") for l in lines), lines
     assert sum(l.startswith(("-> Finished (", "<- Finished (")) for l in lines) == 2, lines
     assert any(l.startswith("state: ") for l in lines), lines
