@@ -207,9 +207,13 @@ def table(a: argparse.Namespace) -> None:
     print()
     for r in results:
         lg, at = r["legit"], r["attack"]
-        print(f"- {r['sut']}: limits: {r['limits']}; legit resumed {lg['resumed_pct']} %, "
-              f"failures: {failures(lg['raw']['measured'])}; attack {at['attempts_per_s']}/s "
-              f"attempted, failures: {failures(at['raw']['measured'])}")
+        tcp = r["sut_process"].get("tcp", {})
+        print(f"- {r['sut']}: limits: {r['limits']}; legit: resumed {lg['resumed_pct']} %, "
+              f"handshake p50 / p99 {ms(lg['handshake_ms'], 'p50')} / "
+              f"{ms(lg['handshake_ms'], 'p99')} ms, failures: {failures(lg['raw']['measured'])}; "
+              f"attack: {at['attempts_per_s']}/s attempted, failures: "
+              f"{failures(at['raw']['measured'])}; accept queue overflows "
+              f"{tcp.get('ListenOverflows', '?')}")
 
 
 def main() -> int:
