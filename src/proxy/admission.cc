@@ -55,6 +55,21 @@ AdmissionVerdict AdmissionLease::admitByRule(const SourceContext& ctx,
   return {};
 }
 
+// While the worker sheds, a source whose cost would have its full handshakes refused and that
+// has not resumed lately is refused here: its next ClientHello is a full handshake all but
+// surely, and refusing it at the ClientHello would cost an SSL object and OpenSSL's parse,
+// which a flood makes the bulk of the load (docs/decisions.md). A source that resumes goes on
+// to the ClientHello, where its resumptions pass. The refusal counts as asked-for cost.
+AdmissionVerdict AdmissionLease::shedAtAccept(const SourceContext& ctx) {
+  constexpr double kResumingSource = 0.5;
+  SourceTable& table = SourceTable::instance();
+  const SourceTable::Standing standing = table.standing(key_, ctx.now);
+  if (standing.resumptions >= kResumingSource) return {};
+  if (!ctx.shedder.refuses(standing.cost + 1)) return {};  // notes the cost as the highest seen
+  table.chargeFullHandshake(key_, ctx.now);
+  return refusal(Counter::kShedConnections, "shed at accept: a costly source that does not resume");
+}
+
 AdmissionVerdict AdmissionLease::admitSource(const SourceContext& ctx) {
   const AdmissionSettings& s = ctx.settings;
   SourceTable& table = SourceTable::instance();
@@ -62,6 +77,10 @@ AdmissionVerdict AdmissionLease::admitSource(const SourceContext& ctx) {
   AdmissionVerdict verdict =
       admitByRule(ctx, matchRule(s, ctx.source, ctx.listener, nullptr, nullptr));
   if (verdict.refused) return verdict;
+  if (!allowed_ && ctx.shedder.shedding()) {
+    verdict = shedAtAccept(ctx);
+    if (verdict.refused) return verdict;
+  }
   // The bounds protect the fd table: they hold for allowed sources too (not per source).
   if (ctx.listenerOpen) {
     if (ctx.listenerOpen->fetch_add(1, std::memory_order_relaxed) >= ctx.listenerMax &&
@@ -125,6 +144,7 @@ AdmissionVerdict AdmissionLease::admitClientHello(const HelloContext& ctx) {
   }
   undecided_ = false;
   if (ctx.resumption) {
+    SourceTable::instance().noteResumption(key_, ctx.now);
     AdmissionVerdict v;
     if (ctx.shedder.shedding()) {
       v.counter = Counter::kResumptionsAdmittedWhileShedding;

@@ -37,6 +37,7 @@ struct SourceContext {
   const net::Address& listener;  // the listener's address as configured
   uint32_t listenerMax = 0;      // listeners[].max_connections; 0 = none
   std::atomic<uint32_t>* listenerOpen = nullptr;  // its open connections (null: not counted)
+  LoadShedder& shedder;
   std::chrono::steady_clock::time_point now;
 };
 
@@ -72,6 +73,7 @@ class AdmissionLease {
 
  private:
   AdmissionVerdict admitByRule(const SourceContext& ctx, const AdmissionMatch& match);
+  AdmissionVerdict shedAtAccept(const SourceContext& ctx);
   AdmissionVerdict limitHandshake(const HelloContext& ctx, const AdmissionRule& rule);
 
   SourceTable::Key key_{};

@@ -9,9 +9,9 @@ namespace tlsgate::proxy {
 
 void ClientConnection::admitSource() {
   stats::ListenerStats* ls = listenerStats_;
-  SourceContext ctx{snapshot_->admission,   *snapshot_->admissionBuckets, route_.peer,
-                    listener().address,     listener().maxConnections,    ls ? &ls->open : nullptr,
-                    worker_.reactor().now()};
+  SourceContext ctx{snapshot_->admission, *snapshot_->admissionBuckets, route_.peer,
+                    listener().address,   listener().maxConnections,    ls ? &ls->open : nullptr,
+                    worker_.shedder(),    worker_.reactor().now()};
   route_.admission = admission_.admitSource(ctx);
   if (route_.admission.counter) counters().add(*route_.admission.counter);
   if (admission_.handshaking()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "proxy/source_table.h"
 
@@ -14,6 +15,11 @@ const double kTopDecayPerTick =
     std::exp2(-std::chrono::duration<double>(LoadShedder::kTick) /
               std::chrono::duration<double>(SourceTable::kCostHalfLife));
 
+// A calm tick raises the threshold by 5 % (x1.6 in 100 ms), up to just under the level at
+// which the overload came back last time.
+constexpr double kRaisePerCalmTick = 1.05;
+constexpr double kBelowCeiling = 0.9;
+
 }  // namespace
 
 void LoadShedder::sample(Clock::duration lateBy, uint32_t handshaking,
@@ -24,12 +30,22 @@ void LoadShedder::sample(Clock::duration lateBy, uint32_t handshaking,
       settings.enabled && (lag_ > settings.maxLoopLag ||
                            (settings.maxHandshakes != 0 && handshaking > settings.maxHandshakes));
   if (overloaded) {
-    threshold_ = shedding_ ? threshold_ / 2 : topCost_ / 2;
+    if (shedding_) {
+      // The threshold was too high: remember it, so that the calm does not raise it there
+      // again while the sources that cost that much keep asking.
+      ceiling_ = threshold_;
+      threshold_ /= 2;
+    } else {
+      ceiling_ = std::numeric_limits<double>::infinity();
+      threshold_ = topCost_ / 2;
+    }
     threshold_ = std::max(threshold_, kMinThreshold);
     shedding_ = true;
   } else if (shedding_) {
-    threshold_ *= 1.25;
-    if (threshold_ > topCost_) shedding_ = false;
+    threshold_ = std::min(threshold_ * kRaisePerCalmTick, ceiling_ * kBelowCeiling);
+    threshold_ = std::max(threshold_, kMinThreshold);
+    // Over once the costly sources stopped asking: their cost (the top) decays under it.
+    if (threshold_ > 2 * topCost_) shedding_ = false;
   }
 }
 

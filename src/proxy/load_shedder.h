@@ -2,10 +2,12 @@
 // docs/decisions.md). While the worker is overloaded it refuses full handshakes from the
 // sources whose recent cost (full handshakes asked for, SourceTable) is at least a
 // threshold. The threshold starts at half the highest cost seen, halves on every tick that
-// is still overloaded and grows by a quarter on every calm one, until it passes the highest
-// cost and shedding stops: the costliest sources go first, and a source that asked for one
-// full handshake (a new visitor) is never refused. Resumptions and established connections
-// are never shed: they are not asked.
+// is still overloaded and grows by 5 % on every calm one, but not back up to where the
+// overload came back last time; shedding stops once it passes twice the highest cost, i.e.
+// when the costly sources stopped asking. The costliest sources go first, and a source that
+// asked for one full handshake (a new visitor) is never refused. Resumptions and established
+// connections are never shed: they are not asked. A source that costs that much and has not resumed
+// lately is shed already at accept (admission.h), before its connection costs anything.
 //
 // Overloaded: the event loop's lag (how late the worker's tick timer fires, smoothed) is
 // above max_loop_lag, or the worker has more than max_handshakes handshakes in progress.
@@ -39,6 +41,7 @@ class LoadShedder {
  private:
   bool shedding_ = false;
   double threshold_ = 0;
+  double ceiling_ = 0;  // the threshold at which the overload last came back
   double topCost_ = 0;  // the highest cost seen lately, decaying as costs do
   Clock::duration lag_{};
 };

@@ -52,11 +52,20 @@ size_t SourceTable::KeyHash::operator()(const Key& k) const {
   return static_cast<size_t>(h ^ (h >> 31));
 }
 
-double SourceTable::decayed(const Entry& e, Clock::time_point now) {
-  if (e.cost == 0 || now <= e.costAt) return e.cost;
-  const double halfLives =
-      std::chrono::duration<double>(now - e.costAt) / std::chrono::duration<double>(kCostHalfLife);
-  return e.cost * std::exp2(-halfLives);
+double SourceTable::decay(Clock::time_point then, Clock::time_point now) {
+  if (now <= then) return 1;
+  return std::exp2(-std::chrono::duration<double>(now - then) /
+                   std::chrono::duration<double>(kCostHalfLife));
+}
+
+void SourceTable::bringToDate(Entry& e, Clock::time_point now) {
+  if (now <= e.decayedAt) return;
+  if (e.cost != 0 || e.resumptions != 0) {
+    const double f = decay(e.decayedAt, now);
+    e.cost *= f;
+    e.resumptions *= f;
+  }
+  e.decayedAt = now;
 }
 
 SourceTable::Entry& SourceTable::entryIn(Shard& shard, const Key& key, Clock::time_point now) {
@@ -65,7 +74,8 @@ SourceTable::Entry& SourceTable::entryIn(Shard& shard, const Key& key, Clock::ti
     shard.nextSweep = now + kSweepEvery;
     std::erase_if(shard.entries, [now](const auto& kv) {
       const Entry& e = kv.second;
-      return e.connections == 0 && e.handshakes == 0 && decayed(e, now) < kForgottenCost;
+      return e.connections == 0 && e.handshakes == 0 &&
+             e.cost * decay(e.decayedAt, now) < kForgottenCost;
     });
   }
   if (shard.entries.size() >= kShardCapacity) return shard.overflow;
@@ -76,7 +86,7 @@ void SourceTable::dropIfIdle(Shard& shard, const Key& key, Clock::time_point now
   auto it = shard.entries.find(key);
   if (it == shard.entries.end()) return;
   const Entry& e = it->second;
-  if (e.connections == 0 && e.handshakes == 0 && decayed(e, now) < kForgottenCost)
+  if (e.connections == 0 && e.handshakes == 0 && e.cost * decay(e.decayedAt, now) < kForgottenCost)
     shard.entries.erase(it);
 }
 
@@ -125,9 +135,25 @@ double SourceTable::chargeFullHandshake(const Key& key, Clock::time_point now) {
   Shard& shard = shardOf(key);
   std::lock_guard lock(shard.mutex);
   Entry& e = entryIn(shard, key, now);
-  e.cost = decayed(e, now) + 1;
-  e.costAt = now;
-  return e.cost;
+  bringToDate(e, now);
+  return e.cost += 1;
+}
+
+void SourceTable::noteResumption(const Key& key, Clock::time_point now) {
+  Shard& shard = shardOf(key);
+  std::lock_guard lock(shard.mutex);
+  Entry& e = entryIn(shard, key, now);
+  bringToDate(e, now);
+  e.resumptions += 1;
+}
+
+SourceTable::Standing SourceTable::standing(const Key& key, Clock::time_point now) {
+  Shard& shard = shardOf(key);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.entries.find(key);
+  if (it == shard.entries.end()) return {};
+  bringToDate(it->second, now);
+  return {it->second.cost, it->second.resumptions};
 }
 
 size_t SourceTable::size() const {

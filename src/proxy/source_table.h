@@ -1,7 +1,8 @@
 // SourceTable: what admission control knows of each source, shared by every worker and
 // kept across reloads (connections outlive snapshots): its connections, its handshakes in
-// progress, and its recent cost (full handshakes asked for, decaying with a half-life of
-// kCostHalfLife). Sources are grouped by a prefix (/32, /24, /64...), as the settings say.
+// progress, its recent cost (full handshakes asked for) and its recent resumptions, both
+// decaying with a half-life of kCostHalfLife. Sources are grouped by a prefix (/32, /24, /64...),
+// as the settings say.
 //
 // Sharded by the key's hash, a mutex a shard: a worker holds one for a few hash-map
 // operations. An entry goes when nothing holds it and its cost has decayed; a shard that
@@ -46,6 +47,14 @@ class SourceTable {
   void leaveHandshake(const Key& key);
   // Adds a full handshake asked for to the source's cost; returns the cost now.
   double chargeFullHandshake(const Key& key, Clock::time_point now);
+  // Adds a resumption to the source's record.
+  void noteResumption(const Key& key, Clock::time_point now);
+  // What load shedding asks of a source at accept: its cost and resumptions now.
+  struct Standing {
+    double cost = 0;
+    double resumptions = 0;
+  };
+  Standing standing(const Key& key, Clock::time_point now);
 
   size_t size() const;
 
@@ -58,7 +67,8 @@ class SourceTable {
     uint32_t connections = 0;
     uint32_t handshakes = 0;
     double cost = 0;
-    Clock::time_point costAt{};
+    double resumptions = 0;
+    Clock::time_point decayedAt{};  // when cost and resumptions were last brought to date
   };
   struct KeyHash {
     size_t operator()(const Key& k) const;
@@ -73,7 +83,9 @@ class SourceTable {
   Shard& shardOf(const Key& key) { return shards_[KeyHash{}(key) % kShards]; }
   static Entry& entryIn(Shard& shard, const Key& key, Clock::time_point now);
   static void dropIfIdle(Shard& shard, const Key& key, Clock::time_point now);
-  static double decayed(const Entry& e, Clock::time_point now);
+  // The factor by which what was true at `then` has decayed at `now`.
+  static double decay(Clock::time_point then, Clock::time_point now);
+  static void bringToDate(Entry& e, Clock::time_point now);
 
   std::array<Shard, kShards> shards_;
 };

@@ -94,6 +94,7 @@ namespace tlsgate::stats {
   X(kAdmissionSourceConnections, "admission_source_connections")              \
   X(kAdmissionSourceHandshakes, "admission_source_handshakes")                \
   X(kShedFullHandshakes, "shed_full_handshakes")                              \
+  X(kShedConnections, "shed_connections")                                     \
   X(kResumptionsAdmittedWhileShedding, "resumptions_admitted_while_shedding") \
   X(kHandshakesInProgress, "handshakes_in_progress")                          \
   X(kSheddingWorkers, "shedding_workers")

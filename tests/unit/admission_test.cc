@@ -157,9 +157,16 @@ TEST(SourceTable, CostAddsUpAndHalvesEverySecond) {
   EXPECT_DOUBLE_EQ(cost, 100);
   EXPECT_NEAR(table.chargeFullHandshake(k, t0 + 1s), 51, 1e-9);
   EXPECT_NEAR(table.chargeFullHandshake(k, t0 + 3s), 13.75, 1e-9);
+  // Resumptions are kept beside the cost, decaying alike.
+  EXPECT_EQ(table.standing(k, t0 + 3s).resumptions, 0);
+  table.noteResumption(k, t0 + 3s);
+  table.noteResumption(k, t0 + 3s);
+  proxy::SourceTable::Standing st = table.standing(k, t0 + 4s);
+  EXPECT_NEAR(st.resumptions, 1, 1e-9);
+  EXPECT_NEAR(st.cost, 6.875, 1e-9);
 }
 
-TEST(LoadShedder, ShedsTheCostliestFirstAndStopsWhenCalm) {
+TEST(LoadShedder, ShedsTheCostliestFirstAndStopsWhenTheyStopAsking) {
   proxy::LoadShedder shed;
   proxy::ShedSettings settings;     // 10 ms of lag
   EXPECT_FALSE(shed.refuses(300));  // calm: nobody is refused; 300 is the top cost
@@ -173,9 +180,36 @@ TEST(LoadShedder, ShedsTheCostliestFirstAndStopsWhenCalm) {
   EXPECT_TRUE(shed.refuses(20));  // the overload lasts: the threshold came down
   EXPECT_FALSE(shed.refuses(1));
   EXPECT_DOUBLE_EQ(shed.threshold(), proxy::LoadShedder::kMinThreshold);
-  for (int i = 0; i < 400 && shed.shedding(); ++i) shed.sample(0ms, 1, settings);
+  // Calm, while the flooder keeps asking: the threshold stays under where the overload
+  // came back, so the flooder stays out.
+  for (int i = 0; i < 300; ++i) {
+    shed.sample(0ms, 1, settings);
+    EXPECT_TRUE(shed.refuses(290));
+  }
+  EXPECT_TRUE(shed.shedding());
+  // The flooder stops asking: its cost decays under the threshold, shedding ends.
+  for (int i = 0; i < 2000 && shed.shedding(); ++i) shed.sample(0ms, 1, settings);
   EXPECT_FALSE(shed.shedding());
   EXPECT_FALSE(shed.refuses(290));
+}
+
+TEST(LoadShedder, TheCalmRaisesTheThresholdBelowWhereTheOverloadCameBack) {
+  proxy::LoadShedder shed;
+  proxy::ShedSettings settings;
+  settings.maxHandshakes = 100;  // the backlog decides here: no smoothing in the way
+  shed.refuses(1000);
+  shed.sample(0ms, 200, settings);  // shedding from half the top (decayed by a tick)
+  shed.refuses(1000);
+  const double first = shed.threshold();
+  EXPECT_NEAR(first, 500, 5);
+  shed.sample(0ms, 200, settings);  // still overloaded there: that is the ceiling
+  EXPECT_NEAR(shed.threshold(), first / 2, 1e-9);
+  for (int i = 0; i < 100; ++i) {
+    shed.sample(0ms, 1, settings);
+    shed.refuses(1000);
+  }
+  EXPECT_NEAR(shed.threshold(), first * 0.9, 1e-9);  // back up to 90 % of it, not more
+  EXPECT_TRUE(shed.refuses(first));
 }
 
 TEST(LoadShedder, HandshakeBacklogAloneCountsWhenConfigured) {
