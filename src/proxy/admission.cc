@@ -65,7 +65,8 @@ AdmissionVerdict AdmissionLease::shedAtAccept(const SourceContext& ctx) {
   SourceTable& table = SourceTable::instance();
   const SourceTable::Standing standing = table.standing(key_, ctx.now);
   if (standing.resumptions >= kResumingSource) return {};
-  if (!ctx.shedder.refuses(standing.cost + 1)) return {};  // notes the cost as the highest seen
+  // What it asked already (not this one): a visitor back after one full handshake passes.
+  if (!ctx.shedder.refuses(standing.cost)) return {};  // notes the cost as the highest seen
   table.chargeFullHandshake(key_, ctx.now);
   return refusal(Counter::kShedConnections, "shed at accept: a costly source that does not resume");
 }

@@ -221,17 +221,31 @@ def test_shedding_refuses_the_costly_source_and_admits_resumptions_and_newcomers
         assert attempt(gw.port, "127.0.0.3", ctx).served
     for _ in range(6):  # as costly, were it not allowed
         assert attempt(gw.port, "127.0.0.6", ctx).served
+    # 127.0.0.7 is as costly, but it resumes too (a NAT with real visitors behind it).
+    mixed = attempt(gw.port, "127.0.0.7", ctx)
+    for _ in range(23):
+        assert attempt(gw.port, "127.0.0.7", ctx).served
+    for _ in range(8):
+        assert attempt(gw.port, "127.0.0.7", ctx, session=mixed.session).reused
     idle = hold_idle(gw.port, "127.0.0.4", 8)  # more than 4 in progress: overloaded
     try:
         wait_gauge(gw, "shedding_workers", 1)
+        # The flooder that never resumes: refused at accept, whatever it would send.
         assert attempt(gw.port, "127.0.0.3", ctx).outcome == "closed"
-        resumed = attempt(gw.port, "127.0.0.3", ctx, session=ticket.session)
+        assert attempt(gw.port, "127.0.0.3", ctx, session=ticket.session).outcome == "closed"
+        # The one that resumes: its resumption passes, its full handshake is shed.
+        resumed = attempt(gw.port, "127.0.0.7", ctx, session=mixed.session)
         assert resumed.served and resumed.reused, resumed
-        assert attempt(gw.port, "127.0.0.5", ctx).served  # a first full handshake
+        assert attempt(gw.port, "127.0.0.7", ctx).outcome == "closed"
+        # A visitor back after one full handshake resumes; a newcomer gets its first.
+        resumed = attempt(gw.port, "127.0.0.1", ctx, session=ticket.session)
+        assert resumed.served and resumed.reused, resumed
+        assert attempt(gw.port, "127.0.0.5", ctx).served
         assert attempt(gw.port, "127.0.0.6", ctx).served  # allowed: never shed
         stats = gw.stats()
+        assert stats["shed_connections"] == 2, stats
         assert stats["shed_full_handshakes"] == 1, stats
-        assert stats["resumptions_admitted_while_shedding"] == 1, stats
+        assert stats["resumptions_admitted_while_shedding"] == 2, stats
         assert stats["shedding_workers"] == 1, stats
     finally:
         close_all(idle)
