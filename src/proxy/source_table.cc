@@ -90,45 +90,26 @@ void SourceTable::dropIfIdle(Shard& shard, const Key& key, Clock::time_point now
     shard.entries.erase(it);
 }
 
-bool SourceTable::enterConnection(const Key& key, uint32_t max) {
+bool SourceTable::enter(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total,
+                        uint32_t max) {
   Shard& shard = shardOf(key);
   std::lock_guard lock(shard.mutex);
   Entry& e = entryIn(shard, key, Clock::now());
   // The overflow entry is shared by strangers: no per-source bound applies to it.
-  if (max != 0 && e.connections >= max && &e != &shard.overflow) return false;
-  ++e.connections;
-  connections.fetch_add(1, std::memory_order_relaxed);
+  if (max != 0 && e.*count >= max && &e != &shard.overflow) return false;
+  ++(e.*count);
+  total.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-void SourceTable::leaveConnection(const Key& key) {
+void SourceTable::leave(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total) {
   Shard& shard = shardOf(key);
   std::lock_guard lock(shard.mutex);
   auto it = shard.entries.find(key);
   Entry& e = it != shard.entries.end() ? it->second : shard.overflow;
-  if (e.connections > 0) --e.connections;
-  connections.fetch_sub(1, std::memory_order_relaxed);
+  if (e.*count > 0) --(e.*count);
+  total.fetch_sub(1, std::memory_order_relaxed);
   dropIfIdle(shard, key, Clock::now());
-}
-
-bool SourceTable::enterHandshake(const Key& key, uint32_t max) {
-  Shard& shard = shardOf(key);
-  std::lock_guard lock(shard.mutex);
-  Entry& e = entryIn(shard, key, Clock::now());
-  // The overflow entry is shared by strangers: no per-source bound applies to it.
-  if (max != 0 && e.handshakes >= max && &e != &shard.overflow) return false;
-  ++e.handshakes;
-  handshakes.fetch_add(1, std::memory_order_relaxed);
-  return true;
-}
-
-void SourceTable::leaveHandshake(const Key& key) {
-  Shard& shard = shardOf(key);
-  std::lock_guard lock(shard.mutex);
-  auto it = shard.entries.find(key);
-  Entry& e = it != shard.entries.end() ? it->second : shard.overflow;
-  if (e.handshakes > 0) --e.handshakes;
-  handshakes.fetch_sub(1, std::memory_order_relaxed);
 }
 
 double SourceTable::chargeFullHandshake(const Key& key, Clock::time_point now) {

@@ -41,10 +41,14 @@ class SourceTable {
 
   // Counts one more connection (handshake) of the source unless it has `max` already
   // (0 = no limit).
-  bool enterConnection(const Key& key, uint32_t max);
-  void leaveConnection(const Key& key);
-  bool enterHandshake(const Key& key, uint32_t max);
-  void leaveHandshake(const Key& key);
+  bool enterConnection(const Key& key, uint32_t max) {
+    return enter(key, &Entry::connections, connections, max);
+  }
+  void leaveConnection(const Key& key) { leave(key, &Entry::connections, connections); }
+  bool enterHandshake(const Key& key, uint32_t max) {
+    return enter(key, &Entry::handshakes, handshakes, max);
+  }
+  void leaveHandshake(const Key& key) { leave(key, &Entry::handshakes, handshakes); }
   // Adds a full handshake asked for to the source's cost; returns the cost now.
   double chargeFullHandshake(const Key& key, Clock::time_point now);
   // Adds a resumption to the source's record.
@@ -81,6 +85,8 @@ class SourceTable {
   };
 
   Shard& shardOf(const Key& key) { return shards_[KeyHash{}(key) % kShards]; }
+  bool enter(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total, uint32_t max);
+  void leave(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total);
   static Entry& entryIn(Shard& shard, const Key& key, Clock::time_point now);
   static void dropIfIdle(Shard& shard, const Key& key, Clock::time_point now);
   // The factor by which what was true at `then` has decayed at `now`.
