@@ -97,17 +97,23 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
     }
     if (!st) return st.error();
   }
+  if (auto st = checkWhole(config, seen, routesLine); !st) return st.error();
+  return config;
+}
+
+// What holds across keys, once all of them are read.
+Status Parser::checkWhole(const GatewayConfig& config, const std::set<std::string>& seen,
+                          int routesLine) const {
   for (const char* required : {"listeners", "ssl"}) {
     if (!seen.contains(required))
       return fail(0, std::string("missing required key '") + required + "'");
   }
   std::vector<net::Address> listenAddresses;
   for (const ListenerConfig& l : config.listeners) listenAddresses.push_back(l.address);
-  if (auto st = checkAdmissionListeners(config.admission, listenAddresses, path_); !st)
-    return st.error();
+  if (auto st = checkAdmissionListeners(config.admission, listenAddresses, path_); !st) return st;
   if (!config.routes.defaultRoute && config.routes.alpn.empty() && config.sniPath.empty())
     return fail(routesLine, "nothing to route to: set routes.default, routes.alpn or sni");
-  return config;
+  return Ok{};
 }
 
 Status Parser::parseThreads(const Field& f, GatewayConfig& config) const {

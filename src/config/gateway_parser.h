@@ -8,6 +8,7 @@
 #include <charconv>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,8 @@ class Parser {
   Result<size_t> oneOf(const Field& f, std::string_view scope) const;
   Result<std::string> string(const Field& f) const;
 
+  Status checkWhole(const GatewayConfig& config, const std::set<std::string>& seen,
+                    int routesLine) const;
   Status parseThreads(const Field& f, GatewayConfig& config) const;
   Status parseListeners(const Field& f, GatewayConfig& config) const;
   Status parseSsl(const Field& f, SslConfig& ssl) const;
