@@ -190,7 +190,7 @@ const Key kTable[] = {
      "in progress per source (slowloris); 0 = no limit"},
     {y, "admission", "shed", "mapping", "", {}, "load shedding by cost"},
     {y, "admission", "rules", "list of mappings", "", {}, "first match wins"},
-    {y, "admission.shed", "enabled", "boolean", "true", {}, "shed full handshakes when overloaded"},
+    {y, "admission.shed", "enabled", "boolean", "false", {}, "shed full handshakes when overloaded"},
     {y, "admission.shed", "max_loop_lag_ms", "milliseconds", "10", {}, "overloaded past this lag"},
     {y,
      "admission.shed",

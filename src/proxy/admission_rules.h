@@ -44,7 +44,7 @@ struct AdmissionRule {
 
 // Load shedding by cost (README "Admission control", docs/decisions.md).
 struct ShedSettings {
-  bool enabled = true;
+  bool enabled = false;                      // off unless asked: one load tester is a "flood" too
   std::chrono::milliseconds maxLoopLag{10};  // a worker whose event loop lags more sheds
   uint32_t maxHandshakes = 0;                // ...or with more handshakes in progress; 0 = lag only
 };

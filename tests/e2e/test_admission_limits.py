@@ -213,7 +213,7 @@ def test_sources_are_grouped_by_their_prefix(gateway, pki):
 def test_shedding_refuses_the_costly_source_and_admits_resumptions_and_newcomers(gateway, pki):
     gw = gateway(threads=1, debug_tags="net", extra_yaml=admission_yaml(
         "{source: 127.0.0.6, action: allow}",
-        shed="{max_handshakes: 4, max_loop_lag_ms: 60000}"))
+        shed="{enabled: true, max_handshakes: 4, max_loop_lag_ms: 60000}"))
     ctx = ctx_for(pki)
     ticket = attempt(gw.port, "127.0.0.1", ctx)
     assert ticket.served and ticket.session is not None

@@ -168,7 +168,8 @@ TEST(SourceTable, CostAddsUpAndHalvesEverySecond) {
 
 TEST(LoadShedder, ShedsTheCostliestFirstAndStopsWhenTheyStopAsking) {
   proxy::LoadShedder shed;
-  proxy::ShedSettings settings;     // 10 ms of lag
+  proxy::ShedSettings settings;
+  settings.enabled = true;          // 10 ms of lag
   EXPECT_FALSE(shed.refuses(300));  // calm: nobody is refused; 300 is the top cost
   EXPECT_FALSE(shed.refuses(1));
   shed.sample(50ms, 10, settings);  // smoothed lag 25 ms: overloaded
@@ -196,6 +197,7 @@ TEST(LoadShedder, ShedsTheCostliestFirstAndStopsWhenTheyStopAsking) {
 TEST(LoadShedder, TheCalmRaisesTheThresholdBelowWhereTheOverloadCameBack) {
   proxy::LoadShedder shed;
   proxy::ShedSettings settings;
+  settings.enabled = true;
   settings.maxHandshakes = 100;  // the backlog decides here: no smoothing in the way
   shed.refuses(1000);
   shed.sample(0ms, 200, settings);  // shedding from half the top (decayed by a tick)
@@ -215,6 +217,7 @@ TEST(LoadShedder, TheCalmRaisesTheThresholdBelowWhereTheOverloadCameBack) {
 TEST(LoadShedder, HandshakeBacklogAloneCountsWhenConfigured) {
   proxy::LoadShedder shed;
   proxy::ShedSettings settings;
+  settings.enabled = true;
   settings.maxHandshakes = 100;
   shed.sample(0ms, 100, settings);
   EXPECT_FALSE(shed.shedding());
@@ -245,7 +248,7 @@ TEST(AdmissionConfig, ParsesEveryKey) {
                             "  max_handshakes: 200\n"
                             "  per_source_connections: 50\n"
                             "  per_source_handshakes: 20\n"
-                            "  shed: {enabled: false, max_loop_lag_ms: 30, max_handshakes: 64}\n"
+                            "  shed: {enabled: true, max_loop_lag_ms: 30, max_handshakes: 64}\n"
                             "  rules:\n"
                             "    - source: [10.0.0.0/8, 192.0.2.1]\n"
                             "      listener: 127.0.0.1:8443\n"
@@ -266,7 +269,7 @@ TEST(AdmissionConfig, ParsesEveryKey) {
   EXPECT_EQ(a.maxHandshakes, 200u);
   EXPECT_EQ(a.perSourceConnections, 50u);
   EXPECT_EQ(a.perSourceHandshakes, 20u);
-  EXPECT_FALSE(a.shed.enabled);
+  EXPECT_TRUE(a.shed.enabled);
   EXPECT_EQ(a.shed.maxLoopLag, std::chrono::milliseconds(30));
   EXPECT_EQ(a.shed.maxHandshakes, 64u);
   ASSERT_EQ(a.rules.size(), 3u);
