@@ -90,8 +90,7 @@ void SourceTable::dropIfIdle(Shard& shard, const Key& key, Clock::time_point now
     shard.entries.erase(it);
 }
 
-bool SourceTable::enter(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total,
-                        uint32_t max) {
+bool SourceTable::enter(const Key& key, Count count, std::atomic<uint32_t>& total, uint32_t max) {
   Shard& shard = shardOf(key);
   std::lock_guard lock(shard.mutex);
   Entry& e = entryIn(shard, key, Clock::now());
@@ -102,7 +101,7 @@ bool SourceTable::enter(const Key& key, uint32_t Entry::*count, std::atomic<uint
   return true;
 }
 
-void SourceTable::leave(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total) {
+void SourceTable::leave(const Key& key, Count count, std::atomic<uint32_t>& total) {
   Shard& shard = shardOf(key);
   std::lock_guard lock(shard.mutex);
   auto it = shard.entries.find(key);

@@ -84,9 +84,10 @@ class SourceTable {
     Clock::time_point nextSweep{};  // a full shard sweeps at most once a kSweepEvery
   };
 
+  using Count = uint32_t Entry::*;  // connections or handshakes
   Shard& shardOf(const Key& key) { return shards_[KeyHash{}(key) % kShards]; }
-  bool enter(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total, uint32_t max);
-  void leave(const Key& key, uint32_t Entry::*count, std::atomic<uint32_t>& total);
+  bool enter(const Key& key, Count count, std::atomic<uint32_t>& total, uint32_t max);
+  void leave(const Key& key, Count count, std::atomic<uint32_t>& total);
   static Entry& entryIn(Shard& shard, const Key& key, Clock::time_point now);
   static void dropIfIdle(Shard& shard, const Key& key, Clock::time_point now);
   // The factor by which what was true at `then` has decayed at `now`.
