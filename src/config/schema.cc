@@ -185,7 +185,7 @@ const Key kTable[] = {
      "admission",
      "per_source_handshakes",
      "integer",
-     "128",
+     "0",
      {},
      "in progress per source (slowloris); 0 = no limit"},
     {y, "admission", "shed", "mapping", "", {}, "load shedding by cost"},

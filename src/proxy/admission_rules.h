@@ -52,10 +52,10 @@ struct ShedSettings {
 struct AdmissionSettings {
   uint32_t sourcePrefixV4 = 32;  // how sources are grouped (per-source buckets, bounds, cost)
   uint32_t sourcePrefixV6 = 64;
-  uint32_t maxConnections = 0;         // all listeners; 0 = no limit
-  uint32_t maxHandshakes = 0;          // in progress, all workers; 0 = no limit
-  uint32_t perSourceConnections = 0;   // 0 = no limit
-  uint32_t perSourceHandshakes = 128;  // in progress; 0 = no limit
+  uint32_t maxConnections = 0;        // all listeners; 0 = no limit
+  uint32_t maxHandshakes = 0;         // in progress, all workers; 0 = no limit
+  uint32_t perSourceConnections = 0;  // 0 = no limit
+  uint32_t perSourceHandshakes = 0;   // in progress; 0 = no limit
   ShedSettings shed;
   std::vector<AdmissionRule> rules;
 };
