@@ -24,14 +24,14 @@ std::string_view keyBytes(const SourceTable::Key& key) {
 
 AdmissionLease::~AdmissionLease() {
   handshakeOver();
-  if (inConnections_) SourceTable::instance().leaveConnection(key_);
+  if (inConnections_) SourceTable::instance().leaveConnection(key_, connectionTracked_);
   if (listenerOpen_) listenerOpen_->fetch_sub(1, std::memory_order_relaxed);
 }
 
 void AdmissionLease::handshakeOver() {
   if (!inHandshakes_) return;
   inHandshakes_ = false;
-  SourceTable::instance().leaveHandshake(key_);
+  SourceTable::instance().leaveHandshake(key_, handshakeTracked_);
 }
 
 AdmissionVerdict AdmissionLease::admitByRule(const SourceContext& ctx,
@@ -96,12 +96,16 @@ AdmissionVerdict AdmissionLease::admitSource(const SourceContext& ctx) {
     return refusal(Counter::kAdmissionMaxConnections, "admission.max_connections reached");
   if (s.maxHandshakes != 0 && table.handshakes.load(std::memory_order_relaxed) >= s.maxHandshakes)
     return refusal(Counter::kAdmissionMaxHandshakes, "admission.max_handshakes reached");
-  if (!table.enterConnection(key_, allowed_ ? 0 : s.perSourceConnections))
+  const uint32_t maxConnections = allowed_ ? 0 : s.perSourceConnections;
+  if (!table.enterConnection(key_, maxConnections))
     return refusal(Counter::kAdmissionSourceConnections, "per_source_connections reached");
   inConnections_ = true;
-  if (!table.enterHandshake(key_, allowed_ ? 0 : s.perSourceHandshakes))
+  connectionTracked_ = maxConnections != 0;
+  const uint32_t maxHandshakes = allowed_ ? 0 : s.perSourceHandshakes;
+  if (!table.enterHandshake(key_, maxHandshakes))
     return refusal(Counter::kAdmissionSourceHandshakes, "per_source_handshakes reached");
   inHandshakes_ = true;
+  handshakeTracked_ = maxHandshakes != 0;
   return {};
 }
 
@@ -140,10 +144,12 @@ AdmissionVerdict AdmissionLease::admitClientHello(const HelloContext& ctx) {
   if (allowed_) return {};
   if (rule) {
     AdmissionVerdict v = limitHandshake(ctx, *rule);
-    undecided_ = false;
     if (v.refused) return v;
   }
   undecided_ = false;
+  // Cost and resumptions are shedding's; without it they are not kept (a lock and a
+  // hash-map entry per handshake).
+  if (!ctx.settings.shed.enabled) return {};
   if (ctx.resumption) {
     SourceTable::instance().noteResumption(key_, ctx.now);
     AdmissionVerdict v;

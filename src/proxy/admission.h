@@ -78,8 +78,11 @@ class AdmissionLease {
 
   SourceTable::Key key_{};
   std::atomic<uint32_t>* listenerOpen_ = nullptr;
+  // Counted in the totals; `tracked`: in the source's entry too (a per-source bound).
   bool inConnections_ = false;
   bool inHandshakes_ = false;
+  bool connectionTracked_ = false;
+  bool handshakeTracked_ = false;
   bool allowed_ = false;        // an allow rule matched: no limit, bound or shedding applies
   std::optional<size_t> rule_;  // decided at the source (limit rule), else at the ClientHello
   bool undecided_ = true;       // the rules wait for the ClientHello

@@ -91,23 +91,28 @@ void SourceTable::dropIfIdle(Shard& shard, const Key& key, Clock::time_point now
 }
 
 bool SourceTable::enter(const Key& key, Count count, std::atomic<uint32_t>& total, uint32_t max) {
+  if (max == 0) {
+    total.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   Shard& shard = shardOf(key);
   std::lock_guard lock(shard.mutex);
   Entry& e = entryIn(shard, key, Clock::now());
   // The overflow entry is shared by strangers: no per-source bound applies to it.
-  if (max != 0 && e.*count >= max && &e != &shard.overflow) return false;
+  if (e.*count >= max && &e != &shard.overflow) return false;
   ++(e.*count);
   total.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-void SourceTable::leave(const Key& key, Count count, std::atomic<uint32_t>& total) {
+void SourceTable::leave(const Key& key, Count count, std::atomic<uint32_t>& total, bool tracked) {
+  total.fetch_sub(1, std::memory_order_relaxed);
+  if (!tracked) return;
   Shard& shard = shardOf(key);
   std::lock_guard lock(shard.mutex);
   auto it = shard.entries.find(key);
   Entry& e = it != shard.entries.end() ? it->second : shard.overflow;
   if (e.*count > 0) --(e.*count);
-  total.fetch_sub(1, std::memory_order_relaxed);
   dropIfIdle(shard, key, Clock::now());
 }
 

@@ -39,16 +39,22 @@ class SourceTable {
 
   static SourceTable& instance();
 
-  // Counts one more connection (handshake) of the source unless it has `max` already
-  // (0 = no limit).
+  // Counts one more connection (handshake) of the source unless it has `max` already. With
+  // no limit (0) only the total counts: the source's entry is not touched, so a gateway
+  // without per-source bounds pays no lock or hash map per connection. `leave` is told
+  // which of the two `enter` did (`tracked` = with a limit).
   bool enterConnection(const Key& key, uint32_t max) {
     return enter(key, &Entry::connections, connections, max);
   }
-  void leaveConnection(const Key& key) { leave(key, &Entry::connections, connections); }
+  void leaveConnection(const Key& key, bool tracked) {
+    leave(key, &Entry::connections, connections, tracked);
+  }
   bool enterHandshake(const Key& key, uint32_t max) {
     return enter(key, &Entry::handshakes, handshakes, max);
   }
-  void leaveHandshake(const Key& key) { leave(key, &Entry::handshakes, handshakes); }
+  void leaveHandshake(const Key& key, bool tracked) {
+    leave(key, &Entry::handshakes, handshakes, tracked);
+  }
   // Adds a full handshake asked for to the source's cost; returns the cost now.
   double chargeFullHandshake(const Key& key, Clock::time_point now);
   // Adds a resumption to the source's record.
@@ -87,7 +93,7 @@ class SourceTable {
   using Count = uint32_t Entry::*;  // connections or handshakes
   Shard& shardOf(const Key& key) { return shards_[KeyHash{}(key) % kShards]; }
   bool enter(const Key& key, Count count, std::atomic<uint32_t>& total, uint32_t max);
-  void leave(const Key& key, Count count, std::atomic<uint32_t>& total);
+  void leave(const Key& key, Count count, std::atomic<uint32_t>& total, bool tracked);
   static Entry& entryIn(Shard& shard, const Key& key, Clock::time_point now);
   static void dropIfIdle(Shard& shard, const Key& key, Clock::time_point now);
   // The factor by which what was true at `then` has decayed at `now`.

@@ -139,12 +139,12 @@ TEST(SourceTable, BoundsPerSourceAndForgetsIdleSources) {
   EXPECT_TRUE(table.enterHandshake(k, 2));
   EXPECT_FALSE(table.enterHandshake(k, 2));
   EXPECT_EQ(table.handshakes.load(), 2u);
-  table.leaveHandshake(k);
+  table.leaveHandshake(k, true);
   EXPECT_TRUE(table.enterHandshake(k, 2));
-  table.leaveHandshake(k);
-  table.leaveHandshake(k);
+  table.leaveHandshake(k, true);
+  table.leaveHandshake(k, true);
   EXPECT_TRUE(table.enterConnection(k, 0));
-  table.leaveConnection(k);
+  table.leaveConnection(k, false);
   EXPECT_EQ(table.size(), 0u);  // nothing held, no cost: forgotten
 }
 
