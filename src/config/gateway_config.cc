@@ -74,6 +74,10 @@ Result<GatewayConfig> Parser::parse(const YAML::Node& root) {
       st = parseTimeoutSection(f, config.inspect.requestTimeoutSec);
     } else if (f.name == "admin") {
       st = parseAdmin(f, config);
+    } else if (f.name == "acme") {
+      auto acme = parseAcme(f, path_, dir_.string());
+      if (!acme) return acme.error();
+      config.acme = std::move(*acme);
     } else if (f.name == "admission") {
       auto admission = parseAdmission(f, path_);
       if (!admission) return admission.error();

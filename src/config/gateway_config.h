@@ -61,6 +61,7 @@
 #include "config/wire_trace_config.h"
 #include "core/result.h"
 #include "net/address.h"
+#include "config/acme_config.h"
 #include "proxy/admission_rules.h"
 #include "tls/tls_settings.h"
 
@@ -284,6 +285,7 @@ struct GatewayConfig {
   std::optional<AccessLogConfig> accessLog;
   unsigned drainTimeoutSec = 30;       // SIGTERM: then the connections left are closed; 0 = at once
   proxy::AdmissionSettings admission;  // README "Admission control"
+  std::optional<AcmeConfig> acme;      // README "Automatic certificates (ACME)"
 };
 
 // Pure parser over the file's text (`path` is used for messages and relative names).

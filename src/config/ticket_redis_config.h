@@ -27,8 +27,10 @@ struct Field;
 
 // The mapping under `f` (ssl.server.ticket_key.redis). Errors name `path` and the line.
 // `dir`: the folder of tlsgate.yaml, for password_file.
-Result<TicketRedisConfig> parseTicketRedisConfig(const yaml::Field& f, const std::string& path,
-                                                 const std::string& dir);
+// `scope`: where the mapping is in the schema (acme.redis has the same keys).
+Result<TicketRedisConfig> parseTicketRedisConfig(
+    const yaml::Field& f, const std::string& path, const std::string& dir,
+    std::string_view scope = "ssl.server.ticket_key.redis");
 
 // The password in password_file: its content up to the first line break (a trailing
 // newline is not part of it). An unreadable or empty file is an error at

@@ -108,6 +108,7 @@ tls::ServeChoice ClientConnection::onClientHello(tls::ClientHelloFacts hello) {
     choice.entry = t->entry;
     choice.settings = nameSettings(t->rule);
     choice.sniMissed = t->sniMissed;
+    choice.acmeTlsAlpn = t->acmeChallenge;
     std::get<Handshaking>(phase_).route = std::move(*t);
     return choice;
   }
@@ -156,6 +157,16 @@ void ClientConnection::onHandshakeDone(Handshaking& hs) {
   unsigned len = 0;
   SSL_get0_alpn_selected(ssl_.get(), &p, &len);
   std::string_view alpn(reinterpret_cast<const char*>(p), len);
+  if (hs.route->acmeChallenge) {
+    // RFC 8737 section 3: the CA only looks at the certificate; the connection ends here.
+    counters().add(Counter::kAcmeTlsAlpnValidations);
+    TG_DEBUG(log::kSsl, "%s: answered an ACME tls-alpn-01 validation for '%s'",
+             route_.peer.toString().c_str(), log::escaped(route_.hello->sni).c_str());
+    record_.outcome = stats::Outcome::kTerminated;
+    tls::tlsShutdown(ssl_.get());
+    close("acme-tls/1 validation answered");
+    return;
+  }
   // S14: the endpoint registered for the negotiated protocol.
   EndpointDecision target = endpointFor(*hs.route, alpn, route_, *snapshot_);
   if (!target.refusal.empty()) {

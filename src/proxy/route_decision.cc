@@ -31,8 +31,34 @@ RouteDecision tunnelTo(std::string destination, int sendProxyProtocol, std::opti
   return Tunnel{std::move(destination), sendProxyProtocol, cause};
 }
 
+// RFC 8737: a ClientHello that offers exactly acme-tls/1, for a name with a pending
+// tls-alpn-01 challenge, is the CA's validation: it gets the challenge certificate. Any
+// other client, whatever it offers, goes on as usual and never sees that certificate.
+std::optional<Terminate> acmeValidation(const RouteInputs& in, const Snapshot& s) {
+  if (!s.managedCerts || in.hello->alpn.size() != 1 + tls::kAcmeTlsAlpn.size()) return {};
+  if (std::string_view(in.hello->alpn).substr(1) != tls::kAcmeTlsAlpn) return {};
+  auto challenge = s.managedCerts->challenge(in.hello->sni);
+  if (!challenge) return {};
+  Terminate t;
+  t.entry = challenge.get();
+  t.managed = std::move(challenge);
+  t.acmeChallenge = true;
+  return t;
+}
+
+// S11 with the ACME client's certificates: an exact ssl_multicert.config name first (the
+// operator's own file wins), then an ACME certificate (exact, then wildcard), then the
+// multicert wildcard. nullptr: no certificate has the name.
+const tls::CertEntry* certificateByName(const std::string& sni, const Snapshot& s,
+                                        std::shared_ptr<const tls::CertEntry>& managed) {
+  if (const tls::CertEntry* exact = s.certs->findExact(sni)) return exact;
+  if (s.managedCerts && (managed = s.managedCerts->find(sni))) return managed.get();
+  return s.certs->findByName(sni);
+}
+
 // sni.yaml and S11, once the ClientHello is known.
 RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
+  if (auto validation = acmeValidation(in, s)) return std::move(*validation);
   const std::string& sni = in.hello->sni;
   RuleMatch m = s.routes->match(sni);
   if (const NameRule* rule = m.rule) {
@@ -56,7 +82,8 @@ RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
     }
   }
   // S11: the name (exact, then wildcard), else the destination address, else the default.
-  const tls::CertEntry* entry = s.certs->findByName(sni);
+  std::shared_ptr<const tls::CertEntry> managed;
+  const tls::CertEntry* entry = certificateByName(sni, s, managed);
   const bool sniMissed = !entry && !sni.empty();
   if (!entry) entry = s.certs->select({}, in.local);
   if (!entry)
@@ -70,7 +97,7 @@ RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
   // where the client was going; elsewhere the entry is served as usual.
   if (entry->tunnel && in.listener->transparent)
     return tunnelTo("", 0, Counter::kDestIpTunnels, in);
-  return Terminate{entry, m.rule, std::move(m.captures), sniMissed};
+  return Terminate{entry, m.rule, std::move(m.captures), sniMissed, std::move(managed)};
 }
 
 }  // namespace

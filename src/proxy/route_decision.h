@@ -62,6 +62,9 @@ struct Terminate {
   const NameRule* rule = nullptr;
   std::vector<std::string> captures;  // of the item's fqdn: $1...
   bool sniMissed = false;             // a name was sent and no certificate has it
+  // A certificate of the ACME client: kept alive while the handshake uses it.
+  std::shared_ptr<const tls::CertEntry> managed;
+  bool acmeChallenge = false;  // an ACME tls-alpn-01 validation: closed after the handshake
 };
 
 // A blind tunnel; what was read from the client so far is replayed first.

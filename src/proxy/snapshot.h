@@ -17,6 +17,7 @@
 #include "proxy/rule_buckets.h"
 #include "tls/cert_store.h"
 #include "tls/keylog.h"
+#include "tls/managed_certs.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
 #include "tls/ticket_keys.h"
@@ -57,6 +58,9 @@ struct Snapshot {
   // or a Redis sync that the gateway runs).
   std::shared_ptr<tls::TicketKeyStore> ticketKeys;
   AdmissionSettings admission;  // README "Admission control"
+  // Certificates obtained by the ACME client and its pending challenges (null without an
+  // `acme:` section): served beside `certs` without a reload (tls/managed_certs.h).
+  std::shared_ptr<tls::ManagedCertStore> managedCerts;
   // The rules' token buckets: new with every snapshot (a reload starts them full).
   std::shared_ptr<RuleBuckets> admissionBuckets = std::make_shared<RuleBuckets>();
 };

@@ -97,7 +97,13 @@ namespace tlsgate::stats {
   X(kShedConnections, "shed_connections")                                     \
   X(kResumptionsAdmittedWhileShedding, "resumptions_admitted_while_shedding") \
   X(kHandshakesInProgress, "handshakes_in_progress")                          \
-  X(kSheddingWorkers, "shedding_workers")
+  X(kSheddingWorkers, "shedding_workers")                                     \
+  X(kAcmeOrders, "acme_orders")                                               \
+  X(kAcmeOrdersFailed, "acme_orders_failed")                                  \
+  X(kAcmeRenewals, "acme_renewals")                                           \
+  X(kAcmeFailures, "acme_failures")                                           \
+  X(kAcmeTlsAlpnValidations, "acme_tls_alpn_validations")                     \
+  X(kAcmeHttpValidations, "acme_http_validations")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,

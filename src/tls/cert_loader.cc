@@ -274,6 +274,18 @@ Result<ParsedCert> parseCertificatePem(std::string_view certPem, std::string_vie
   return parsed;
 }
 
+Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
+                                      std::string_view keyPem, const std::string& what) {
+  ossl::UniquePtr<BIO> certBio(BIO_new_mem_buf(certPem.data(), static_cast<int>(certPem.size())));
+  ossl::UniquePtr<BIO> keyBio(BIO_new_mem_buf(keyPem.data(), static_cast<int>(keyPem.size())));
+  if (!certBio || !keyBio) return Error{"", 0, "out of memory"};
+  auto certs = readCertificates(certBio.get(), what);
+  if (!certs) return certs.error();
+  auto key = readKey(keyBio.get(), what + "'s key");
+  if (!key) return key.error();
+  return useCertificate(ctx, std::move(certs.value()), key->get(), what, {});
+}
+
 std::string certificateSubject(X509* cert) {
   return subjectOf(cert);
 }

@@ -24,6 +24,10 @@ Result<LoadedCert> loadCertificate(SSL_CTX* ctx, const std::string& certFile,
                                    const std::string& keyFile,
                                    const std::vector<std::string>& chainFiles);
 
+// The same from PEM text in memory (leaf, then its chain; the key): `what` names it in errors.
+Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
+                                      std::string_view keyPem, const std::string& what);
+
 // A certificate parsed from memory, not yet served by any context.
 struct ParsedCert {
   ossl::UniquePtr<X509> leaf;

@@ -175,6 +175,12 @@ const CertEntry* CertStore::findByName(std::string_view sni) const {
   return nullptr;
 }
 
+const CertEntry* CertStore::findExact(std::string_view sni) const {
+  if (sni.empty()) return nullptr;
+  auto it = exact_.find(std::string(sni));
+  return it == exact_.end() ? nullptr : it->second;
+}
+
 const CertEntry* CertStore::findByAddress(const net::Address& local) const {
   if (!local.isSet()) return nullptr;
   if (auto it = byIpPort_.find(ipPortKey(local)); it != byIpPort_.end()) return it->second;

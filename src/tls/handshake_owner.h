@@ -48,6 +48,7 @@ struct ServeChoice {
   const CertEntry* entry = nullptr;                // kServe: never null
   NameSettings settings;                           // kServe
   bool sniMissed = false;                          // kServe: a name was sent and no entry has it
+  bool acmeTlsAlpn = false;                        // kServe: an ACME validation (RFC 8737)
   int alert = 0;                                   // kRefuse: the alert sent
   HandshakeError error = HandshakeError::kDenied;  // kRefuse: the failure class
   std::string reason;                              // kRefuse

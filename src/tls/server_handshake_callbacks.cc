@@ -150,6 +150,13 @@ int ServerHandshake::onVerifyClient(int preverifyOk, X509_STORE_CTX* store) {
 
 int ServerHandshake::onAlpnSelect(const unsigned char** out, unsigned char* outlen,
                                   const unsigned char* in, unsigned inlen) {
+  // RFC 8737: a validation request, answered with the challenge certificate, negotiates
+  // acme-tls/1 (which the route checked is the one protocol offered); nobody else gets it.
+  if (chosen_.acmeTlsAlpn) {
+    *out = in + 1;
+    *outlen = in[0];
+    return SSL_TLSEXT_ERR_OK;
+  }
   // S14: server preference — the first of our protocols that the client offers.
   const auto* ours = reinterpret_cast<const unsigned char*>(params_.alpnWire.data());
   const size_t oursLen = params_.alpnWire.size();
