@@ -5,6 +5,7 @@
 #pragma once
 
 #include <openssl/bio.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -47,6 +48,13 @@ TLSGATE_OSSL_DELETER(EVP_MD, EVP_MD_free)
 TLSGATE_OSSL_DELETER(OCSP_RESPONSE, OCSP_RESPONSE_free)
 TLSGATE_OSSL_DELETER(OCSP_BASICRESP, OCSP_BASICRESP_free)
 TLSGATE_OSSL_DELETER(OCSP_CERTID, OCSP_CERTID_free)
+TLSGATE_OSSL_DELETER(EVP_MD_CTX, EVP_MD_CTX_free)  // the ACME client (acme/)
+TLSGATE_OSSL_DELETER(ECDSA_SIG, ECDSA_SIG_free)
+TLSGATE_OSSL_DELETER(X509_REQ, X509_REQ_free)
+TLSGATE_OSSL_DELETER(X509_EXTENSION, X509_EXTENSION_free)
+TLSGATE_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free)
+TLSGATE_OSSL_DELETER(ASN1_OCTET_STRING, ASN1_OCTET_STRING_free)
+TLSGATE_OSSL_DELETER(GENERAL_NAME, GENERAL_NAME_free)
 template <>
 struct Deleter<STACK_OF(X509_NAME)> {
   void operator()(STACK_OF(X509_NAME) * s) const { sk_X509_NAME_pop_free(s, X509_NAME_free); }
@@ -58,6 +66,12 @@ struct Deleter<STACK_OF(X509_INFO)> {
 template <>
 struct Deleter<STACK_OF(X509)> {
   void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
+};
+template <>
+struct Deleter<STACK_OF(X509_EXTENSION)> {
+  void operator()(STACK_OF(X509_EXTENSION) * s) const {
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+  }
 };
 #undef TLSGATE_OSSL_DELETER
 
