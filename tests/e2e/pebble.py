@@ -1,7 +1,9 @@
 """Debian's `pebble` ACME test CA and `pebble-challtestsrv` as its DNS, for the ACME tests.
 
-Use: `from pebble import pebble` in a test file (or `pytest_plugins`); the `pebble` fixture
-yields a started `Pebble`. Works with pebble 2.4 (Debian 12) and 2.6 (Debian 13).
+Use: `from pebble import pebble, pebble_factory  # noqa: F401` in a test file; `pebble`
+yields a started `Pebble` with the defaults, `pebble_factory(**kwargs)` starts others.
+Works with pebble 2.4 (Debian 12) and 2.6 (Debian 13): only flags and config keys both
+know are used, and challtestsrv's flags are read from its -h.
 
 Validation is real: pebble's validation authority resolves every name through
 pebble-challtestsrv (A: 127.0.0.1 by default, no AAAA: pebble dials the first address it
@@ -90,7 +92,8 @@ class Pebble:
     challtestsrv_url, log_path.
     """
 
-    def __init__(self, workdir: Path, nonce_reject_percent: int | None = None):
+    def __init__(self, workdir: Path, nonce_reject_percent: int | None = None,
+                 va_sleep_seconds: int | None = None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.https = PebbleHttpsPki(self.dir / "https-pki").generate()
@@ -108,6 +111,9 @@ class Pebble:
         # retry those (RFC 8555 section 6.5): kept ON so that the tests exercise the retry.
         # A client that retries sees no flakiness from it; one that does not should fail.
         self.nonce_reject_percent = nonce_reject_percent
+        # None: PEBBLE_VA_NOSLEEP. N: pebble waits 0..N-1 s (random) before each of its
+        # validation connections, which keeps a challenge pending longer.
+        self.va_sleep_seconds = va_sleep_seconds
         self.proc: subprocess.Popen | None = None
         self.challtestsrv: subprocess.Popen | None = None
         self._log_offset = 0  # where the current pebble process's output starts
@@ -149,8 +155,14 @@ class Pebble:
         assert self.proc is None or self.proc.poll() is not None, "pebble is running"
         if self.challtestsrv is None:
             self.start_dns()
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1")
-        env.pop("PEBBLE_VA_ALWAYS_VALID", None)  # validation must really reach tlsgate
+        env = dict(os.environ)
+        for name in ("PEBBLE_VA_ALWAYS_VALID", "PEBBLE_VA_NOSLEEP", "PEBBLE_VA_SLEEPTIME",
+                     "PEBBLE_WFE_NONCEREJECT"):
+            env.pop(name, None)  # ALWAYS_VALID above all: validation must reach tlsgate
+        if self.va_sleep_seconds is None:
+            env["PEBBLE_VA_NOSLEEP"] = "1"
+        else:
+            env["PEBBLE_VA_SLEEPTIME"] = str(self.va_sleep_seconds)
         if self.nonce_reject_percent is not None:
             env["PEBBLE_WFE_NONCEREJECT"] = str(self.nonce_reject_percent)
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -240,11 +252,25 @@ class Pebble:
 
 
 @pytest.fixture
-def pebble(tmp_path):
-    """A started Pebble in tmp_path/pebble, stopped at teardown. Its logs are printed then:
-    pytest shows a test's captured output only when it failed."""
-    server = Pebble(tmp_path / "pebble").start()
-    yield server
-    server.close()
-    print(f"--- pebble log ({server.log_path}) ---\n{server.log_text()}")
-    print(f"--- pebble-challtestsrv log ---\n{server.challtestsrv_log.read_text()}")
+def pebble_factory(tmp_path):
+    """pebble_factory(**Pebble kwargs) -> a started Pebble (nonce_reject_percent,
+    va_sleep_seconds). Every one is stopped at teardown and its logs printed then: pytest
+    shows a test's captured output only when it failed."""
+    started: list[Pebble] = []
+
+    def make(**kwargs) -> Pebble:
+        server = Pebble(tmp_path / f"pebble{len(started) + 1}", **kwargs)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.close()
+        print(f"--- pebble log ({server.log_path}) ---\n{server.log_text()}")
+        print(f"--- pebble-challtestsrv log ---\n{server.challtestsrv_log.read_text()}")
+
+
+@pytest.fixture
+def pebble(pebble_factory) -> Pebble:
+    """A started Pebble with the defaults (no VA sleep, 5% badNonce)."""
+    return pebble_factory()
