@@ -172,6 +172,25 @@ HttpResponse AdminEndpoint::certs() {
     json::appendString(out, cert.sha256);
     out += cert.isDefault ? ", \"default\": true}" : ", \"default\": false}";
   }
+  out += "], \"managed\": [";
+  first = true;
+  for (const ManagedCertificateRow& cert : list.managed) {
+    if (!first) out += ", ";
+    first = false;
+    expired += cert.notAfter < now ? 1 : 0;
+    out += "{\"id\": ";
+    json::appendString(out, cert.id);
+    out += ", \"source\": ";
+    json::appendString(out, cert.source);
+    out += ", \"names\": ";
+    appendStrings(out, cert.names);
+    out += ", \"not_after\": ";
+    json::appendString(out, isoUtc(cert.notAfter));
+    out += ", \"seconds_left\": " + std::to_string(static_cast<long long>(cert.notAfter - now));
+    out += ", \"next_renewal\": ";
+    json::appendString(out, isoUtc(cert.nextRenewal));
+    out += "}";
+  }
   out += "], \"expired\": " + std::to_string(expired) + "}\n";
   return json(200, std::move(out));
 }

@@ -43,9 +43,19 @@ struct CertificateRow {
   bool isDefault = false;  // its entry is the default one (dest_ip=*)
 };
 
+// A certificate the ACME client manages (README "Automatic certificates (ACME)").
+struct ManagedCertificateRow {
+  std::string id;
+  std::string source;  // "acme"
+  std::vector<std::string> names;
+  std::time_t notAfter = 0;
+  std::time_t nextRenewal = 0;
+};
+
 struct CertificateList {
   std::string multicertPath;
   std::vector<CertificateRow> rows;
+  std::vector<ManagedCertificateRow> managed;
 };
 
 class GatewayControl {

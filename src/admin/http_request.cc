@@ -55,6 +55,8 @@ int parseHttpRequest(const std::string& in, HttpRequest& out) {
   out.path = std::string(head.target.substr(0, q));
   out.query = q == std::string_view::npos ? "" : std::string(head.target.substr(q + 1));
   out.body = in.substr(head.size, static_cast<size_t>(length));
+  const net::HttpHeader* host = net::findHeader(head, "host");
+  out.host = host ? std::string(host->value) : "";
   return kComplete;
 }
 

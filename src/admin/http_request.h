@@ -11,6 +11,7 @@ struct HttpRequest {
   std::string method;
   std::string path;   // without the query
   std::string query;  // after '?', undecoded
+  std::string host;   // the Host header ("" when none)
   std::string body;
 };
 

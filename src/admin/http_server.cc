@@ -32,6 +32,7 @@ std::string serialize(const HttpResponse& r) {
                     "\r\nContent-Length: " + std::to_string(r.body.size()) +
                     "\r\nConnection: close\r\n";
   if (!r.allow.empty()) out += "Allow: " + r.allow + "\r\n";
+  if (!r.location.empty()) out += "Location: " + r.location + "\r\n";
   out += "\r\n";
   out += r.body;
   return out;
@@ -43,6 +44,8 @@ const char* reasonPhrase(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 308:
+      return "Permanent Redirect";
     case 400:
       return "Bad Request";
     case 404:

@@ -23,7 +23,8 @@ struct HttpResponse {
   int status = 200;
   std::string contentType = "application/json";
   std::string body;
-  std::string allow;  // the Allow header of a 405
+  std::string allow;     // the Allow header of a 405
+  std::string location;  // the Location header of a redirect
 };
 
 class HttpServer {

@@ -55,7 +55,9 @@ MetricsSnapshot collectMetrics(const GatewayControl& control,
     m.listeners.emplace_back(l->label(), l->sum());
   m.reload = control.reloadStatus();
   std::set<std::pair<std::string, std::string>> seen;
-  for (const CertificateRow& cert : control.certificates().rows)
+  CertificateList list = control.certificates();
+  m.managed = std::move(list.managed);
+  for (const CertificateRow& cert : list.rows)
     if (seen.emplace(cert.file, cert.subject).second)
       m.certificates.push_back({cert.file, cert.subject, cert.notAfter});
   return m;
@@ -160,6 +162,18 @@ void promLifecycle(PrometheusText& p, const MetricsSnapshot& m) {
              static_cast<double>(c.notAfter - m.now));
     expired += c.notAfter < m.now ? 1 : 0;
   }
+  p.family("tlsgate_acme_certificate_expiry_seconds", "gauge",
+           "Seconds until the ACME certificate's notAfter (negative: expired)");
+  for (const auto& c : m.managed) {
+    p.sample("tlsgate_acme_certificate_expiry_seconds", {{"certificate", c.id}},
+             static_cast<double>(c.notAfter - m.now));
+    expired += c.notAfter < m.now ? 1 : 0;
+  }
+  p.family("tlsgate_acme_certificate_next_renewal_seconds", "gauge",
+           "When the ACME client renews the certificate (Unix time)");
+  for (const auto& c : m.managed)
+    p.sample("tlsgate_acme_certificate_next_renewal_seconds", {{"certificate", c.id}},
+             static_cast<uint64_t>(c.nextRenewal));
   // D5: one number to alert on.
   p.family("tlsgate_certificates_expired", "gauge",
            "Certificates served although past their notAfter");

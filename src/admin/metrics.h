@@ -31,6 +31,7 @@ struct MetricsSnapshot {
   std::vector<std::pair<std::string, stats::ListenerTotals>> listeners;
   ReloadStatus reload;
   std::vector<CertificateExpiry> certificates;  // one per (file, subject)
+  std::vector<ManagedCertificateRow> managed;   // the ACME client's
 };
 
 MetricsSnapshot collectMetrics(const GatewayControl& control,

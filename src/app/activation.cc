@@ -24,6 +24,28 @@ void startTicketKeys(config::Snapshot& next, const config::Snapshot* previous) {
         *plan.redis, next.runtime.ticketKeys, stats::backgroundCounters().newBlock());
 }
 
+// The ACME client: carried over when its settings did not change, else the old one stops
+// (no two instances order at once) and a new one starts from the state directory.
+Status startAcme(config::Snapshot& next, const config::Snapshot* previous) {
+  std::shared_ptr<acme::Manager> old = previous ? previous->acmeManager : nullptr;
+  if (!next.config.acme) {
+    if (old) old->stop();
+    return Ok{};
+  }
+  auto options = config::acmeOptions(*next.config.acme, next.config.path);
+  if (!options) return options.error();
+  if (old && old->options() == *options) {
+    next.acmeManager = old;
+  } else {
+    if (old) old->stop();
+    next.acmeManager =
+        std::make_shared<acme::Manager>(*options, stats::backgroundCounters().newBlock());
+    next.acmeManager->start();
+  }
+  next.acmeManager->attach(next.runtime.managedCerts);
+  return Ok{};
+}
+
 }  // namespace
 
 Status activate(config::Snapshot& next, const config::Snapshot* previous) {
@@ -34,7 +56,7 @@ Status activate(config::Snapshot& next, const config::Snapshot* previous) {
                    "ssl.keylog_file: " + st.error().message};
   }
   startTicketKeys(next, previous);
-  return Ok{};
+  return startAcme(next, previous);
 }
 
 }  // namespace tlsgate::app

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "admin/admin_endpoint.h"
+#include "app/acme_http.h"
 #include "app/activation.h"
 #include "app/command_line.h"
 #include "app/gateway.h"
@@ -75,6 +76,16 @@ int serve(app::Gateway& gateway, sigset_t signals) {
     auto started = admin::startAdmin(running.admin->address, adminEndpoint);
     if (!started) return fail(Error{running.path, running.admin->line, started.error().toString()});
     adminServer = std::move(started.value());
+  }
+  std::unique_ptr<admin::HttpServer> acmeHttp;  // acme.http_listener (set up once)
+  if (running.acme && running.acme->httpListener) {
+    auto started = app::startAcmeHttp(
+        *running.acme->httpListener, [&gateway] { return gateway.snapshot()->acmeManager; },
+        stats::backgroundCounters().newBlock());
+    if (!started)
+      return fail(Error{running.path, running.acme->line,
+                        "acme.http_listener: " + started.error().toString()});
+    acmeHttp = std::move(started.value());
   }
   log::info("%u worker threads, %s", running.threads, OpenSSL_version(OPENSSL_VERSION));
   // The default groups follow the library: say when that leaves post-quantum out.

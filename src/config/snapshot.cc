@@ -106,9 +106,9 @@ Status ticketKeys(Snapshot& s, const Snapshot* previous) {
 
 // D5: with no certificate, every handshake fails (internal_error). Fine only when something
 // else can serve: a plugin (which may hand certificates in at the CERT hook) or an sni.yaml
-// tunnel_route (TLS not terminated). docs/decisions.md, "A configuration that serves nothing".
+// tunnel_route (TLS not terminated), or the ACME client. docs/decisions.md, "A configuration that serves nothing".
 bool somethingElseServes(const Snapshot& s) {
-  if (!s.config.plugins.empty()) return true;
+  if (!s.config.plugins.empty() || s.config.acme) return true;
   return std::any_of(s.runtime.routes->rules.begin(), s.runtime.routes->rules.end(),
                      [](const proxy::NameRule& rule) {
                        return rule.action && rule.action->kind == proxy::EndpointKind::kTunnel;
@@ -131,6 +131,10 @@ Status certificates(Snapshot& s) {
     return e;
   }
   s.runtime.certs = std::move(store.value());
+  // The ACME client's certificates are served with the same settings (filled when the
+  // gateway activates the snapshot: building reads no state and orders nothing).
+  if (s.config.acme)
+    s.runtime.managedCerts = std::make_shared<tls::ManagedCertStore>(s.runtime.serverParams);
   return Ok{};
 }
 

@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "acme/manager.h"
 #include "config/gateway_config.h"
 #include "config/ticket_key_setup.h"
 #include "core/result.h"
@@ -33,6 +34,9 @@ struct Snapshot {
   TicketKeyPlan ticketPlan;
   std::shared_ptr<tls::TicketKeyRotation> ticketRotation;
   std::shared_ptr<tls::TicketKeyRedisSync> ticketRedisSync;  // ssl.server.ticket_key.redis
+  // The ACME client (acme:), started by the gateway and carried over by reloads that keep
+  // its settings; it serves into runtime.managedCerts.
+  std::shared_ptr<acme::Manager> acmeManager;
 };
 
 // The workers' view of `snapshot`: its runtime part, which keeps the whole alive.

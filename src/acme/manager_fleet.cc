@@ -1,0 +1,122 @@
+// The Manager's challenges: served by this instance (tls-alpn-01 certificates in the managed
+// store, http-01 tokens for the http listener) and, in fleet mode, put in Redis for the
+// others, and taken from Redis when another instance orders.
+#include <thread>
+
+#include "acme/certificate_request.h"
+#include "acme/client.h"
+#include "acme/manager.h"
+#include "acme/order_flow.h"
+#include "acme/shared_state.h"
+#include "acme/state_dir.h"
+#include "core/log.h"
+
+namespace tlsgate::acme {
+
+namespace {
+
+std::string slotOf(const SharedChallenge& c) {
+  return c.type == "http-01" ? "http:" + c.token : "tls:" + c.name;
+}
+
+}  // namespace
+
+class Manager::Sink final : public ChallengeSink {
+ public:
+  explicit Sink(Manager& m) : m_(m) {}
+
+  Status publish(const Authorization& authz, const Challenge& challenge,
+                 const std::string& keyAuthorization) override {
+    SharedChallenge c{challenge.type, authz.identifier, challenge.token, keyAuthorization, {}, {}};
+    if (challenge.type == "tls-alpn-01") {
+      auto pem = tlsAlpnChallengeCertificate(authz.identifier, keyAuthorization);
+      if (!pem) return pem.error();
+      c.certPem = pem->certPem;
+      c.keyPem = pem->keyPem;
+    }
+    m_.publishChallenge(c);
+    if (!m_.fleet_) return Ok{};
+    // Every instance must have it before the CA asks one of them: two poll intervals.
+    if (auto st = m_.fleet_->putChallenge(c, std::chrono::minutes(10)); !st) return st;
+    std::this_thread::sleep_for(2 * m_.options_.fleet->pollInterval + std::chrono::milliseconds(200));
+    return Ok{};
+  }
+
+  void withdraw(const Authorization& authz, const Challenge& challenge) override {
+    SharedChallenge c{challenge.type, authz.identifier, challenge.token, {}, {}, {}};
+    m_.withdrawChallenge(c);
+    if (m_.fleet_) (void)m_.fleet_->removeChallenge(c);
+  }
+
+ private:
+  Manager& m_;
+};
+
+Result<Issued> Manager::issueThroughSink(const IssueOptions& options) {
+  Sink sink(*this);
+  return issue(*client_, sink, options);
+}
+
+void Manager::publishChallenge(const SharedChallenge& c) {
+  std::lock_guard lock(mutex_);
+  if (c.type == "http-01") {
+    tokens_[c.token] = c.keyAuthorization;
+    if (store_) store_->putToken(c.token, c.keyAuthorization);
+    return;
+  }
+  tlsChallenges_[c.name] = {c.certPem, c.keyPem};
+  if (store_)
+    if (auto st = store_->putChallenge(c.name, c.certPem, c.keyPem); !st)
+      log::warning("acme: challenge for %s: %s", c.name.c_str(), st.error().toString().c_str());
+}
+
+void Manager::withdrawChallenge(const SharedChallenge& c) {
+  std::lock_guard lock(mutex_);
+  if (c.type == "http-01") {
+    tokens_.erase(c.token);
+    if (store_) store_->removeToken(c.token);
+    return;
+  }
+  tlsChallenges_.erase(c.name);
+  if (store_) store_->removeChallenge(c.name);
+}
+
+// Once per poll interval: the challenges other instances put in Redis (answered here too),
+// and certificates newer than the ones held (another instance renewed them).
+void Manager::syncFleet() {
+  auto pending = fleet_->challenges();
+  if (!pending) {
+    counters_.add(stats::Counter::kAcmeFailures);
+    TG_DEBUG(log::kNet, "acme: Redis: %s", pending.error().toString().c_str());
+    return;  // what is held keeps serving; the next poll retries
+  }
+  std::set<std::string> now;
+  for (const SharedChallenge& c : *pending) {
+    const std::string slot = slotOf(c);
+    now.insert(slot);
+    if (!fleetChallenges_.contains(slot)) publishChallenge(c);
+  }
+  for (const std::string& slot : fleetChallenges_) {
+    if (now.contains(slot)) continue;
+    const bool http = slot.starts_with("http:");
+    SharedChallenge gone{http ? "http-01" : "tls-alpn-01", http ? "" : slot.substr(4),
+                         http ? slot.substr(5) : "", {}, {}, {}};
+    withdrawChallenge(gone);
+  }
+  fleetChallenges_ = std::move(now);
+  for (Tracked& t : tracked_) {
+    auto shared = fleet_->certificate(t.spec.names.front());
+    if (!shared || !*shared) continue;
+    if (t.held && t.held->chainPem == (*shared)->chainPem) continue;
+    auto facts = certFacts((*shared)->chainPem);
+    if (!facts || (t.held && facts->notAfter < t.held->notAfter)) continue;
+    const bool renewal = t.held.has_value();
+    adopt(t, (*shared)->chainPem, (*shared)->keyPem, renewal);
+    if (auto st = writeStoredCertificate(options_.stateDir, t.spec.names.front(),
+                                         StoredCertificate{(*shared)->chainPem, (*shared)->keyPem});
+        !st)
+      log::warning("acme: %s", st.error().toString().c_str());
+  }
+}
+
+}  // namespace tlsgate::acme
