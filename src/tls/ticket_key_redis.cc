@@ -2,12 +2,8 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <initializer_list>
 #include <string_view>
 
 #include "core/log.h"
@@ -27,28 +23,6 @@ int64_t unixNowMs() {
       .count();
 }
 
-// "host:pid:8 random hex digits": readable in `redis-cli GET <prefix>lease`, unique even for
-// two instances in one container.
-std::string makeInstanceId() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  unsigned char r[4];
-  RAND_bytes(r, sizeof r);
-  char id[320];
-  std::snprintf(id, sizeof id, "%s:%d:%02x%02x%02x%02x", host, static_cast<int>(getpid()), r[0],
-                r[1], r[2], r[3]);
-  return id;
-}
-
-struct ReplyDeleter {
-  void operator()(redisReply* r) const {
-    // The ring's bytes are secrets: wipe them before hiredis frees the buffer.
-    if (r->type == REDIS_REPLY_STRING && r->str) OPENSSL_cleanse(r->str, r->len);
-    freeReplyObject(r);
-  }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
 // Wipes an encoded ring when it goes out of scope.
 struct WipedString {
   std::string bytes;
@@ -56,62 +30,6 @@ struct WipedString {
 };
 
 }  // namespace
-
-// One synchronous hiredis connection with connect and command timeouts. After an I/O error
-// the context is unusable: the owner drops it and connects again on the next attempt.
-class TicketKeyRedisSync::Connection {
- public:
-  static std::unique_ptr<Connection> open(const TicketRedisOptions& options, std::string& error) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(options.timeout).count();
-    const timeval tv{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
-    redisContext* ctx = redisConnectWithTimeout(options.host.c_str(), options.port, tv);
-    if (!ctx) {
-      error = "cannot allocate a connection";
-      return nullptr;
-    }
-    std::unique_ptr<Connection> c(new Connection(ctx));
-    if (ctx->err) {
-      error = std::string("connect: ") + ctx->errstr;
-      return nullptr;
-    }
-    if (redisSetTimeout(ctx, tv) != REDIS_OK) {
-      error = "cannot set the command timeout";
-      return nullptr;
-    }
-    if (!options.password.empty() && !c->run({"AUTH", options.password}, error)) {
-      error = "AUTH: " + error;
-      return nullptr;
-    }
-    return c;
-  }
-
-  ~Connection() { redisFree(ctx_); }
-
-  // The reply, or nullptr with `error` set (I/O error, timeout, or an error reply).
-  Reply run(std::initializer_list<std::string_view> args, std::string& error) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (auto a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    Reply reply(static_cast<redisReply*>(
-        redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
-    if (!reply) {
-      error = ctx_->errstr[0] ? ctx_->errstr : "no reply";
-      return nullptr;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-      error = std::string(reply->str, reply->len);
-      return nullptr;
-    }
-    return reply;
-  }
-
- private:
-  explicit Connection(redisContext* ctx) : ctx_(ctx) {}
-  redisContext* ctx_;
-};
 
 TicketKeyRedisSync::TicketKeyRedisSync(TicketRedisOptions options,
                                        std::shared_ptr<TicketKeyStore> store,
@@ -122,7 +40,7 @@ TicketKeyRedisSync::TicketKeyRedisSync(TicketRedisOptions options,
                 .leadMs = 3 * options_.pollInterval.count()},
       store_(std::move(store)),
       counters_(counters),
-      instanceId_(makeInstanceId()),
+      instanceId_(makeRedisInstanceId()),
       ringKey_(options_.keyPrefix + "ring"),
       leaseKey_(options_.keyPrefix + "lease") {
   // Until Redis says otherwise, the store's current key is this instance's schedule and its
@@ -189,13 +107,15 @@ std::chrono::milliseconds TicketKeyRedisSync::nextWait(int64_t) const {
 // wrote meanwhile makes our EXEC fail instead of being overwritten.
 bool TicketKeyRedisSync::syncOnce() {
   std::string error;
-  if (!connection_) connection_ = Connection::open(options_, error);
+  if (!connection_)
+    connection_ = RedisConnection::open(options_.host, options_.port, options_.password,
+                                        options_.timeout, error);
   if (!connection_) {
     noteFailure(error);
     return false;
   }
-  Connection& redis = *connection_;
-  Reply got;
+  RedisConnection& redis = *connection_;
+  RedisReply got;
   if (!redis.run({"WATCH", ringKey_}, error) || !(got = redis.run({"GET", ringKey_}, error))) {
     noteFailure(error);
     return false;
@@ -232,7 +152,7 @@ bool TicketKeyRedisSync::syncOnce() {
 
 // The lease: SET NX PX takes it when free; the holder renews it. Another instance's lease
 // means it writes, not us.
-bool TicketKeyRedisSync::holdLease(Connection& redis) {
+bool TicketKeyRedisSync::holdLease(RedisConnection& redis) {
   std::string error;
   const auto ttl = std::to_string(std::max<int64_t>(5 * options_.pollInterval.count(), 2000));
   auto set = redis.run({"SET", leaseKey_, instanceId_, "NX", "PX", ttl}, error);
@@ -247,7 +167,7 @@ bool TicketKeyRedisSync::holdLease(Connection& redis) {
 
 // MULTI/SET/EXEC under the WATCH of syncOnce(). A nil EXEC means the ring changed since we
 // read it: nothing written, the next poll reads the new one.
-bool TicketKeyRedisSync::writeRing(Connection& redis, const SharedRing& ring) {
+bool TicketKeyRedisSync::writeRing(RedisConnection& redis, const SharedRing& ring) {
   std::string error;
   WipedString bytes{encodeSharedRing(ring)};
   if (!redis.run({"MULTI"}, error) || !redis.run({"SET", ringKey_, bytes.bytes}, error)) {

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "stats/counters.h"
+#include "tls/redis_connection.h"
 #include "tls/ticket_key_schedule.h"
 #include "tls/ticket_keys.h"
 
@@ -79,7 +80,6 @@ class TicketKeyRedisSync {
   const TicketRedisOptions& options() const { return options_; }
 
  private:
-  class Connection;
   struct DecryptOnlyKey {
     TicketKey key;
     int64_t dropAtMs = 0;
@@ -87,8 +87,8 @@ class TicketKeyRedisSync {
 
   void run();
   bool syncOnce();  // false: Redis failed (reason in lastError_)
-  bool writeRing(Connection& redis, const SharedRing& ring);
-  bool holdLease(Connection& redis);
+  bool writeRing(RedisConnection& redis, const SharedRing& ring);
+  bool holdLease(RedisConnection& redis);
   void adopt(SharedRing ring, int64_t nowMs);
   void publishIfChanged(int64_t nowMs);
   void noteFailure(const std::string& why);
@@ -103,7 +103,7 @@ class TicketKeyRedisSync {
   const std::string ringKey_, leaseKey_;
 
   // Only the thread touches these (and the constructor before it starts).
-  std::unique_ptr<Connection> connection_;
+  std::unique_ptr<RedisConnection> connection_;
   SharedRing shared_;
   std::vector<DecryptOnlyKey> decryptOnly_;
   TicketKeyRing published_;

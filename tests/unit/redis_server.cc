@@ -102,4 +102,13 @@ RedisServer::Reply RedisServer::command(const std::vector<std::string>& args,
   return r;
 }
 
+bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
 }  // namespace tlsgate::testing

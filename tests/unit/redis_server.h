@@ -6,6 +6,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,5 +38,10 @@ class RedisServer {
   uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
+
+// Polls `done` every 10 ms for up to `limit` (generous: the Redis tests assert no speed);
+// its last answer.
+bool waitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds limit = std::chrono::seconds(20));
 
 }  // namespace tlsgate::testing

@@ -19,6 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using stats::Counter;
 using tlsgate::testing::RedisServer;
+using tlsgate::testing::waitFor;
 
 TicketRedisOptions optionsFor(const RedisServer& redis, const std::string& prefix = "t:") {
   TicketRedisOptions o;
@@ -36,16 +37,6 @@ std::shared_ptr<TicketKeyStore> newStore() {
   auto ring = std::make_shared<TicketKeyRing>();
   ring->keys.push_back(randomTicketKey());
   return std::make_shared<TicketKeyStore>(ring);
-}
-
-// Polls `done` for up to `limit` (generous: nothing here asserts speed).
-bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
 }
 
 TicketKey encrypting(const TicketKeyStore& store) {
