@@ -9,8 +9,8 @@
 #include "acme/client.h"
 #include "acme/jws.h"
 #include "acme/order_flow.h"
-#include "acme/renewal.h"
 #include "acme/redis_state.h"
+#include "acme/renewal.h"
 #include "acme/shared_state.h"
 #include "acme/state_dir.h"
 #include "core/log.h"
@@ -109,8 +109,8 @@ std::optional<std::string> Manager::keyAuthorization(std::string_view token) con
 void Manager::start() {
   if (options_.fleet) {
     const FleetOptions& f = *options_.fleet;
-    fleet_ = std::make_unique<RedisState>(
-        RedisStateOptions{f.host, f.port, f.keyPrefix, f.password, std::chrono::milliseconds(1000)});
+    fleet_ = std::make_unique<RedisState>(RedisStateOptions{f.host, f.port, f.keyPrefix, f.password,
+                                                            std::chrono::milliseconds(1000)});
   }
   for (Tracked& t : tracked_) loadStored(t);
   thread_ = startSignalFreeThread([this] { run(); });
@@ -140,7 +140,8 @@ void Manager::run() {
       next = std::min(next, t.nextAttempt);
     }
     if (fleet_) {
-      const auto poll = std::chrono::duration_cast<std::chrono::seconds>(options_.fleet->pollInterval);
+      const auto poll =
+          std::chrono::duration_cast<std::chrono::seconds>(options_.fleet->pollInterval);
       next = std::min(next, now() + std::max<std::time_t>(1, poll.count()));
     }
     if (!sleepUntil(next)) return;
@@ -149,7 +150,8 @@ void Manager::run() {
 
 bool Manager::sleepUntil(std::time_t when) {
   std::unique_lock lock(mutex_);
-  wake_.wait_until(lock, std::chrono::system_clock::from_time_t(when), [this] { return stopping_; });
+  wake_.wait_until(lock, std::chrono::system_clock::from_time_t(when),
+                   [this] { return stopping_; });
   return !stopping_;
 }
 
@@ -211,7 +213,8 @@ void Manager::attempt(Tracked& t) {
       !st)
     log::warning("acme: %s: %s", id.c_str(), st.error().toString().c_str());
   if (fleet_)
-    if (auto st = fleet_->putCertificate(SharedCertificate{id, issued->chainPem, issued->keyPem}); !st)
+    if (auto st = fleet_->putCertificate(SharedCertificate{id, issued->chainPem, issued->keyPem});
+        !st)
       log::warning("acme: %s: Redis: %s", id.c_str(), st.error().toString().c_str());
   if (renewal) counters_.add(Counter::kAcmeRenewals);
   log::info("acme: %s: %s certificate for %zu name(s) serving", id.c_str(),
@@ -224,7 +227,9 @@ void Manager::failed(Tracked& t, const std::string& why, bool ordered) {
   const std::string& id = t.spec.names.front();
   counters_.add(Counter::kAcmeFailures);
   if (ordered) counters_.add(Counter::kAcmeOrdersFailed);
-  std::chrono::seconds wait = failureBackoff(++t.failures, now(), t.held ? t.held->notAfter : 0);
+  // Nothing held yet: nothing expires, the back-off alone paces the retries.
+  const std::time_t notAfter = t.held ? t.held->notAfter : now() + 365 * 86400;
+  std::chrono::seconds wait = failureBackoff(++t.failures, now(), notAfter);
   if (client_) wait = std::max(wait, client_->lastRetryAfter());
   client_.reset();
   t.nextAttempt = now() + wait.count();

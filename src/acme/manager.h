@@ -88,7 +88,7 @@ class Manager {
 
   mutable std::mutex mutex_;  // guards what attach() and the http-01 listener read
   std::shared_ptr<tls::ManagedCertStore> store_;
-  std::map<std::string, tls::ManagedCert> published_;          // by id
+  std::map<std::string, tls::ManagedCert> published_;                         // by id
   std::map<std::string, std::pair<std::string, std::string>> tlsChallenges_;  // name -> cert, key
   std::map<std::string, std::string, std::less<>> tokens_;  // http-01: token -> key authorization
   std::condition_variable wake_;

@@ -38,7 +38,8 @@ class Manager::Sink final : public ChallengeSink {
     if (!m_.fleet_) return Ok{};
     // Every instance must have it before the CA asks one of them: two poll intervals.
     if (auto st = m_.fleet_->putChallenge(c, std::chrono::minutes(10)); !st) return st;
-    std::this_thread::sleep_for(2 * m_.options_.fleet->pollInterval + std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(2 * m_.options_.fleet->pollInterval +
+                                std::chrono::milliseconds(200));
     return Ok{};
   }
 
@@ -99,8 +100,12 @@ void Manager::syncFleet() {
   for (const std::string& slot : fleetChallenges_) {
     if (now.contains(slot)) continue;
     const bool http = slot.starts_with("http:");
-    SharedChallenge gone{http ? "http-01" : "tls-alpn-01", http ? "" : slot.substr(4),
-                         http ? slot.substr(5) : "", {}, {}, {}};
+    SharedChallenge gone{http ? "http-01" : "tls-alpn-01",
+                         http ? "" : slot.substr(4),
+                         http ? slot.substr(5) : "",
+                         {},
+                         {},
+                         {}};
     withdrawChallenge(gone);
   }
   fleetChallenges_ = std::move(now);

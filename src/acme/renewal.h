@@ -14,8 +14,8 @@ struct RenewalPolicy {
   double jitterShare = 0.05;        // ... minus up to this share, so a fleet spreads out
 };
 
-// notAfter - remainingShare * lifetime - random01 * jitterShare * lifetime, never before
-// notBefore. random01 is in [0, 1].
+// notAfter - remainingShare * lifetime - random01 * jitterShare * (1 - remainingShare) *
+// lifetime, never before notBefore. random01 is in [0, 1].
 std::time_t renewalTime(std::time_t notBefore, std::time_t notAfter, const RenewalPolicy& policy,
                         double random01);
 
@@ -23,7 +23,7 @@ std::time_t renewalTime(std::time_t notBefore, std::time_t notAfter, const Renew
 // a uniformly random time in it); its start when the window is empty or reversed.
 std::time_t ariRenewalTime(const RenewalWindow& window, double random01);
 
-// The wait after failuresInRow (>= 1) failed renewals: 1 minute, doubling, at most 1 hour,
+// The wait after failuresInRow (>= 1) failed renewals: 10 s, doubling, at most 1 hour,
 // and at most a tenth of what is left until notAfter, but at least 10 seconds.
 std::chrono::seconds failureBackoff(int failuresInRow, std::time_t now, std::time_t notAfter);
 

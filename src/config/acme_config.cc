@@ -48,7 +48,8 @@ class AcmeParser {
 
 Result<std::string> AcmeParser::text(const Field& f) const {
   if (!f.value.IsScalar() || f.value.Scalar().empty())
-    return fail(f.valueLine(), f.label + " must be a non-empty string, got " + yaml::describe(f.value));
+    return fail(f.valueLine(),
+                f.label + " must be a non-empty string, got " + yaml::describe(f.value));
   return f.value.Scalar();
 }
 
@@ -74,8 +75,8 @@ std::string AcmeParser::resolve(const std::string& file) const {
 }
 
 Result<AcmeConfig> AcmeParser::parse(const Field& f) {
-  auto keys = yaml::fields(path_, f.value, f.valueLine(), f.label,
-                           schema::keySet("tlsgate.yaml", "acme"));
+  auto keys =
+      yaml::fields(path_, f.value, f.valueLine(), f.label, schema::keySet("tlsgate.yaml", "acme"));
   if (!keys) return keys.error();
   AcmeConfig acme;
   acme.line = f.line;
@@ -158,8 +159,8 @@ Status AcmeParser::parseRenewRemaining(const Field& k, acme::ManagerOptions& o) 
   double v = 0;
   const std::string s = k.value.IsScalar() ? k.value.Scalar() : "";
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v) ||
-      v <= 0 || v >= 1)
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v) || v <= 0 ||
+      v >= 1)
     return fail(k.valueLine(), k.label + " must be a share of the lifetime between 0 and 1, got " +
                                    yaml::describe(k.value));
   o.renewRemaining = v;
@@ -206,7 +207,8 @@ std::string nameProblem(const std::string& name) {
 
 Status AcmeParser::parseCertificates(const Field& k, acme::ManagerOptions& o) const {
   if (!k.value.IsSequence() || k.value.size() == 0)
-    return fail(k.valueLine(), k.label + " must be a non-empty list, got " + yaml::describe(k.value));
+    return fail(k.valueLine(),
+                k.label + " must be a non-empty list, got " + yaml::describe(k.value));
   std::set<std::string> seen;
   int index = 0;
   for (const auto& item : k.value) {

@@ -58,10 +58,10 @@
 #include <string_view>
 #include <vector>
 
+#include "config/acme_config.h"
 #include "config/wire_trace_config.h"
 #include "core/result.h"
 #include "net/address.h"
-#include "config/acme_config.h"
 #include "proxy/admission_rules.h"
 #include "tls/tls_settings.h"
 

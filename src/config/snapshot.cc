@@ -106,7 +106,8 @@ Status ticketKeys(Snapshot& s, const Snapshot* previous) {
 
 // D5: with no certificate, every handshake fails (internal_error). Fine only when something
 // else can serve: a plugin (which may hand certificates in at the CERT hook) or an sni.yaml
-// tunnel_route (TLS not terminated), or the ACME client. docs/decisions.md, "A configuration that serves nothing".
+// tunnel_route (TLS not terminated), or the ACME client. docs/decisions.md, "A configuration that
+// serves nothing".
 bool somethingElseServes(const Snapshot& s) {
   if (!s.config.plugins.empty() || s.config.acme) return true;
   return std::any_of(s.runtime.routes->rules.begin(), s.runtime.routes->rules.end(),

@@ -42,8 +42,8 @@ bool splitAddress(const std::string& text, std::string& host, uint16_t& port) {
 
 Result<TicketRedisConfig> parseTicketRedisConfig(const yaml::Field& f, const std::string& path,
                                                  const std::string& dir, std::string_view scope) {
-  auto keys = yaml::fields(path, f.value, f.valueLine(), f.label,
-                           schema::keySet("tlsgate.yaml", scope));
+  auto keys =
+      yaml::fields(path, f.value, f.valueLine(), f.label, schema::keySet("tlsgate.yaml", scope));
   if (!keys) return keys.error();
   auto fail = [&path](int line, std::string message) {
     return Error{path, line, std::move(message)};

@@ -30,13 +30,26 @@ TEST(AcmeRenewal, JitterMovesTheTimeEarlierByAtMostItsShare) {
   std::time_t latest = renewalTime(0, lifetime, policy, 0.0);
   std::time_t earliest = renewalTime(0, lifetime, policy, 1.0);
   EXPECT_NEAR(static_cast<double>(latest), lifetime * 2.0 / 3, 1);
-  EXPECT_NEAR(static_cast<double>(latest - earliest), lifetime * 0.05, 1);
+  // 5 % of the two thirds before the renewal point.
+  EXPECT_NEAR(static_cast<double>(latest - earliest), lifetime * 0.05 * 2 / 3, 1);
   std::time_t middle = renewalTime(0, lifetime, policy, 0.5);
   EXPECT_LT(middle, latest);
   EXPECT_GT(middle, earliest);
   // Out-of-range random numbers stay inside the bounds.
   EXPECT_EQ(renewalTime(0, lifetime, policy, 7.0), earliest);
   EXPECT_EQ(renewalTime(0, lifetime, policy, -1.0), latest);
+}
+
+// A renewal point near notBefore (renew_remaining 0.999, as the tests force renewal) must
+// not be pulled back to notBefore by the jitter: the new certificate would be renewed again
+// as soon as it arrived.
+TEST(AcmeRenewal, JitterNeverReachesNotBefore) {
+  RenewalPolicy policy;
+  policy.remainingShare = 0.999;
+  std::time_t lifetime = 1000 * kDay;
+  EXPECT_GT(renewalTime(0, lifetime, policy, 1.0), 0);
+  EXPECT_NEAR(static_cast<double>(renewalTime(0, lifetime, policy, 1.0)), lifetime * 0.001 * 0.95,
+              1);
 }
 
 TEST(AcmeRenewal, NeverBeforeNotBefore) {
@@ -55,15 +68,15 @@ TEST(AcmeRenewal, AriTimeIsInTheWindow) {
   EXPECT_EQ(ariRenewalTime(RenewalWindow{3000, 2000, seconds(0)}, 0.5), 3000);
 }
 
-TEST(AcmeRenewal, FailureBackoffDoublesFromAMinuteToAnHour) {
+TEST(AcmeRenewal, FailureBackoffDoublesFromTenSecondsToAnHour) {
   std::time_t now = 0, far = 365 * kDay;
-  EXPECT_EQ(failureBackoff(1, now, far), seconds(60));
-  EXPECT_EQ(failureBackoff(2, now, far), seconds(120));
-  EXPECT_EQ(failureBackoff(3, now, far), seconds(240));
-  EXPECT_EQ(failureBackoff(6, now, far), seconds(1920));
-  EXPECT_EQ(failureBackoff(7, now, far), seconds(3600));
+  EXPECT_EQ(failureBackoff(1, now, far), seconds(10));
+  EXPECT_EQ(failureBackoff(2, now, far), seconds(20));
+  EXPECT_EQ(failureBackoff(3, now, far), seconds(40));
+  EXPECT_EQ(failureBackoff(9, now, far), seconds(2560));
+  EXPECT_EQ(failureBackoff(10, now, far), seconds(3600));
   EXPECT_EQ(failureBackoff(1000, now, far), seconds(3600));
-  EXPECT_EQ(failureBackoff(0, now, far), seconds(60));
+  EXPECT_EQ(failureBackoff(0, now, far), seconds(10));
 }
 
 TEST(AcmeRenewal, FailureBackoffIsAtMostATenthOfWhatIsLeftButAtLeastTenSeconds) {
