@@ -109,6 +109,19 @@ admission:
       connection_burst: 40
       handshakes_per_second: 10
       handshake_burst: 20
+acme:
+  directory: https://acme.test/directory
+  ca_file: /etc/ssl/certs/ca-certificates.crt
+  contact: [mailto:ops@a.test]
+  account_key: /nonexistent/tlsgate-schema-test/account.key
+  state_dir: /var/lib/tlsgate/acme
+  key_type: rsa
+  challenges: [http-01, tls-alpn-01]
+  renew_remaining: 0.25
+  http_listener: {address: 127.0.0.1:8080, redirect_https: false}
+  redis: {address: 127.0.0.1:6379, key_prefix: "fleet:acme:", password_file: redis.pass, poll_interval: 1}
+  certificates:
+    - names: [a.test, www.a.test]
 )";
 
 const std::string kEverySniKey = R"(sni:
