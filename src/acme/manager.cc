@@ -124,7 +124,7 @@ void Manager::loadStored(Tracked& t) {
     log::warning("acme: %s: %s", id.c_str(), stored.error().toString().c_str());
     return;
   }
-  if (*stored) adopt(t, (*stored)->chainPem, (*stored)->keyPem, false);
+  if (*stored) adopt(t, (*stored)->chainPem, (*stored)->keyPem);
 }
 
 void Manager::run() {
@@ -189,6 +189,11 @@ void Manager::attempt(Tracked& t) {
       t.nextAttempt = now() + 10;
       return;
     }
+    // The holder before us may have put a certificate in Redis just before it let go.
+    if (adoptFromFleet(t) && t.nextAttempt > now()) {
+      (void)fleet_->releaseLease(id);
+      return;
+    }
   }
   IssueOptions io;
   io.names = t.spec.names;
@@ -204,18 +209,22 @@ void Manager::attempt(Tracked& t) {
       if (client_->renewalInfo(facts->ariCertId)) io.replacesCertId = facts->ariCertId;
   counters_.add(Counter::kAcmeOrders);
   auto issued = issueThroughSink(io);
-  if (fleet_) (void)fleet_->releaseLease(id);
-  if (!issued) return failed(t, issued.error().toString(), true);
+  if (!issued) {
+    if (fleet_) (void)fleet_->releaseLease(id);
+    return failed(t, issued.error().toString(), true);
+  }
   const bool renewal = t.held.has_value();
-  adopt(t, issued->chainPem, issued->keyPem, renewal);
+  adopt(t, issued->chainPem, issued->keyPem);
   if (auto st = writeStoredCertificate(options_.stateDir, id,
                                        StoredCertificate{issued->chainPem, issued->keyPem});
       !st)
     log::warning("acme: %s: %s", id.c_str(), st.error().toString().c_str());
-  if (fleet_)
+  if (fleet_) {  // the certificate first: whoever takes the lease next finds it
     if (auto st = fleet_->putCertificate(SharedCertificate{id, issued->chainPem, issued->keyPem});
         !st)
       log::warning("acme: %s: Redis: %s", id.c_str(), st.error().toString().c_str());
+    (void)fleet_->releaseLease(id);
+  }
   if (renewal) counters_.add(Counter::kAcmeRenewals);
   log::info("acme: %s: %s certificate for %zu name(s) serving", id.c_str(),
             renewal ? "renewed" : "new", t.spec.names.size());
@@ -238,8 +247,7 @@ void Manager::failed(Tracked& t, const std::string& why, bool ordered) {
 }
 
 // Serves a certificate (stored, issued, or from the fleet) and plans its renewal.
-void Manager::adopt(Tracked& t, const std::string& chainPem, const std::string& keyPem,
-                    bool renewal) {
+void Manager::adopt(Tracked& t, const std::string& chainPem, const std::string& keyPem) {
   const std::string& id = t.spec.names.front();
   auto facts = certFacts(chainPem);
   if (!facts) {
@@ -255,7 +263,7 @@ void Manager::adopt(Tracked& t, const std::string& chainPem, const std::string& 
   std::vector<std::string> want = t.spec.names, have = facts->names;
   std::sort(want.begin(), want.end());
   std::sort(have.begin(), have.end());
-  if (want != have && !renewal) t.nextAttempt = now();
+  if (want != have) t.nextAttempt = now();
   t.held->nextRenewal = t.nextAttempt;
   std::lock_guard lock(mutex_);
   published_[id] = *t.held;

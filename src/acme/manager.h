@@ -71,10 +71,11 @@ class Manager {
   void attempt(Tracked& t);
   Result<Issued> issueThroughSink(const IssueOptions& options);
   bool ensureClient();
-  void adopt(Tracked& t, const std::string& chainPem, const std::string& keyPem, bool renewal);
+  void adopt(Tracked& t, const std::string& chainPem, const std::string& keyPem);
   void schedule(Tracked& t);
   void failed(Tracked& t, const std::string& why, bool ordered);
   void syncFleet();
+  bool adoptFromFleet(Tracked& t);
   void publishChallenge(const SharedChallenge& c);
   void withdrawChallenge(const SharedChallenge& c);
   bool sleepUntil(std::time_t when);  // false: stopping

@@ -109,19 +109,23 @@ void Manager::syncFleet() {
     withdrawChallenge(gone);
   }
   fleetChallenges_ = std::move(now);
-  for (Tracked& t : tracked_) {
-    auto shared = fleet_->certificate(t.spec.names.front());
-    if (!shared || !*shared) continue;
-    if (t.held && t.held->chainPem == (*shared)->chainPem) continue;
-    auto facts = certFacts((*shared)->chainPem);
-    if (!facts || (t.held && facts->notAfter < t.held->notAfter)) continue;
-    const bool renewal = t.held.has_value();
-    adopt(t, (*shared)->chainPem, (*shared)->keyPem, renewal);
-    if (auto st = writeStoredCertificate(options_.stateDir, t.spec.names.front(),
-                                         StoredCertificate{(*shared)->chainPem, (*shared)->keyPem});
-        !st)
-      log::warning("acme: %s", st.error().toString().c_str());
-  }
+  for (Tracked& t : tracked_) adoptFromFleet(t);
+}
+
+// A certificate in Redis newer than the one held (another instance obtained it): served and
+// stored here too. False: nothing newer there.
+bool Manager::adoptFromFleet(Tracked& t) {
+  auto shared = fleet_->certificate(t.spec.names.front());
+  if (!shared || !*shared) return false;
+  if (t.held && t.held->chainPem == (*shared)->chainPem) return false;
+  auto facts = certFacts((*shared)->chainPem);
+  if (!facts || (t.held && facts->notAfter < t.held->notAfter)) return false;
+  adopt(t, (*shared)->chainPem, (*shared)->keyPem);
+  if (auto st = writeStoredCertificate(options_.stateDir, t.spec.names.front(),
+                                       StoredCertificate{(*shared)->chainPem, (*shared)->keyPem});
+      !st)
+    log::warning("acme: %s", st.error().toString().c_str());
+  return true;
 }
 
 }  // namespace tlsgate::acme
