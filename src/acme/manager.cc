@@ -15,6 +15,7 @@
 #include "acme/state_dir.h"
 #include "core/log.h"
 #include "core/signal_free_thread.h"
+#include "core/thread_name.h"
 
 namespace tlsgate::acme {
 
@@ -113,7 +114,10 @@ void Manager::start() {
                                                             std::chrono::milliseconds(1000)});
   }
   for (Tracked& t : tracked_) loadStored(t);
-  thread_ = startSignalFreeThread([this] { run(); });
+  thread_ = startSignalFreeThread([this] {
+    nameThisThread("acme");
+    run();
+  });
 }
 
 // What a restart finds in the state directory is served at once, whatever its issuer.

@@ -216,7 +216,7 @@ Result<std::unique_ptr<HttpServer>> startAdmin(const net::Address& address,
   auto server =
       HttpServer::listen(address, [&endpoint](const HttpRequest& r) { return endpoint.handle(r); });
   if (!server) return server.error();
-  (*server)->start();
+  (*server)->start("admin");
   log::info("admin endpoint on http://%s", (*server)->address().toString().c_str());
   return server;
 }

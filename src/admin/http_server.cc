@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "net/socket.h"
 
 namespace tlsgate::admin {
@@ -98,8 +99,11 @@ HttpServer::~HttpServer() {
   if (thread_.joinable()) thread_.join();
 }
 
-void HttpServer::start() {
-  thread_ = std::thread([this] { run(); });
+void HttpServer::start(const std::string& threadName) {
+  thread_ = std::thread([this, threadName] {
+    nameThisThread(threadName);
+    run();
+  });
 }
 
 void HttpServer::run() {

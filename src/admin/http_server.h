@@ -39,7 +39,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  void start();
+  // `threadName`: what the serving thread is called (core/thread_name.h).
+  void start(const std::string& threadName);
   const net::Address& address() const { return bound_; }
 
  private:

@@ -56,7 +56,7 @@ Result<std::unique_ptr<admin::HttpServer>> startAcmeHttp(const config::AcmeHttpL
         return answerAcmeHttp(req, redirect, current.get(), counters);
       });
   if (!server) return server.error();
-  (*server)->start();
+  (*server)->start("acme-http");
   log::info("acme: http-01 answered on %s", (*server)->address().toString().c_str());
   return server;
 }

@@ -7,6 +7,7 @@
 #include "app/activation.h"
 #include "app/restart_only.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "net/socket.h"
 #include "stats/listener_stats.h"
 
@@ -98,11 +99,15 @@ Status Gateway::startThreads() {
   try {
     for (size_t w = 0; w < workers_.size(); ++w)
       threads_.emplace_back([this, w] {
+        nameThisThread("worker-" + std::to_string(w));
         workers_[w]->run();
         workerExited_[w] = true;
         --runningWorkers_;
       });
-    reloadThread_ = std::thread([this] { reloadLoop(); });
+    reloadThread_ = std::thread([this] {
+      nameThisThread("reload");
+      reloadLoop();
+    });
   } catch (const std::system_error& e) {
     runningWorkers_ -= static_cast<int>(workers_.size() - threads_.size());
     return Error{started_.path, 0,
