@@ -9,8 +9,8 @@
 #include "acme/client.h"
 #include "acme/jws.h"
 #include "acme/order_flow.h"
-#include "acme/renewal.h"
 #include "acme/redis_state.h"
+#include "acme/renewal.h"
 #include "acme/shared_state.h"
 #include "acme/state_dir.h"
 #include "core/log.h"
@@ -73,6 +73,14 @@ Result<AccountKey> loadAccountKey(const ManagerOptions& o, SharedState* fleet) {
 Manager::Manager(ManagerOptions options, stats::CounterBlock& counters)
     : options_(std::move(options)), counters_(counters) {
   for (const auto& spec : options_.certificates) tracked_.push_back(Tracked{spec, {}, 0, 0, 0});
+  if (options_.onDemand)
+    onDemand_ = std::make_shared<OnDemandQueue>(*options_.onDemand, [this] {
+      {
+        std::lock_guard lock(mutex_);
+        onDemandQueued_ = true;
+      }
+      wake_.notify_all();
+    });
 }
 
 Manager::~Manager() {
@@ -84,6 +92,7 @@ void Manager::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  if (onDemand_) onDemand_->detach();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -91,6 +100,7 @@ void Manager::stop() {
 void Manager::attach(std::shared_ptr<tls::ManagedCertStore> store) {
   std::lock_guard lock(mutex_);
   store_ = std::move(store);
+  if (onDemand_) store_->setOnDemand(onDemand_);
   for (const auto& [id, cert] : published_)
     if (auto st = store_->put(cert); !st)
       log::warning("acme: %s: %s", id.c_str(), st.error().toString().c_str());
@@ -109,8 +119,8 @@ std::optional<std::string> Manager::keyAuthorization(std::string_view token) con
 void Manager::start() {
   if (options_.fleet) {
     const FleetOptions& f = *options_.fleet;
-    fleet_ = std::make_unique<RedisState>(
-        RedisStateOptions{f.host, f.port, f.keyPrefix, f.password, std::chrono::milliseconds(1000)});
+    fleet_ = std::make_unique<RedisState>(RedisStateOptions{f.host, f.port, f.keyPrefix, f.password,
+                                                            std::chrono::milliseconds(1000)});
   }
   for (Tracked& t : tracked_) loadStored(t);
   thread_ = startSignalFreeThread([this] { run(); });
@@ -129,6 +139,7 @@ void Manager::loadStored(Tracked& t) {
 
 void Manager::run() {
   while (true) {
+    if (onDemand_) serveOnDemand();
     if (fleet_) syncFleet();
     std::time_t next = now() + 3600;
     for (Tracked& t : tracked_) {
@@ -140,7 +151,8 @@ void Manager::run() {
       next = std::min(next, t.nextAttempt);
     }
     if (fleet_) {
-      const auto poll = std::chrono::duration_cast<std::chrono::seconds>(options_.fleet->pollInterval);
+      const auto poll =
+          std::chrono::duration_cast<std::chrono::seconds>(options_.fleet->pollInterval);
       next = std::min(next, now() + std::max<std::time_t>(1, poll.count()));
     }
     if (!sleepUntil(next)) return;
@@ -149,7 +161,8 @@ void Manager::run() {
 
 bool Manager::sleepUntil(std::time_t when) {
   std::unique_lock lock(mutex_);
-  wake_.wait_until(lock, std::chrono::system_clock::from_time_t(when), [this] { return stopping_; });
+  wake_.wait_until(lock, std::chrono::system_clock::from_time_t(when),
+                   [this] { return stopping_ || onDemandQueued_; });
   return !stopping_;
 }
 
@@ -211,7 +224,8 @@ void Manager::attempt(Tracked& t) {
       !st)
     log::warning("acme: %s: %s", id.c_str(), st.error().toString().c_str());
   if (fleet_)
-    if (auto st = fleet_->putCertificate(SharedCertificate{id, issued->chainPem, issued->keyPem}); !st)
+    if (auto st = fleet_->putCertificate(SharedCertificate{id, issued->chainPem, issued->keyPem});
+        !st)
       log::warning("acme: %s: Redis: %s", id.c_str(), st.error().toString().c_str());
   if (renewal) counters_.add(Counter::kAcmeRenewals);
   log::info("acme: %s: %s certificate for %zu name(s) serving", id.c_str(),
