@@ -109,6 +109,18 @@ admission:
       connection_burst: 40
       handshakes_per_second: 10
       handshake_burst: 20
+acme:
+  directory: https://acme.test/directory
+  contact: [mailto:ops@a.test]
+  account_key: /nonexistent/tlsgate-schema-test/account.key
+  state_dir: /nonexistent/tlsgate-schema-test
+  key_type: ecdsa
+  challenges: [tls-alpn-01]
+  renew_remaining: 0.33
+  http_listener: {address: "127.0.0.1:8080", redirect_https: true}
+  certificates:
+    - names: [a.test]
+  on_demand: {ask: "http://127.0.0.1:9000/check", timeout: 20, rate: 10, backoff: 600, fallback: alert}
 )";
 
 const std::string kEverySniKey = R"(sni:
