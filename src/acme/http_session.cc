@@ -12,7 +12,6 @@ namespace tlsgate::acme {
 namespace {
 
 constexpr long kConnectTimeoutSeconds = 10;
-constexpr long kRequestTimeoutSeconds = 30;
 constexpr size_t kMaxBody = 8 << 20;  // a certificate chain or a JSON object, never more
 
 struct SlistFree {
@@ -78,8 +77,10 @@ struct HttpSession::Handle {
   ~Handle() { curl_easy_cleanup(curl); }
 };
 
-HttpSession::HttpSession(std::string caFile)
-    : caFile_(std::move(caFile)), handle_(std::make_unique<Handle>()) {
+HttpSession::HttpSession(std::string caFile, std::chrono::seconds timeout)
+    : caFile_(std::move(caFile)),
+      timeoutSeconds_(std::max<long>(1, static_cast<long>(timeout.count()))),
+      handle_(std::make_unique<Handle>()) {
   static std::once_flag globalInit;  // curl_global_init is not thread-safe before 7.84
   std::call_once(globalInit, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   handle_->curl = curl_easy_init();
@@ -101,8 +102,8 @@ Result<HttpResponse> HttpSession::send(const std::string& method, const std::str
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, kConnectTimeoutSeconds);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, kRequestTimeoutSeconds);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, std::min(kConnectTimeoutSeconds, timeoutSeconds_));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeoutSeconds_);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "tlsgate/" TLSGATE_VERSION " (ACME client)");
   if (!caFile_.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, caFile_.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());

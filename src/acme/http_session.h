@@ -1,5 +1,6 @@
 // HttpSession: the ACME client's HTTPS, one reused libcurl easy handle (connections are
-// kept alive between requests). Synchronous: connect timeout 10 s, whole request 30 s.
+// kept alive between requests). Synchronous: connect timeout 10 s, whole request 30 s
+// (or less when asked: acme.on_demand's ask).
 // Redirects are not followed (ACME never needs them, and a POST must not be replayed).
 #pragma once
 
@@ -24,7 +25,8 @@ struct HttpResponse {
 class HttpSession {
  public:
   // caFile: the CA bundle that verifies the server; empty for the system's trust store.
-  explicit HttpSession(std::string caFile);
+  // `timeout`: the bound of a whole request (the connect's too, when shorter than 10 s).
+  explicit HttpSession(std::string caFile, std::chrono::seconds timeout = std::chrono::seconds(30));
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -37,6 +39,7 @@ class HttpSession {
  private:
   struct Handle;
   std::string caFile_;
+  long timeoutSeconds_;
   std::unique_ptr<Handle> handle_;
 };
 

@@ -74,6 +74,14 @@ Result<AccountKey> loadAccountKey(const ManagerOptions& o, SharedState* fleet) {
 Manager::Manager(ManagerOptions options, stats::CounterBlock& counters)
     : options_(std::move(options)), counters_(counters) {
   for (const auto& spec : options_.certificates) tracked_.push_back(Tracked{spec, {}, 0, 0, 0});
+  if (options_.onDemand)
+    onDemand_ = std::make_shared<OnDemandQueue>(*options_.onDemand, [this] {
+      {
+        std::lock_guard lock(mutex_);
+        onDemandQueued_ = true;
+      }
+      wake_.notify_all();
+    });
 }
 
 Manager::~Manager() {
@@ -85,6 +93,7 @@ void Manager::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  if (onDemand_) onDemand_->detach();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -92,6 +101,7 @@ void Manager::stop() {
 void Manager::attach(std::shared_ptr<tls::ManagedCertStore> store) {
   std::lock_guard lock(mutex_);
   store_ = std::move(store);
+  if (onDemand_) store_->setOnDemand(onDemand_);
   for (const auto& [id, cert] : published_)
     if (auto st = store_->put(cert); !st)
       log::warning("acme: %s: %s", id.c_str(), st.error().toString().c_str());
@@ -133,6 +143,7 @@ void Manager::loadStored(Tracked& t) {
 
 void Manager::run() {
   while (true) {
+    if (onDemand_) serveOnDemand();
     if (fleet_) syncFleet();
     std::time_t next = now() + 3600;
     for (Tracked& t : tracked_) {
@@ -155,7 +166,7 @@ void Manager::run() {
 bool Manager::sleepUntil(std::time_t when) {
   std::unique_lock lock(mutex_);
   wake_.wait_until(lock, std::chrono::system_clock::from_time_t(when),
-                   [this] { return stopping_; });
+                   [this] { return stopping_ || onDemandQueued_; });
   return !stopping_;
 }
 

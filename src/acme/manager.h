@@ -14,6 +14,11 @@
 // orders; it puts each challenge in Redis and waits two poll intervals before asking the CA
 // to validate, so every instance answers it; every instance polls Redis for challenges and
 // for certificates newer than its own. Redis down: the held certificates keep serving.
+//
+// On demand (acme.on_demand, manager_on_demand.cc): workers queue names no certificate has
+// (OnDemandQueue); the thread serves what the state directory holds for the name, else asks
+// the `ask` policy and orders within the global rate, publishes, and answers the waiting
+// handshakes. An on-demand certificate is then renewed like a configured one.
 #pragma once
 
 #include <condition_variable>
@@ -26,6 +31,7 @@
 #include <string>
 #include <thread>
 
+#include "acme/on_demand.h"
 #include "acme/options.h"
 #include "acme/order_flow.h"
 #include "stats/counters.h"
@@ -79,13 +85,18 @@ class Manager {
   void publishChallenge(const SharedChallenge& c);
   void withdrawChallenge(const SharedChallenge& c);
   bool sleepUntil(std::time_t when);  // false: stopping
+  enum class OnDemandResult : uint8_t { kServed, kRefused, kBusy };
+  void serveOnDemand();
+  OnDemandResult obtainOnDemand(const std::string& name);
+  Tracked* trackedByName(const std::string& name);
 
   const ManagerOptions options_;
   stats::CounterBlock& counters_;
   std::vector<Tracked> tracked_;  // the thread's
   std::unique_ptr<Client> client_;
   std::unique_ptr<SharedState> fleet_;
-  std::set<std::string> fleetChallenges_;  // slots of the challenges taken from Redis
+  std::set<std::string> fleetChallenges_;    // slots of the challenges taken from Redis
+  std::shared_ptr<OnDemandQueue> onDemand_;  // acme.on_demand; shared with the stores
 
   mutable std::mutex mutex_;  // guards what attach() and the http-01 listener read
   std::shared_ptr<tls::ManagedCertStore> store_;
@@ -94,6 +105,7 @@ class Manager {
   std::map<std::string, std::string, std::less<>> tokens_;  // http-01: token -> key authorization
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool onDemandQueued_ = false;  // a worker queued a name: the thread wakes for it
   std::thread thread_;
 };
 

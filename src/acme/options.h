@@ -27,6 +27,16 @@ struct FleetOptions {  // acme.redis
   bool operator==(const FleetOptions&) const = default;
 };
 
+// acme.on_demand (README "On-demand certificates").
+struct OnDemandOptions {
+  std::string askUrl;                 // GET <askUrl>?domain=<name>: 200 allows the name
+  std::chrono::seconds timeout{20};   // how long a handshake waits (and the ask's bound)
+  int ratePerMinute = 10;             // orders per minute, all names together
+  std::chrono::seconds backoff{600};  // a refused or failed name is not tried again before
+  bool alertOnRefusal = false;        // fallback: alert; else the default certificate
+  bool operator==(const OnDemandOptions&) const = default;
+};
+
 struct ManagerOptions {
   std::string directoryUrl;
   std::string caFile;  // verifies the ACME server; "" = the system's CAs
@@ -38,6 +48,7 @@ struct ManagerOptions {
   double renewRemaining = 1.0 / 3;  // renew when this share of the lifetime is left
   std::vector<ManagedName> certificates;
   std::optional<FleetOptions> fleet;
+  std::optional<OnDemandOptions> onDemand;
   bool operator==(const ManagerOptions&) const = default;
 };
 

@@ -14,6 +14,7 @@
 #include "config/ticket_redis_config.h"
 #include "config/yaml_fields.h"
 #include "tls/cert_loader.h"
+#include "tls/on_demand_gate.h"
 #include "tls/ossl.h"
 
 namespace tlsgate::config {
@@ -39,6 +40,8 @@ class AcmeParser {
   Status parseHttpListener(const Field& k, AcmeConfig& acme) const;
   Status parseCertificates(const Field& k, acme::ManagerOptions& o) const;
   Status parseRedis(const Field& k, AcmeConfig& acme) const;
+  Status parseOnDemand(const Field& k, acme::ManagerOptions& o) const;
+  Result<int> count(const Field& f, int min) const;
   Status checkAccountKey(const AcmeConfig& acme) const;
 
   const std::string& path_;
@@ -85,8 +88,8 @@ Result<AcmeConfig> AcmeParser::parse(const Field& f) {
     if (auto st = field(k, acme); !st) return st.error();
   if (acme.options.directoryUrl.empty())
     return fail(f.line, f.label + ": missing required key 'directory'");
-  if (acme.options.certificates.empty())
-    return fail(f.line, f.label + ": missing required key 'certificates'");
+  if (acme.options.certificates.empty() && !acme.options.onDemand)
+    return fail(f.line, f.label + ": missing required key 'certificates' (or 'on_demand')");
   if (acme.options.accountKeyFile.empty()) {
     acme.options.accountKeyFile = (std::filesystem::path(acme.options.stateDir) / "account.key");
     accountKeyLine_ = f.line;
@@ -103,6 +106,7 @@ Status AcmeParser::field(const Field& k, AcmeConfig& acme) {
   if (k.name == "http_listener") return parseHttpListener(k, acme);
   if (k.name == "certificates") return parseCertificates(k, o);
   if (k.name == "redis") return parseRedis(k, acme);
+  if (k.name == "on_demand") return parseOnDemand(k, o);
   if (k.name == "contact") {
     auto list = strings(k);
     if (!list) return list.error();
@@ -193,18 +197,6 @@ Status AcmeParser::parseHttpListener(const Field& k, AcmeConfig& acme) const {
   return Ok{};
 }
 
-// A DNS name tlsgate can validate: letters, digits, hyphens and dots; no wildcard (that
-// needs dns-01, which the gateway cannot answer).
-std::string nameProblem(const std::string& name) {
-  if (name.starts_with("*."))
-    return "wildcard names need the dns-01 challenge, which tlsgate does not answer";
-  if (name.size() > 253 || name.find('.') == std::string::npos) return "not a DNS name";
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-      return "not a DNS name";
-  return "";
-}
-
 Status AcmeParser::parseCertificates(const Field& k, acme::ManagerOptions& o) const {
   if (!k.value.IsSequence() || k.value.size() == 0)
     return fail(k.valueLine(),
@@ -224,7 +216,7 @@ Status AcmeParser::parseCertificates(const Field& k, acme::ManagerOptions& o) co
       for (std::string name : *list) {
         std::transform(name.begin(), name.end(), name.begin(),
                        [](unsigned char c) { return std::tolower(c); });
-        if (std::string problem = nameProblem(name); !problem.empty())
+        if (std::string problem = tls::acmeNameProblem(name); !problem.empty())
           return fail(n.valueLine(), n.label + ": '" + name + "': " + problem);
         if (!seen.insert(name).second)
           return fail(n.valueLine(), n.label + ": '" + name + "' is named twice");
@@ -245,6 +237,53 @@ Status AcmeParser::parseRedis(const Field& k, AcmeConfig& acme) const {
   acme.redisPasswordFile = redis->passwordFile;
   acme.redisPasswordFileLine = redis->passwordFileLine;
   acme.redisPollInterval = redis->pollInterval;
+  return Ok{};
+}
+
+// A whole number of at least `min`.
+Result<int> AcmeParser::count(const Field& f, int min) const {
+  int v = 0;
+  const std::string s = f.value.IsScalar() ? f.value.Scalar() : "";
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < min)
+    return fail(f.valueLine(), f.label + " must be a whole number of at least " +
+                                   std::to_string(min) + ", got " + yaml::describe(f.value));
+  return v;
+}
+
+// acme.on_demand: {ask: URL (required), timeout, rate, backoff, fallback}.
+Status AcmeParser::parseOnDemand(const Field& k, acme::ManagerOptions& o) const {
+  auto keys = yaml::fields(path_, k.value, k.valueLine(), k.label,
+                           schema::keySet("tlsgate.yaml", "acme.on_demand"));
+  if (!keys) return keys.error();
+  acme::OnDemandOptions d;
+  for (const Field& h : *keys) {
+    if (h.name == "ask" || h.name == "fallback") {
+      auto value = text(h);
+      if (!value) return value.error();
+      const bool url = value->starts_with("http://") || value->starts_with("https://");
+      if (h.name == "ask" && (!url || value->find_first_of(" \t\r\n#") != std::string::npos))
+        return fail(h.valueLine(),
+                    "bad " + h.label + " '" + *value + "': expected an http(s):// URL");
+      if (h.name == "fallback" && *value != "default" && *value != "alert")
+        return fail(h.valueLine(), h.label + " must be default or alert, got '" + *value + "'");
+      if (h.name == "ask")
+        d.askUrl = *value;
+      else
+        d.alertOnRefusal = *value == "alert";
+      continue;
+    }
+    auto n = count(h, h.name == "backoff" ? 0 : 1);
+    if (!n) return n.error();
+    if (h.name == "timeout")
+      d.timeout = std::chrono::seconds(*n);
+    else if (h.name == "rate")
+      d.ratePerMinute = *n;
+    else
+      d.backoff = std::chrono::seconds(*n);  // backoff
+  }
+  if (d.askUrl.empty()) return fail(k.line, k.label + ": missing required key 'ask'");
+  o.onDemand = std::move(d);
   return Ok{};
 }
 

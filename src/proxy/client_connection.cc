@@ -239,6 +239,10 @@ void ClientConnection::onTimer() {
 
 void ClientConnection::expireHandshake() {
   if (auto* hs = std::get_if<Handshaking>(&phase_)) {
+    if (hs->onDemandToken) {  // acme.on_demand's deadline, not the handshake's
+      onDemandAnswered(/*timedOut=*/true);
+      return;
+    }
     hs->driver.timeout();  // S1: counted by the driver
     closeWith(ConnectionError::kHandshakeTimeout, "handshake timeout");
   } else if (std::holds_alternative<AwaitingProxyHeader>(phase_) ||

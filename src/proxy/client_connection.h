@@ -109,6 +109,9 @@ class ClientConnection final : public EventHandler,
     tls::ServerHandshake driver;
     tls::HandshakeWait wait = tls::HandshakeWait::kNone;  // what advance() last waited for
     std::optional<Terminate> route;  // decided at the ClientHello, when TLS ends here
+    // acme.on_demand: set while the ClientHello waits for a certificate; the manager's
+    // answer holds a weak_ptr, so a late one finds nobody.
+    std::shared_ptr<ClientConnection*> onDemandToken;
   };
   // A destination that is a host name, being resolved off the loop; the token lets a late
   // answer find nobody once the phase is gone.
@@ -174,12 +177,21 @@ class ClientConnection final : public EventHandler,
   void act(Tunnel& tunnel);
   void act(const Refuse& refuse);
   void act(const Terminate& terminate);
+  void act(const AwaitCertificate& await);
   tls::ServeChoice onClientHello(tls::ClientHelloFacts hello) override;
+  tls::ServeChoice onClientHelloAgain() override;
+  tls::ServeChoice serveChoice();
   void startHandshake();
   void afterHandshake(Handshaking& hs);
   void onHandshakeDone(Handshaking& hs);
   void closeWith(ConnectionError error, const char* why);
   void failUpstream(ConnectionError error, const char* why);
+
+  // --- acme.on_demand (client_connection_on_demand.cc) ---
+  // Pauses the handshake while the ACME client obtains a certificate for the name.
+  tls::ServeChoice awaitCertificate(const AwaitCertificate& await);
+  // The wait is over: the manager answered, or its deadline passed. Decides again.
+  void onDemandAnswered(bool timedOut);
 
   // --- the steps of each phase (client_connection.cc) ---
   void drive();

@@ -46,6 +46,11 @@ void ClientConnection::act(const Terminate&) {
   closeWith(ConnectionError::kHandshakeFailed, "terminate decided outside the handshake");
 }
 
+void ClientConnection::act(const AwaitCertificate&) {
+  // Only the ClientHello brings it, and the handshake waits on it (onClientHello).
+  closeWith(ConnectionError::kHandshakeFailed, "on-demand wait decided outside the handshake");
+}
+
 void ClientConnection::act(Tunnel& tunnel) {
   if (tunnel.cause) counters().add(*tunnel.cause);
   worker_.reactor().cancel(timer_);  // the handshake is over
@@ -99,7 +104,17 @@ tls::NameSettings nameSettings(const NameRule* rule) {
 tls::ServeChoice ClientConnection::onClientHello(tls::ClientHelloFacts hello) {
   route_.hello = std::move(hello);
   admitClientHello();
+  return serveChoice();
+}
+
+// After an on-demand wait: the same question, with what the wait brought.
+tls::ServeChoice ClientConnection::onClientHelloAgain() {
+  return serveChoice();
+}
+
+tls::ServeChoice ClientConnection::serveChoice() {
   RouteDecision decision = decide(route_, *snapshot_);
+  if (const auto* await = std::get_if<AwaitCertificate>(&decision)) return awaitCertificate(*await);
   tls::ServeChoice choice;
   if (auto* t = std::get_if<Terminate>(&decision)) {
     if (t->rule)

@@ -56,6 +56,23 @@ const tls::CertEntry* certificateByName(const std::string& sni, const Snapshot& 
   return s.certs->findByName(sni);
 }
 
+// acme.on_demand, for a name no certificate has: wait while the ACME client obtains one,
+// unless the name cannot have one or was refused within the backoff; after the wait (or
+// without one) the fallback: an alert, or nothing here (the default certificate).
+std::optional<RouteDecision> onDemandFor(const std::string& sni, const RouteInputs& in,
+                                         const Snapshot& s) {
+  tls::OnDemandGate* gate = s.managedCerts ? s.managedCerts->onDemand() : nullptr;
+  if (!gate) return {};
+  if (!in.onDemandAnswered && tls::acmeNameProblem(sni).empty() && !gate->refused(sni))
+    return AwaitCertificate{sni, gate};
+  if (!gate->alertOnRefusal()) return {};
+  return Refuse{ConnectionError::kNoCertificate,
+                SSL_AD_UNRECOGNIZED_NAME,
+                tls::HandshakeError::kNoCertificate,
+                {},
+                "no certificate for sni='" + sni + "': acme.on_demand did not obtain one"};
+}
+
 // sni.yaml and S11, once the ClientHello is known.
 RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
   if (auto validation = acmeValidation(in, s)) return std::move(*validation);
@@ -85,6 +102,8 @@ RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
   std::shared_ptr<const tls::CertEntry> managed;
   const tls::CertEntry* entry = certificateByName(sni, s, managed);
   const bool sniMissed = !entry && !sni.empty();
+  if (sniMissed)
+    if (auto onDemand = onDemandFor(sni, in, s)) return std::move(*onDemand);
   if (!entry) entry = s.certs->select({}, in.local);
   if (!entry)
     return Refuse{ConnectionError::kNoCertificate,

@@ -7,7 +7,8 @@
 //
 // The connection calls decide() whenever it learns something: at accept, with the PROXY
 // header, with the first byte, at the ClientHello, when a hook ends the handshake. A new
-// input (a fingerprint, an admission verdict, an ACME challenge) is one more field of
+// input (a fingerprint, an admission verdict, an ACME challenge, an on-demand certificate
+// obtained or refused) is one more field of
 // RouteInputs and one more rule in decide(). Admission control comes first: its verdict is
 // taken before anything costly (admission.h).
 #pragma once
@@ -26,6 +27,7 @@
 #include "proxy/snapshot.h"
 #include "stats/counters.h"
 #include "tls/client_hello.h"
+#include "tls/on_demand_gate.h"
 
 namespace tlsgate::proxy {
 
@@ -48,6 +50,8 @@ struct RouteInputs {
   std::optional<tls::ClientHelloFacts> hello;  // once the ClientHello was read
   HookRequest hook;
   AdmissionVerdict admission;  // admission.h: at accept (or the PROXY header), at the ClientHello
+  // acme.on_demand: the handshake's wait for a certificate is over (issued, refused, timed out).
+  bool onDemandAnswered = false;
 };
 
 // Not decidable yet: read this first.
@@ -84,7 +88,14 @@ struct Refuse {
   bool warn = false;  // a configuration problem: a warning, not a debug line
 };
 
-using RouteDecision = std::variant<NeedMore, Terminate, Tunnel, Refuse>;
+// acme.on_demand: no certificate has the name yet; the handshake waits (never the worker)
+// while the ACME client asks the `ask` policy and orders one, then decides again.
+struct AwaitCertificate {
+  std::string name;
+  tls::OnDemandGate* gate = nullptr;
+};
+
+using RouteDecision = std::variant<NeedMore, Terminate, Tunnel, Refuse, AwaitCertificate>;
 
 RouteDecision decide(const RouteInputs& in, const Snapshot& snapshot);
 

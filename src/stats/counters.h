@@ -103,7 +103,10 @@ namespace tlsgate::stats {
   X(kAcmeRenewals, "acme_renewals")                                           \
   X(kAcmeFailures, "acme_failures")                                           \
   X(kAcmeTlsAlpnValidations, "acme_tls_alpn_validations")                     \
-  X(kAcmeHttpValidations, "acme_http_validations")
+  X(kAcmeHttpValidations, "acme_http_validations")                            \
+  X(kAcmeOnDemandRequests, "acme_on_demand_requests")                         \
+  X(kAcmeOnDemandRefused, "acme_on_demand_refused")                           \
+  X(kAcmeOnDemandTimeouts, "acme_on_demand_timeouts")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,

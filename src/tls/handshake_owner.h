@@ -3,7 +3,7 @@
 //
 // Once per connection, at the ClientHello (after the CLIENT_HELLO hooks), with the facts of
 // the ClientHello: serve it, with this certificate entry (S11) and these per-name settings;
-// stop it (the owner tunnels or closes the connection); or refuse it with an alert.
+// stop it (the owner tunnels or closes the connection); refuse it with an alert; or wait.
 #pragma once
 
 #include <optional>
@@ -43,7 +43,9 @@ struct NameSettings {
 };
 
 struct ServeChoice {
-  enum class Kind : uint8_t { kServe, kStop, kRefuse };
+  // kWait: nothing to serve yet (acme.on_demand); the handshake pauses until the owner
+  // drives it again, then asks onClientHelloAgain().
+  enum class Kind : uint8_t { kServe, kStop, kRefuse, kWait };
   Kind kind = Kind::kServe;
   const CertEntry* entry = nullptr;                // kServe: never null
   NameSettings settings;                           // kServe
@@ -59,6 +61,15 @@ class HandshakeOwner {
   virtual ~HandshakeOwner() = default;
   // Called once, with the facts of the first ClientHello (handed over).
   virtual ServeChoice onClientHello(ClientHelloFacts hello) = 0;
+  // After a kWait, when the handshake is driven again: the choice with what is known now.
+  virtual ServeChoice onClientHelloAgain() {
+    ServeChoice refuse;
+    refuse.kind = ServeChoice::Kind::kRefuse;
+    refuse.alert = SSL_AD_INTERNAL_ERROR;
+    refuse.error = HandshakeError::kNoCertificate;
+    refuse.reason = "the owner cannot choose again";
+    return refuse;
+  }
 };
 
 }  // namespace tlsgate::tls

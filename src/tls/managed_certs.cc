@@ -1,5 +1,7 @@
 #include "tls/managed_certs.h"
 
+#include <cctype>
+
 #include "tls/cert_loader.h"
 #include "tls/server_context.h"
 #include "tls/session_tickets.h"
@@ -127,6 +129,16 @@ std::vector<ManagedCertStatus> ManagedCertStore::list() const {
 
 bool ManagedCertStore::empty() const {
   return view()->byId.empty();
+}
+
+std::string acmeNameProblem(std::string_view name) {
+  if (name.starts_with("*."))
+    return "wildcard names need the dns-01 challenge, which tlsgate does not answer";
+  if (name.size() > 253 || name.find('.') == std::string_view::npos) return "not a DNS name";
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
+      return "not a DNS name";
+  return "";
 }
 
 }  // namespace tlsgate::tls

@@ -22,6 +22,7 @@
 
 #include "core/result.h"
 #include "tls/cert_store.h"
+#include "tls/on_demand_gate.h"
 #include "tls/server_params.h"
 
 namespace tlsgate::tls {
@@ -72,6 +73,10 @@ class ManagedCertStore {
   std::vector<ManagedCertStatus> list() const;
   bool empty() const;
 
+  // acme.on_demand: set once by the ACME manager before the snapshot serves; null without.
+  void setOnDemand(std::shared_ptr<OnDemandGate> gate) { onDemand_ = std::move(gate); }
+  OnDemandGate* onDemand() const { return onDemand_.get(); }
+
  private:
   using EntryMap = std::unordered_map<std::string, std::shared_ptr<const CertEntry>>;
   struct Served {
@@ -91,6 +96,7 @@ class ManagedCertStore {
   const ServerParams params_;
   mutable std::mutex mutex_;
   std::shared_ptr<const View> view_ = std::make_shared<View>();
+  std::shared_ptr<OnDemandGate> onDemand_;
 };
 
 // The ALPN protocol of tls-alpn-01 (RFC 8737 section 6.2).

@@ -54,9 +54,12 @@ void ServerHandshake::readHello() {
 }
 
 int ServerHandshake::choose(int* alert) {
-  chosen_ = owner_.onClientHello(std::move(*hello_));
+  // The facts go to the owner once; after a wait (kWait) it chooses again with what it kept.
+  chosen_ = hello_ ? owner_.onClientHello(std::move(*hello_)) : owner_.onClientHelloAgain();
   hello_.reset();
   switch (chosen_.kind) {
+    case ServeChoice::Kind::kWait:
+      return SSL_CLIENT_HELLO_RETRY;  // paused (HandshakeWait::kHook); called again here
     case ServeChoice::Kind::kServe:
       helloStep_ = HelloStep::kChosen;
       applyNameSettings();

@@ -122,6 +122,7 @@ acme:
   redis: {address: 127.0.0.1:6379, key_prefix: "fleet:acme:", password_file: redis.pass, poll_interval: 1}
   certificates:
     - names: [a.test, www.a.test]
+  on_demand: {ask: "http://127.0.0.1:9000/check", timeout: 20, rate: 10, backoff: 600, fallback: alert}
 )";
 
 const std::string kEverySniKey = R"(sni:
