@@ -86,6 +86,7 @@ void Manager::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (challengeThread_.joinable()) challengeThread_.join();
 }
 
 void Manager::attach(std::shared_ptr<tls::ManagedCertStore> store) {
@@ -114,6 +115,7 @@ void Manager::start() {
   }
   for (Tracked& t : tracked_) loadStored(t);
   thread_ = startSignalFreeThread([this] { run(); });
+  if (fleet_) challengeThread_ = startSignalFreeThread([this] { pollChallenges(); });
 }
 
 // What a restart finds in the state directory is served at once, whatever its issuer.

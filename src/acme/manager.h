@@ -12,8 +12,9 @@
 // Fleet mode (acme.redis): the account key, a lease per certificate, the pending challenges
 // and the issued certificates live in Redis (acme/shared_state.h). Only the lease holder
 // orders; it puts each challenge in Redis and waits two poll intervals before asking the CA
-// to validate, so every instance answers it; every instance polls Redis for challenges and
-// for certificates newer than its own. Redis down: the held certificates keep serving.
+// to validate, so every instance answers it; every instance polls Redis for challenges (on a
+// second thread, every poll interval, even while it orders) and for certificates newer than
+// its own. Redis down: the held certificates keep serving.
 #pragma once
 
 #include <condition_variable>
@@ -25,6 +26,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "acme/options.h"
 #include "acme/order_flow.h"
@@ -74,7 +76,9 @@ class Manager {
   void adopt(Tracked& t, const std::string& chainPem, const std::string& keyPem, bool renewal);
   void schedule(Tracked& t);
   void failed(Tracked& t, const std::string& why, bool ordered);
-  void syncFleet();
+  void syncFleet();       // the run thread: certificates other instances obtained
+  void pollChallenges();  // its own thread: see manager_fleet.cc
+  void takeChallenges(const std::vector<SharedChallenge>& pending);
   void publishChallenge(const SharedChallenge& c);
   void withdrawChallenge(const SharedChallenge& c);
   bool sleepUntil(std::time_t when);  // false: stopping
@@ -84,16 +88,17 @@ class Manager {
   std::vector<Tracked> tracked_;  // the thread's
   std::unique_ptr<Client> client_;
   std::unique_ptr<SharedState> fleet_;
-  std::set<std::string> fleetChallenges_;  // slots of the challenges taken from Redis
+  std::set<std::string> fleetChallenges_;  // the challenge thread's: slots taken from Redis
 
   mutable std::mutex mutex_;  // guards what attach() and the http-01 listener read
   std::shared_ptr<tls::ManagedCertStore> store_;
-  std::map<std::string, tls::ManagedCert> published_;          // by id
+  std::map<std::string, tls::ManagedCert> published_;                         // by id
   std::map<std::string, std::pair<std::string, std::string>> tlsChallenges_;  // name -> cert, key
   std::map<std::string, std::string, std::less<>> tokens_;  // http-01: token -> key authorization
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;
+  std::thread challengeThread_;  // fleet mode only
 };
 
 }  // namespace tlsgate::acme

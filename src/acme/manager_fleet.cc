@@ -38,7 +38,8 @@ class Manager::Sink final : public ChallengeSink {
     if (!m_.fleet_) return Ok{};
     // Every instance must have it before the CA asks one of them: two poll intervals.
     if (auto st = m_.fleet_->putChallenge(c, std::chrono::minutes(10)); !st) return st;
-    std::this_thread::sleep_for(2 * m_.options_.fleet->pollInterval + std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(2 * m_.options_.fleet->pollInterval +
+                                std::chrono::milliseconds(200));
     return Ok{};
   }
 
@@ -81,17 +82,28 @@ void Manager::withdrawChallenge(const SharedChallenge& c) {
   if (store_) store_->removeChallenge(c.name);
 }
 
-// Once per poll interval: the challenges other instances put in Redis (answered here too),
-// and certificates newer than the ones held (another instance renewed them).
-void Manager::syncFleet() {
-  auto pending = fleet_->challenges();
-  if (!pending) {
-    counters_.add(stats::Counter::kAcmeFailures);
-    TG_DEBUG(log::kNet, "acme: Redis: %s", pending.error().toString().c_str());
-    return;  // what is held keeps serving; the next poll retries
+// The challenges other instances put in Redis, answered here too: polled every
+// poll_interval on a thread of their own, because the orderer asks the CA to validate two
+// poll intervals after putting a challenge in Redis. The run thread cannot do it: it sleeps
+// in whole seconds, and it is busy for seconds while it orders a certificate itself (two
+// instances ordering two certificates each need the other's challenges meanwhile).
+void Manager::pollChallenges() {
+  while (true) {
+    auto pending = fleet_->challenges();
+    if (pending) {
+      takeChallenges(*pending);
+    } else {
+      counters_.add(stats::Counter::kAcmeFailures);
+      TG_DEBUG(log::kNet, "acme: Redis: %s", pending.error().toString().c_str());
+    }  // what is held keeps serving; the next poll retries
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, options_.fleet->pollInterval, [this] { return stopping_; })) return;
   }
+}
+
+void Manager::takeChallenges(const std::vector<SharedChallenge>& pending) {
   std::set<std::string> now;
-  for (const SharedChallenge& c : *pending) {
+  for (const SharedChallenge& c : pending) {
     const std::string slot = slotOf(c);
     now.insert(slot);
     if (!fleetChallenges_.contains(slot)) publishChallenge(c);
@@ -99,11 +111,20 @@ void Manager::syncFleet() {
   for (const std::string& slot : fleetChallenges_) {
     if (now.contains(slot)) continue;
     const bool http = slot.starts_with("http:");
-    SharedChallenge gone{http ? "http-01" : "tls-alpn-01", http ? "" : slot.substr(4),
-                         http ? slot.substr(5) : "", {}, {}, {}};
+    SharedChallenge gone{http ? "http-01" : "tls-alpn-01",
+                         http ? "" : slot.substr(4),
+                         http ? slot.substr(5) : "",
+                         {},
+                         {},
+                         {}};
     withdrawChallenge(gone);
   }
   fleetChallenges_ = std::move(now);
+}
+
+// Once per pass of the run thread: certificates newer than the ones held (another instance
+// obtained or renewed them).
+void Manager::syncFleet() {
   for (Tracked& t : tracked_) {
     auto shared = fleet_->certificate(t.spec.names.front());
     if (!shared || !*shared) continue;
