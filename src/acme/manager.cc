@@ -189,6 +189,11 @@ void Manager::attempt(Tracked& t) {
       t.nextAttempt = now() + 10;
       return;
     }
+    // The lease may have been free because its holder just put the certificate in Redis.
+    if (adoptFromFleet(t) && t.nextAttempt > now()) {
+      (void)fleet_->releaseLease(id);
+      return;
+    }
   }
   IssueOptions io;
   io.names = t.spec.names;
@@ -204,8 +209,10 @@ void Manager::attempt(Tracked& t) {
       if (client_->renewalInfo(facts->ariCertId)) io.replacesCertId = facts->ariCertId;
   counters_.add(Counter::kAcmeOrders);
   auto issued = issueThroughSink(io);
-  if (fleet_) (void)fleet_->releaseLease(id);
-  if (!issued) return failed(t, issued.error().toString(), true);
+  if (!issued) {
+    if (fleet_) (void)fleet_->releaseLease(id);
+    return failed(t, issued.error().toString(), true);
+  }
   const bool renewal = t.held.has_value();
   adopt(t, issued->chainPem, issued->keyPem, renewal);
   if (auto st = writeStoredCertificate(options_.stateDir, id,
@@ -215,6 +222,8 @@ void Manager::attempt(Tracked& t) {
   if (fleet_)
     if (auto st = fleet_->putCertificate(SharedCertificate{id, issued->chainPem, issued->keyPem}); !st)
       log::warning("acme: %s: Redis: %s", id.c_str(), st.error().toString().c_str());
+  // Only now: whoever takes the lease next finds the certificate in Redis.
+  if (fleet_) (void)fleet_->releaseLease(id);
   if (renewal) counters_.add(Counter::kAcmeRenewals);
   log::info("acme: %s: %s certificate for %zu name(s) serving", id.c_str(),
             renewal ? "renewed" : "new", t.spec.names.size());

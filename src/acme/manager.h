@@ -76,7 +76,8 @@ class Manager {
   void adopt(Tracked& t, const std::string& chainPem, const std::string& keyPem, bool renewal);
   void schedule(Tracked& t);
   void failed(Tracked& t, const std::string& why, bool ordered);
-  void syncFleet();       // the run thread: certificates other instances obtained
+  void syncFleet();  // the run thread: certificates other instances obtained
+  bool adoptFromFleet(Tracked& t);
   void pollChallenges();  // its own thread: see manager_fleet.cc
   void takeChallenges(const std::vector<SharedChallenge>& pending);
   void publishChallenge(const SharedChallenge& c);

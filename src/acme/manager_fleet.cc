@@ -122,22 +122,26 @@ void Manager::takeChallenges(const std::vector<SharedChallenge>& pending) {
   fleetChallenges_ = std::move(now);
 }
 
-// Once per pass of the run thread: certificates newer than the ones held (another instance
-// obtained or renewed them).
+// A certificate in Redis newer than the one held (another instance obtained or renewed it):
+// served and stored here too. False when there is none (or Redis does not answer).
+bool Manager::adoptFromFleet(Tracked& t) {
+  const std::string& id = t.spec.names.front();
+  auto shared = fleet_->certificate(id);
+  if (!shared || !*shared) return false;
+  if (t.held && t.held->chainPem == (*shared)->chainPem) return false;
+  auto facts = certFacts((*shared)->chainPem);
+  if (!facts || (t.held && facts->notAfter < t.held->notAfter)) return false;
+  adopt(t, (*shared)->chainPem, (*shared)->keyPem, t.held.has_value());
+  if (auto st = writeStoredCertificate(options_.stateDir, id,
+                                       StoredCertificate{(*shared)->chainPem, (*shared)->keyPem});
+      !st)
+    log::warning("acme: %s", st.error().toString().c_str());
+  return true;
+}
+
+// Once per pass of the run thread.
 void Manager::syncFleet() {
-  for (Tracked& t : tracked_) {
-    auto shared = fleet_->certificate(t.spec.names.front());
-    if (!shared || !*shared) continue;
-    if (t.held && t.held->chainPem == (*shared)->chainPem) continue;
-    auto facts = certFacts((*shared)->chainPem);
-    if (!facts || (t.held && facts->notAfter < t.held->notAfter)) continue;
-    const bool renewal = t.held.has_value();
-    adopt(t, (*shared)->chainPem, (*shared)->keyPem, renewal);
-    if (auto st = writeStoredCertificate(options_.stateDir, t.spec.names.front(),
-                                         StoredCertificate{(*shared)->chainPem, (*shared)->keyPem});
-        !st)
-      log::warning("acme: %s", st.error().toString().c_str());
-  }
+  for (Tracked& t : tracked_) adoptFromFleet(t);
 }
 
 }  // namespace tlsgate::acme
