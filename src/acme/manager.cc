@@ -96,6 +96,7 @@ void Manager::stop() {
   if (onDemand_) onDemand_->detach();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (challengeThread_.joinable()) challengeThread_.join();
 }
 
 void Manager::attach(std::shared_ptr<tls::ManagedCertStore> store) {
@@ -128,6 +129,11 @@ void Manager::start() {
     nameThisThread("acme");
     run();
   });
+  if (fleet_)
+    challengeThread_ = startSignalFreeThread([this] {
+      nameThisThread("acme-redis");
+      pollChallenges();
+    });
 }
 
 // What a restart finds in the state directory is served at once, whatever its issuer.

@@ -12,8 +12,9 @@
 // Fleet mode (acme.redis): the account key, a lease per certificate, the pending challenges
 // and the issued certificates live in Redis (acme/shared_state.h). Only the lease holder
 // orders; it puts each challenge in Redis and waits two poll intervals before asking the CA
-// to validate, so every instance answers it; every instance polls Redis for challenges and
-// for certificates newer than its own. Redis down: the held certificates keep serving.
+// to validate, so every instance answers it; every instance polls Redis for challenges (on a
+// second thread, every poll interval, even while it orders) and for certificates newer than
+// its own. Redis down: the held certificates keep serving.
 //
 // On demand (acme.on_demand, manager_on_demand.cc): workers queue names no certificate has
 // (OnDemandQueue); the thread serves what the state directory holds for the name, else asks
@@ -30,6 +31,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "acme/on_demand.h"
 #include "acme/options.h"
@@ -80,8 +82,10 @@ class Manager {
   void adopt(Tracked& t, const std::string& chainPem, const std::string& keyPem);
   void schedule(Tracked& t);
   void failed(Tracked& t, const std::string& why, bool ordered);
-  void syncFleet();
+  void syncFleet();  // the run thread: certificates other instances obtained
   bool adoptFromFleet(Tracked& t);
+  void pollChallenges();  // its own thread: see manager_fleet.cc
+  void takeChallenges(const std::vector<SharedChallenge>& pending);
   void publishChallenge(const SharedChallenge& c);
   void withdrawChallenge(const SharedChallenge& c);
   bool sleepUntil(std::time_t when);  // false: stopping
@@ -95,7 +99,7 @@ class Manager {
   std::vector<Tracked> tracked_;  // the thread's
   std::unique_ptr<Client> client_;
   std::unique_ptr<SharedState> fleet_;
-  std::set<std::string> fleetChallenges_;    // slots of the challenges taken from Redis
+  std::set<std::string> fleetChallenges_;    // the challenge thread's: slots taken from Redis
   std::shared_ptr<OnDemandQueue> onDemand_;  // acme.on_demand; shared with the stores
 
   mutable std::mutex mutex_;  // guards what attach() and the http-01 listener read
@@ -107,6 +111,7 @@ class Manager {
   bool stopping_ = false;
   bool onDemandQueued_ = false;  // a worker queued a name: the thread wakes for it
   std::thread thread_;
+  std::thread challengeThread_;  // fleet mode only
 };
 
 }  // namespace tlsgate::acme

@@ -82,17 +82,28 @@ void Manager::withdrawChallenge(const SharedChallenge& c) {
   if (store_) store_->removeChallenge(c.name);
 }
 
-// Once per poll interval: the challenges other instances put in Redis (answered here too),
-// and certificates newer than the ones held (another instance renewed them).
-void Manager::syncFleet() {
-  auto pending = fleet_->challenges();
-  if (!pending) {
-    counters_.add(stats::Counter::kAcmeFailures);
-    TG_DEBUG(log::kNet, "acme: Redis: %s", pending.error().toString().c_str());
-    return;  // what is held keeps serving; the next poll retries
+// The challenges other instances put in Redis, answered here too: polled every
+// poll_interval on a thread of their own, because the orderer asks the CA to validate two
+// poll intervals after putting a challenge in Redis. The run thread cannot do it: it sleeps
+// in whole seconds, and it is busy for seconds while it orders a certificate itself (two
+// instances ordering two certificates each need the other's challenges meanwhile).
+void Manager::pollChallenges() {
+  while (true) {
+    auto pending = fleet_->challenges();
+    if (pending) {
+      takeChallenges(*pending);
+    } else {
+      counters_.add(stats::Counter::kAcmeFailures);
+      TG_DEBUG(log::kNet, "acme: Redis: %s", pending.error().toString().c_str());
+    }  // what is held keeps serving; the next poll retries
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, options_.fleet->pollInterval, [this] { return stopping_; })) return;
   }
+}
+
+void Manager::takeChallenges(const std::vector<SharedChallenge>& pending) {
   std::set<std::string> now;
-  for (const SharedChallenge& c : *pending) {
+  for (const SharedChallenge& c : pending) {
     const std::string slot = slotOf(c);
     now.insert(slot);
     if (!fleetChallenges_.contains(slot)) publishChallenge(c);
@@ -109,23 +120,28 @@ void Manager::syncFleet() {
     withdrawChallenge(gone);
   }
   fleetChallenges_ = std::move(now);
-  for (Tracked& t : tracked_) adoptFromFleet(t);
 }
 
-// A certificate in Redis newer than the one held (another instance obtained it): served and
-// stored here too. False: nothing newer there.
+// A certificate in Redis newer than the one held (another instance obtained or renewed it):
+// served and stored here too. False when there is none (or Redis does not answer).
 bool Manager::adoptFromFleet(Tracked& t) {
-  auto shared = fleet_->certificate(t.spec.names.front());
+  const std::string& id = t.spec.names.front();
+  auto shared = fleet_->certificate(id);
   if (!shared || !*shared) return false;
   if (t.held && t.held->chainPem == (*shared)->chainPem) return false;
   auto facts = certFacts((*shared)->chainPem);
   if (!facts || (t.held && facts->notAfter < t.held->notAfter)) return false;
   adopt(t, (*shared)->chainPem, (*shared)->keyPem);
-  if (auto st = writeStoredCertificate(options_.stateDir, t.spec.names.front(),
+  if (auto st = writeStoredCertificate(options_.stateDir, id,
                                        StoredCertificate{(*shared)->chainPem, (*shared)->keyPem});
       !st)
     log::warning("acme: %s", st.error().toString().c_str());
   return true;
+}
+
+// Once per pass of the run thread.
+void Manager::syncFleet() {
+  for (Tracked& t : tracked_) adoptFromFleet(t);
 }
 
 }  // namespace tlsgate::acme

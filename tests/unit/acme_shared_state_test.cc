@@ -251,9 +251,8 @@ TEST(AcmeRedisState, ReadingChallengesPrunesTheExpiredOnesFromTheIndex) {
   RedisState state(optionsFor(server.port()));
   ASSERT_TRUE(state.putChallenge(httpChallenge("a.example", "gone"), 200ms).ok());
   ASSERT_TRUE(state.putChallenge(httpChallenge("b.example", "kept"), 60s).ok());
-  ASSERT_TRUE(waitFor([&] {
-    return redisText(server, {"EXISTS", "t:challenge:http:gone"}) == "0";
-  }));
+  auto expired = [&] { return redisText(server, {"EXISTS", "t:challenge:http:gone"}) == "0"; };
+  ASSERT_TRUE(waitFor(expired));
   EXPECT_EQ(redisText(server, {"SISMEMBER", "t:challenges", "http:gone"}), "1");  // until read
   EXPECT_EQ(pending(state), (std::vector{httpChallenge("b.example", "kept")}));
   EXPECT_EQ(redisText(server, {"SISMEMBER", "t:challenges", "http:gone"}), "0");
@@ -262,6 +261,7 @@ TEST(AcmeRedisState, ReadingChallengesPrunesTheExpiredOnesFromTheIndex) {
 
 // Every method once, each call's duration checked: an error, never a hang.
 void expectEveryCallFailsWithin(SharedState& state, std::chrono::seconds limit) {
+  const SharedCertificate certificate{"www", "c", "k"};
   const std::vector<std::pair<const char*, std::function<bool()>>> calls = {
       {"tryLease", [&] { return state.tryLease("www", 60s).ok(); }},
       {"renewLease", [&] { return state.renewLease("www", 60s).ok(); }},
@@ -269,10 +269,7 @@ void expectEveryCallFailsWithin(SharedState& state, std::chrono::seconds limit) 
       {"putChallenge", [&] { return state.putChallenge(tlsChallenge("a.example"), 60s).ok(); }},
       {"removeChallenge", [&] { return state.removeChallenge(tlsChallenge("a.example")).ok(); }},
       {"challenges", [&] { return state.challenges().ok(); }},
-      {"putCertificate",
-       [&] {
-         return state.putCertificate({"www", "c", "k"}).ok();
-       }},
+      {"putCertificate", [&] { return state.putCertificate(certificate).ok(); }},
       {"certificate", [&] { return state.certificate("www").ok(); }},
       {"accountKeyPem", [&] { return state.accountKeyPem().ok(); }},
       {"putAccountKeyPemIfAbsent", [&] { return state.putAccountKeyPemIfAbsent("k").ok(); }},
