@@ -58,18 +58,7 @@ Result<std::string> AcmeParser::text(const Field& f) const {
 
 // A string, or a non-empty list of strings.
 Result<std::vector<std::string>> AcmeParser::strings(const Field& f) const {
-  if (f.value.IsScalar() && !f.value.Scalar().empty()) return std::vector{f.value.Scalar()};
-  if (!f.value.IsSequence() || f.value.size() == 0)
-    return fail(f.valueLine(), f.label + " must be a string or a non-empty list of strings, got " +
-                                   yaml::describe(f.value));
-  std::vector<std::string> out;
-  for (const auto& item : f.value) {
-    if (!item.IsScalar() || item.Scalar().empty())
-      return fail(yaml::lineOf(item) ? yaml::lineOf(item) : f.line,
-                  f.label + " entries must be non-empty strings, got " + yaml::describe(item));
-    out.push_back(item.Scalar());
-  }
-  return out;
+  return yaml::stringList(path_, f);
 }
 
 std::string AcmeParser::resolve(const std::string& file) const {

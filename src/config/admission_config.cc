@@ -69,23 +69,8 @@ Result<bool> AdmissionParser::boolean(const Field& f) const {
   return fail(f.valueLine(), f.label + " must be true or false, got " + yaml::describe(f.value));
 }
 
-// A string, or a non-empty sequence of strings.
 Result<std::vector<std::string>> AdmissionParser::strings(const Field& f) const {
-  std::vector<std::string> out;
-  if (f.value.IsScalar() && !f.value.Scalar().empty()) {
-    out.push_back(f.value.Scalar());
-    return out;
-  }
-  if (!f.value.IsSequence() || f.value.size() == 0)
-    return fail(f.valueLine(), f.label + " must be a string or a non-empty list of strings, got " +
-                                   yaml::describe(f.value));
-  for (const auto& item : f.value) {
-    if (!item.IsScalar() || item.Scalar().empty())
-      return fail(yaml::lineOf(item) ? yaml::lineOf(item) : f.line,
-                  f.label + " entries must be non-empty strings, got " + yaml::describe(item));
-    out.push_back(item.Scalar());
-  }
-  return out;
+  return yaml::stringList(path_, f);
 }
 
 Result<proxy::AdmissionSettings> AdmissionParser::parse(const Field& f) {

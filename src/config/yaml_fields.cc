@@ -80,6 +80,22 @@ std::string nearest(const std::string& name, std::span<const std::string_view> k
 
 }  // namespace
 
+Result<std::vector<std::string>> stringList(const std::string& path, const Field& f) {
+  if (f.value.IsScalar() && !f.value.Scalar().empty()) return std::vector{f.value.Scalar()};
+  if (!f.value.IsSequence() || f.value.size() == 0)
+    return Error{
+        path, f.valueLine(),
+        f.label + " must be a string or a non-empty list of strings, got " + describe(f.value)};
+  std::vector<std::string> out;
+  for (const auto& item : f.value) {
+    if (!item.IsScalar() || item.Scalar().empty())
+      return Error{path, lineOf(item) ? lineOf(item) : f.line,
+                   f.label + " entries must be non-empty strings, got " + describe(item)};
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
 Result<std::vector<Field>> fields(const std::string& path, const YAML::Node& node, int line,
                                   const std::string& label, const KeySet& keys) {
   auto fail = [&](int at, std::string message) { return Error{path, at, std::move(message)}; };

@@ -56,6 +56,9 @@ struct KeySet {
 
 // fields returns the keys of the mapping `node`, in file order. `line` is where to report a
 // node that is not a mapping; `label` prefixes the messages ("ssl", or "" for the top level).
+// A string, or a non-empty list of non-empty strings (errors name `path` and the line).
+Result<std::vector<std::string>> stringList(const std::string& path, const Field& f);
+
 Result<std::vector<Field>> fields(const std::string& path, const YAML::Node& node, int line,
                                   const std::string& label, const KeySet& keys);
 
