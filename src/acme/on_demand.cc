@@ -17,11 +17,15 @@ void OnDemandQueue::request(const std::string& name, std::function<void()> done)
   std::function<void()> wake;
   {
     std::lock_guard lock(mutex_);
-    auto [it, first] = waiting_.try_emplace(name);
-    it->second.push_back(std::move(done));
-    if (!first) return;  // the pending order answers this handshake too
-    queue_.push_back(name);
-    wake = wake_;
+    if (!waiting_.contains(name) && queue_.size() >= kMaxQueued) {
+      wake = std::move(done);  // answered at once: the fallback, not a wait
+    } else {
+      auto [it, first] = waiting_.try_emplace(name);
+      it->second.push_back(std::move(done));
+      if (!first) return;  // the pending order answers this handshake too
+      queue_.push_back(name);
+      wake = wake_;
+    }
   }
   if (wake) wake();
 }
@@ -39,8 +43,11 @@ void OnDemandQueue::finish(const std::string& name, bool refused) {
   {
     std::lock_guard lock(mutex_);
     const std::time_t now = std::time(nullptr);
-    std::erase_if(refusedUntil_, [now](const auto& r) { return r.second <= now; });
-    if (refused) refusedUntil_[name] = now + options_.backoff.count();
+    // Expired entries are dropped only when the bound is reached (refused() checks the time).
+    if (refusedUntil_.size() >= kMaxRefused)
+      std::erase_if(refusedUntil_, [now](const auto& r) { return r.second <= now; });
+    if (refused && refusedUntil_.size() < kMaxRefused)
+      refusedUntil_[name] = now + options_.backoff.count();
     if (auto it = waiting_.find(name); it != waiting_.end()) {
       answers = std::move(it->second);
       waiting_.erase(it);

@@ -41,6 +41,11 @@ class OnDemandQueue final : public tls::OnDemandGate {
 
   const OnDemandOptions& options() const { return options_; }
 
+  // Bounds against a flood of made-up names: names waiting for the manager (more get the
+  // fallback at once) and names remembered as refused (more are forgotten first).
+  static constexpr size_t kMaxQueued = 256;
+  static constexpr size_t kMaxRefused = 65536;
+
  private:
   const OnDemandOptions options_;
   mutable std::mutex mutex_;
