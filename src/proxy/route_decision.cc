@@ -51,9 +51,10 @@ std::optional<Terminate> acmeValidation(const RouteInputs& in, const Snapshot& s
 // multicert wildcard. nullptr: no certificate has the name.
 const tls::CertEntry* certificateByName(const std::string& sni, const Snapshot& s,
                                         std::shared_ptr<const tls::CertEntry>& managed) {
+  if (!s.managedCerts) return s.certs->findByName(sni);  // no acme: the one lookup of S11
   if (const tls::CertEntry* exact = s.certs->findExact(sni)) return exact;
-  if (s.managedCerts && (managed = s.managedCerts->find(sni))) return managed.get();
-  return s.certs->findByName(sni);
+  if ((managed = s.managedCerts->find(sni))) return managed.get();
+  return s.certs->findWildcard(sni);
 }
 
 // acme.on_demand, for a name no certificate has: wait while the ACME client obtains one,

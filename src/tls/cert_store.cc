@@ -168,10 +168,15 @@ const CertEntry* CertStore::findByName(std::string_view sni) const {
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   if (auto it = exact_.find(name); it != exact_.end()) return it->second;
+  return findWildcard(name);
+}
+
+const CertEntry* CertStore::findWildcard(std::string_view sni) const {
   // A wildcard covers exactly one label: "a.example.com" → "example.com".
-  auto dot = name.find('.');
-  if (dot == std::string::npos || dot == 0) return nullptr;
-  if (auto it = wildcard_.find(name.substr(dot + 1)); it != wildcard_.end()) return it->second;
+  auto dot = sni.find('.');
+  if (dot == std::string_view::npos || dot == 0) return nullptr;
+  if (auto it = wildcard_.find(std::string(sni.substr(dot + 1))); it != wildcard_.end())
+    return it->second;
   return nullptr;
 }
 

@@ -52,7 +52,8 @@ class CertStore {
   const CertEntry* select(std::string_view sni, const net::Address& local) const;
 
   const CertEntry* findByName(std::string_view sni) const;
-  const CertEntry* findExact(std::string_view sni) const;  // `sni` lowercase; no wildcard
+  const CertEntry* findExact(std::string_view sni) const;     // `sni` lowercase; no wildcard
+  const CertEntry* findWildcard(std::string_view sni) const;  // `sni` lowercase
   const CertEntry* findByAddress(const net::Address& local) const;
   const CertEntry* defaultEntry() const { return default_; }
 
