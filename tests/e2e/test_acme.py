@@ -21,6 +21,7 @@ from pathlib import Path
 
 from admin_client import admin_yaml, get_json, metric, parse_metrics, request
 from conftest import Gateway, scaled
+from origin_pki import _CA_CONFIG
 from pebble import Pebble, pebble, pebble_factory  # noqa: F401  (fixtures)
 from pki import _LEAF_EXT, _REQ_CONFIG, Pki, run_openssl
 from tlsclient import s_client, tls_connect
@@ -322,7 +323,7 @@ class AgedPki(Pki):
         (cadir / "newcerts").mkdir(parents=True)
         (cadir / "index.txt").write_text("")
         (cadir / "serial").write_text(f"{secrets.randbits(63) | 1 << 62:016X}\n")
-        (cadir / "ca.cnf").write_text(_AGED_CA_CONFIG.format(dir=cadir))
+        (cadir / "ca.cnf").write_text(_CA_CONFIG.format(dir=cadir))
         (cadir / "leaf.ext").write_text(
             _LEAF_EXT.format(san=",".join(f"DNS:{n}" for n in NAMES)))
         run_openssl("req", "-new", "-config", str(self.root / "req.cnf"),
@@ -345,23 +346,6 @@ class AgedPki(Pki):
         key.write_bytes(self.key("leaf").read_bytes())
         os.chmod(key, 0o600)
         return serial(self.crt("leaf"))
-
-
-_AGED_CA_CONFIG = """\
-[ca]
-default_ca = aged
-[aged]
-dir = {dir}
-database = $dir/index.txt
-new_certs_dir = $dir/newcerts
-serial = $dir/serial
-default_md = sha256
-policy = any_name
-unique_subject = no
-copy_extensions = none
-[any_name]
-commonName = supplied
-"""
 
 
 def renewed_serial(gw, roots_of, old: str) -> str:
