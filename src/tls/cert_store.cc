@@ -162,6 +162,17 @@ Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>&
   return store;
 }
 
+Result<std::shared_ptr<const CertEntry>> loadStandaloneEntry(const std::string& certFile,
+                                                             const std::string& keyFile,
+                                                             const ServerParams& params) {
+  CertSpec spec;
+  spec.certFiles = {certFile};
+  if (!keyFile.empty()) spec.keyFiles = {keyFile};
+  auto loaded = loadEntry(spec, params);
+  if (!loaded) return loaded.error();
+  return std::shared_ptr<const CertEntry>(std::move(loaded->entry));
+}
+
 const CertEntry* CertStore::findByName(std::string_view sni) const {
   if (sni.empty()) return nullptr;
   std::string name(sni);

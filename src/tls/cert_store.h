@@ -40,6 +40,13 @@ struct CertEntry {
   std::unique_ptr<OcspStaple> ocsp;  // ssl_ocsp_name, when given
 };
 
+// One certificate entry outside ssl_multicert.config (line 0): the certificate (its chain
+// after it) in `certFile`, the key in `keyFile` or, when that is empty, in `certFile`. Served
+// with the defaults of an entry (no ticket or OCSP settings). For the on-demand directory.
+Result<std::shared_ptr<const CertEntry>> loadStandaloneEntry(const std::string& certFile,
+                                                             const std::string& keyFile,
+                                                             const ServerParams& params);
+
 class CertStore {
  public:
   // Loads every certificate and key; errors name the multicert file and the entry's line.
