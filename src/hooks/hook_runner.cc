@@ -74,7 +74,7 @@ HookRunner::~HookRunner() {
     std::lock_guard lock(vc_->certMutex);
     if (vc_->pendingCert) releaseCert(vc_->pendingCert);
     vc_->pendingCert = nullptr;
-    vc_->pendingCtx = nullptr;
+    vc_->pendingEntry = nullptr;
   }
   vc_->unref();
 }
@@ -141,11 +141,15 @@ void HookRunner::applyCertificateOverride(SSL* ssl) {
       TG_DEBUG(log::kSslError, "vconn %llu: the hook's certificate was refused: %s",
                static_cast<unsigned long long>(vc_->id), ossl::drainErrors().c_str());
     releaseCert(cert);
-  } else if (vc_->pendingCtx) {
-    SSL_set_SSL_CTX(ssl, vc_->pendingCtx);
+  } else if (vc_->pendingEntry) {
+    tls::ServedCerts served;
+    int hits = 0, misses = 0;
+    if (!store().serve(ssl, *vc_->pendingEntry, served, hits, misses))
+      TG_DEBUG(log::kSslError, "vconn %llu: the certificate chosen by name does not parse",
+               static_cast<unsigned long long>(vc_->id));
   }
   vc_->pendingCert = nullptr;
-  vc_->pendingCtx = nullptr;
+  vc_->pendingEntry = nullptr;
 }
 
 void HookRunner::clientHelloRead(const tls::ClientHelloFacts& hello) {

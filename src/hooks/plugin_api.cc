@@ -161,7 +161,7 @@ int tlsgate_vconn_use_cert(tlsgate_vconn* vc, tlsgate_cert* cert) {
   std::lock_guard lock(vc->certMutex);
   if (vc->pendingCert) hooks::releaseCert(vc->pendingCert);
   vc->pendingCert = tlsgate_cert_ref(cert);
-  vc->pendingCtx = nullptr;
+  vc->pendingEntry = nullptr;
   return 0;
 }
 
@@ -176,7 +176,7 @@ int tlsgate_vconn_use_cert_name(tlsgate_vconn* vc, const char* name) {
   std::lock_guard lock(vc->certMutex);
   if (vc->pendingCert) hooks::releaseCert(vc->pendingCert);  // the last choice wins
   vc->pendingCert = nullptr;
-  vc->pendingCtx = entry->ctx.get();
+  vc->pendingEntry = entry;
   return 0;
 }
 

@@ -10,6 +10,10 @@
 #include "hooks/reactor_link.h"
 #include "tls/ossl.h"
 
+namespace tlsgate::tls {
+struct CertEntry;
+}
+
 namespace tlsgate::hooks {
 class HookRunner;
 }
@@ -35,8 +39,8 @@ struct tlsgate_vconn {
   // A certificate chosen by a hook at CERT, possibly from another thread: an entry of the
   // store (its context) or a plugin's certificate.
   std::mutex certMutex;
-  SSL_CTX* pendingCtx = nullptr;               // guarded by certMutex
-  struct tlsgate_cert* pendingCert = nullptr;  // guarded by certMutex; owns a reference
+  const tlsgate::tls::CertEntry* pendingEntry = nullptr;  // guarded by certMutex
+  struct tlsgate_cert* pendingCert = nullptr;             // guarded by certMutex; owns a reference
 
   void ref() { refs.fetch_add(1, std::memory_order_relaxed); }
   void unref();

@@ -30,7 +30,7 @@ void ClientConnection::recordHandshake(const Handshaking& hs) {
   record_.cipher = cipher ? SSL_CIPHER_get_name(cipher) : nullptr;
   record_.group = tls::negotiatedGroup(ssl);
   record_.helloRetry = driver.helloRetried();
-  record_.cert = snapshot_->certs->info(SSL_get_certificate(ssl));
+  record_.cert = driver.servedInfo(ssl);
   size_t cipherIndex = cipher ? stats::LabelIndex::ciphers().indexOf(
                                     SSL_CIPHER_get_protocol_id(cipher), record_.cipher)
                               : 0;
@@ -76,7 +76,7 @@ void ClientConnection::recordClose() {
 }
 
 std::string ClientConnection::inspectBody(std::chrono::microseconds handshakeTime) const {
-  tls::SessionInfo s = tls::describeSession(ssl_.get(), *snapshot_->certs);
+  tls::SessionInfo s = tls::describeSession(ssl_.get(), record_.cert);
   std::string out = "{\"sni\": ";
   json::appendStringOrNull(out, s.sni);
   out += ", \"alpn\": ";

@@ -82,6 +82,9 @@ namespace tlsgate::stats {
   X(kSslSessionCacheHits, "ssl_session_cache_hits")                           \
   X(kSslSessionCacheMisses, "ssl_session_cache_misses")                       \
   X(kSslOcspStapled, "ssl_ocsp_stapled")                                      \
+  X(kSslCertCacheHits, "ssl_cert_cache_hits")                                 \
+  X(kSslCertCacheMisses, "ssl_cert_cache_misses")                             \
+  X(kSslCertFilesRead, "ssl_cert_files_read")                                 \
   X(kSslOcspNotStapledExpired, "ssl_ocsp_not_stapled_expired")                \
   X(kSslOcspNotStapledMismatch, "ssl_ocsp_not_stapled_mismatch")              \
   X(kSslTicketKeyRedisFailures, "ssl_ticket_key_redis_failures")              \

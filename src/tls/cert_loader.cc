@@ -12,15 +12,11 @@
 
 #include "core/read_file.h"
 #include "core/text.h"
+#include "tls/cert_facts.h"
 
 namespace tlsgate::tls {
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // `what` names the source in messages: "'file'" or "the PEM given".
 Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(BIO* bio, const std::string& what) {
@@ -136,14 +132,6 @@ Status loadCaFile(X509_STORE* store, const std::string& file, STACK_OF(X509_NAME
 
 namespace {
 
-std::string subjectOf(X509* cert) {
-  ossl::UniquePtr<BIO> mem(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(mem.get(), &data);
-  return std::string(data, len > 0 ? len : 0);
-}
-
 std::string sha256Of(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
@@ -157,48 +145,10 @@ std::string sha256Of(X509* cert) {
   return out;
 }
 
-std::string keyTypeOf(EVP_PKEY* key) {
-  if (EVP_PKEY_is_a(key, "RSA")) return "RSA-" + std::to_string(EVP_PKEY_get_bits(key));
-  if (EVP_PKEY_is_a(key, "EC")) {
-    char group[64] = "";
-    size_t len = 0;
-    EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &len);
-    return std::string("EC-") + group;
-  }
-  return EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown";
-}
-
-std::time_t notAfterOf(X509* cert) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return 0;
-  return timegm(&tm);
-}
-
 }  // namespace
 
 std::vector<std::string> certificateNames(X509* cert) {
-  std::vector<std::string> names;
-  X509_NAME* subject = X509_get_subject_name(cert);
-  int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-  if (idx >= 0) {
-    ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx));
-    unsigned char* utf8 = nullptr;
-    int len = ASN1_STRING_to_UTF8(&utf8, cn);
-    if (len > 0) names.push_back(lower(std::string(reinterpret_cast<char*>(utf8), len)));
-    OPENSSL_free(utf8);
-  }
-  ossl::UniquePtr<GENERAL_NAMES> sans(
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
-  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
-    if (gn->type != GEN_DNS) continue;
-    const ASN1_IA5STRING* dns = gn->d.dNSName;
-    std::string name(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                     ASN1_STRING_length(dns));
-    name = lower(name);
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  }
-  return names;
+  return certFactsOf(cert).names;
 }
 
 namespace {
@@ -227,12 +177,13 @@ Result<LoadedCert> useCertificate(SSL_CTX* ctx, std::vector<ossl::UniquePtr<X509
     if (!chain) return chain.error();
     for (auto& c : *chain) SSL_CTX_add1_chain_cert(ctx, c.get());
   }
+  CertFacts facts = certFactsOf(leaf);
   CertInfo info;
-  info.subject = subjectOf(leaf);
+  info.subject = std::move(facts.subject);
   info.sha256 = sha256Of(leaf);
   info.keyType = keyTypeOf(key);
-  info.names = certificateNames(leaf);
-  info.notAfter = notAfterOf(leaf);
+  info.names = std::move(facts.names);
+  info.notAfter = facts.notAfter;
   return LoadedCert{std::move(info), std::move(certs.front())};
 }
 
@@ -287,7 +238,7 @@ Result<LoadedCert> loadCertificatePem(SSL_CTX* ctx, std::string_view certPem,
 }
 
 std::string certificateSubject(X509* cert) {
-  return subjectOf(cert);
+  return rfc2253(X509_get_subject_name(cert));
 }
 std::string certificateSha256(X509* cert) {
   return sha256Of(cert);

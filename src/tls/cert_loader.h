@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "tls/cert_store.h"
+#include "tls/cert_material.h"
 #include "tls/ossl.h"
 
 namespace tlsgate::tls {

@@ -1,17 +1,12 @@
 #include "tls/cert_store.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <ctime>
-#include <optional>
-#include <thread>
 
 #include "core/log.h"
-#include "core/signal_free_thread.h"
-#include "tls/cert_loader.h"
+#include "tls/cert_loading.h"
+#include "tls/parsed_cert_cache.h"
 #include "tls/server_context.h"
-#include "tls/session_tickets.h"
 
 namespace tlsgate::tls {
 
@@ -27,150 +22,172 @@ std::string ipPortKey(const net::Address& a) {
   return key;
 }
 
-}  // namespace
-
-namespace {
-
-// One ssl_multicert.config entry loaded: its context and certificates, not yet indexed.
-struct LoadedEntry {
-  std::unique_ptr<CertEntry> entry;
-  std::vector<ossl::UniquePtr<X509>> leafs;  // entry->certs' certificates, same order
-  std::vector<std::string> warnings;
-};
-
-Result<LoadedEntry> loadEntry(const CertSpec& e, const ServerParams& params) {
-  auto ctx = newServerContext(params);
-  if (!ctx) return ctx.error();
-  LoadedEntry out;
-  out.entry = std::make_unique<CertEntry>();
-  CertEntry& entry = *out.entry;
-  entry.line = e.line;
-  entry.tunnel = e.tunnel;
-  entry.ctx = std::move(ctx.value());
-  for (size_t i = 0; i < e.certFiles.size(); ++i) {
-    // ssl_ca_name pairs with ssl_cert_name when both lists have the same length (one
-    // chain per key type); otherwise every chain file applies to every certificate.
-    std::vector<std::string> chain = e.caFiles;
-    if (e.caFiles.size() == e.certFiles.size() && e.certFiles.size() > 1) chain = {e.caFiles[i]};
-    auto loaded = loadCertificate(entry.ctx.get(), e.certFiles[i],
-                                  e.keyFiles.empty() ? "" : e.keyFiles[i], chain);
-    if (!loaded) return loaded.error();
-    entry.certs.push_back(std::move(loaded->info));
-    out.leafs.push_back(std::move(loaded->leaf));
-  }
-  // S11: this certificate's ticket settings (copied onto a connection at its ClientHello).
-  applyTicketSettings(entry.ctx.get(), {e.ticketEnabled, e.ticketNumber});
-  if (!e.ocspFile.empty()) {
-    auto staple = OcspStaple::load(e.ocspFile, entry.ctx.get(), out.warnings);
-    if (!staple) return staple.error();
-    entry.ocsp = std::move(staple.value());
-    entry.ocsp->install(entry.ctx.get());
-  }
-  return out;
-}
-
-// Entries share nothing, and one costs about half a millisecond of OpenSSL parsing and
-// context set-up: thousands of certificates are seconds of work, spread here over every
-// core. Results stay in file order; once an entry fails, later ones are not started (the
-// first error in the file is the answer).
-std::vector<std::optional<Result<LoadedEntry>>> loadEntries(const std::vector<CertSpec>& entries,
-                                                            const ServerParams& params) {
-  constexpr size_t kEntriesPerThread = 256;  // below this a thread is not worth starting
-  const size_t n = entries.size();
-  std::vector<std::optional<Result<LoadedEntry>>> out(n);
-  std::atomic<size_t> next{0};
-  std::atomic<size_t> firstError{n};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
-      if (i > firstError.load()) return;
-      out[i].emplace(loadEntry(entries[i], params));
-      if (*out[i]) continue;
-      size_t seen = firstError.load();
-      while (i < seen && !firstError.compare_exchange_weak(seen, i)) {
-      }
-    }
-  };
-  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
-                                          1 + n / kEntriesPerThread);
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t) helpers.push_back(startSignalFreeThread(work));
-  work();
-  for (auto& h : helpers) h.join();
-  return out;
-}
-
 // D5: an expired certificate is still served (clients decide), but never silently.
-void warnExpired(const CertEntry& entry, const std::string& multicertPath) {
-  const std::time_t now = std::time(nullptr);
-  for (const CertInfo& cert : entry.certs) {
-    if (cert.notAfter == 0 || cert.notAfter >= now) continue;
+void warnExpired(const CertEntry& entry, const std::string& multicertPath, std::time_t now) {
+  for (const auto& cert : entry.certs) {
+    if (cert->notAfter == 0 || cert->notAfter >= now) continue;
     std::tm tm = {};
     char when[32] = "";
-    if (gmtime_r(&cert.notAfter, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gmtime_r(&cert->notAfter, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     log::warning("%s:%d: certificate '%s' (%s) expired: notAfter %s", multicertPath.c_str(),
-                 entry.line, cert.file.c_str(), cert.subject.c_str(), when);
+                 entry.line, cert->file.c_str(), cert->subject.c_str(), when);
   }
+}
+
+// Puts `cert` on `ctx` (the trampoline's default certificates), or on `ssl`.
+bool useOn(SSL_CTX* ctx, const LiveCert& live, const CertMaterial& m) {
+  return SSL_CTX_use_cert_and_key(ctx, live.leaf.get(), live.key.get(), m.chain->certs.get(), 1) ==
+         1;
+}
+bool useOn(SSL* ssl, const LiveCert& live, const CertMaterial& m) {
+  return SSL_use_cert_and_key(ssl, live.leaf.get(), live.key.get(), m.chain->certs.get(), 1) == 1;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>& entries,
-                                                    const std::string& multicertPath,
-                                                    const ServerParams& params) {
-  std::unique_ptr<CertStore> store(new CertStore());
-  auto certless = newServerContext(params);
-  if (!certless) return certless.error();
-  store->certless_ = std::move(certless.value());
-
-  auto loaded = loadEntries(entries, params);
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const CertSpec& e = entries[i];
-    // Every entry before the first failure was loaded (see loadEntries).
-    Result<LoadedEntry>& result = *loaded[i];
-    if (!result) return Error{multicertPath, e.line, result.error().message};
-    for (const auto& w : result->warnings)
-      log::warning("%s:%d: %s", multicertPath.c_str(), e.line, w.c_str());
-    std::unique_ptr<CertEntry> entry = std::move(result->entry);
-    warnExpired(*entry, multicertPath);
-    // Remember which X509 each CertInfo describes, to report the certificate chosen.
-    for (size_t c = 0; c < entry->certs.size(); ++c) {
-      store->infoByCert_.emplace(result->leafs[c].get(), &entry->certs[c]);
-      store->leafs_.push_back(std::move(result->leafs[c]));
-    }
-
-    const CertEntry* raw = entry.get();
-    // S15: names for SNI come from every certificate's CN and DNS SANs; the first entry
-    // that claims a name keeps it.
-    for (const auto& info : entry->certs)
-      for (const auto& name : info.names) {
-        if (name.size() > 2 && name[0] == '*' && name[1] == '.')
-          store->wildcard_.emplace(name.substr(2), raw);
-        else
-          store->exact_.emplace(name, raw);
-      }
-    if (e.destIp) {
-      if (e.destIp->any) {
-        if (!store->default_) store->default_ = raw;
-      } else if (e.destIp->hasPort) {
-        store->byIpPort_.emplace(ipPortKey(e.destIp->address), raw);
-      } else {
-        store->byIp_.emplace(ipKey(e.destIp->address), raw);
-      }
-    }
-    store->entries_.push_back(std::move(entry));
-  }
-  return store;
-}
+CertStore::~CertStore() = default;
 
 Result<std::shared_ptr<const CertEntry>> loadStandaloneEntry(const std::string& certFile,
                                                              const std::string& keyFile,
-                                                             const ServerParams& params) {
-  CertSpec spec;
-  spec.certFiles = {certFile};
-  if (!keyFile.empty()) spec.keyFiles = {keyFile};
-  auto loaded = loadEntry(spec, params);
+                                                             const ServerParams&) {
+  ChainPool chains;
+  auto loaded = loadMaterial({certFile, keyFile, {}}, chains);
   if (!loaded) return loaded.error();
-  return std::shared_ptr<const CertEntry>(std::move(loaded->entry));
+  auto entry = std::make_shared<CertEntry>();
+  entry->certs.push_back(std::move(loaded->material));
+  return std::shared_ptr<const CertEntry>(std::move(entry));
+}
+
+Result<std::shared_ptr<const CertEntry>> pemEntry(std::string_view certPem, std::string_view keyPem,
+                                                  const std::string& what) {
+  ChainPool chains;
+  auto material = materialFromPem(certPem, keyPem, what, chains);
+  if (!material) return material.error();
+  auto entry = std::make_shared<CertEntry>();
+  entry->certs.push_back(std::move(material.value()));
+  return std::shared_ptr<const CertEntry>(std::move(entry));
+}
+
+// The parts of a build: load every certificate (cert_loading.cc), then put entries
+// together in file order and index them.
+struct CertStore::Builder {
+  CertStore& store;
+  const std::string& multicertPath;
+  const CertStoreOptions& options;
+
+  Status addEntry(const CertSpec& spec, const std::vector<LoadedCertificate*>& certs);
+  void index(const CertSpec& spec, const CertEntry* entry);
+  Status trampoline(const ServerParams& params);
+};
+
+Status CertStore::Builder::addEntry(const CertSpec& spec,
+                                    const std::vector<LoadedCertificate*>& certs) {
+  auto entry = std::make_unique<CertEntry>();
+  entry->line = spec.line;
+  entry->tunnel = spec.tunnel;
+  entry->tickets = {spec.ticketEnabled, spec.ticketNumber};
+  for (LoadedCertificate* cert : certs) {
+    const Result<LoadedMaterial>& loaded = *cert->result;
+    if (!loaded) return loaded.error();
+    entry->certs.push_back(loaded->material);
+  }
+  if (!spec.ocspFile.empty()) {
+    std::vector<std::string> warnings;
+    auto staple = OcspStaple::load(spec.ocspFile, entry->certs, warnings);
+    if (!staple) return staple.error();
+    for (const auto& w : warnings)
+      log::warning("%s:%d: %s", multicertPath.c_str(), spec.line, w.c_str());
+    entry->ocsp = std::move(staple.value());
+  }
+  warnExpired(*entry, multicertPath, std::time(nullptr));
+  index(spec, entry.get());
+  store.entries_.push_back(std::move(entry));
+  return Ok{};
+}
+
+void CertStore::Builder::index(const CertSpec& spec, const CertEntry* entry) {
+  // S15: names for SNI come from every certificate's CN and DNS SANs; the first entry
+  // that claims a name keeps it.
+  for (const auto& cert : entry->certs)
+    for (const auto& name : cert->names) {
+      if (name.size() > 2 && name[0] == '*' && name[1] == '.')
+        store.wildcard_.emplace(name.substr(2), entry);
+      else
+        store.exact_.emplace(name, entry);
+    }
+  if (!spec.destIp) return;
+  if (spec.destIp->any) {
+    if (!store.default_) store.default_ = entry;
+  } else if (spec.destIp->hasPort) {
+    store.byIpPort_.emplace(ipPortKey(spec.destIp->address), entry);
+  } else {
+    store.byIp_.emplace(ipKey(spec.destIp->address), entry);
+  }
+}
+
+// S6: one context for every connection, the default entry's certificates on it.
+Status CertStore::Builder::trampoline(const ServerParams& params) {
+  auto ctx = newServerContext(params);
+  if (!ctx) return ctx.error();
+  store.trampoline_ = std::move(ctx.value());
+  if (!store.default_) return Ok{};
+  for (const auto& cert : store.default_->certs) {
+    auto live = parseMaterial(*cert);
+    if (!live) return Error{multicertPath, store.default_->line, live.error().message};
+    if (!useOn(store.trampoline_.get(), *live, *cert))
+      return Error{multicertPath, store.default_->line,
+                   "cannot use certificate '" + cert->file + "': " + ossl::drainErrors()};
+    store.defaultServed_.add(live->leaf.get(), cert.get());  // the context holds them
+  }
+  return Ok{};
+}
+
+Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>& entries,
+                                                    const std::string& multicertPath,
+                                                    const ServerParams& params,
+                                                    const CertStoreOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<CertStore> store(new CertStore());
+  store->chains_ = std::make_unique<ChainPool>();
+  CertLoading loading(entries, options.previous ? &options.previous->pool_ : nullptr,
+                      *store->chains_);
+  loading.run(options.partial);
+  Builder builder{*store, multicertPath, options};
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const CertSpec& spec = entries[i];
+    if (!loading.attempted(i)) break;  // after the first failure (not partial)
+    Status st = builder.addEntry(spec, loading.certificatesOf(i));
+    if (st) continue;
+    Error e{multicertPath, spec.line, st.error().message};
+    if (!options.partial) return e;
+    log::warning("%s (entry skipped: ssl.multicert_partial_reload)", e.toString().c_str());
+    ++store->stats_.skipped;
+  }
+  if (auto st = builder.trampoline(params); !st) {
+    Error e = st.error();
+    return e;
+  }
+  loading.keep(store->pool_, store->stats_);
+  store->stats_.entries = store->entries_.size();
+  store->stats_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  return store;
+}
+
+bool CertStore::serve(SSL* ssl, const CertEntry& entry, ServedCerts& served, int& hits,
+                      int& misses) const {
+  if (&entry == default_) {  // already on the connection, from the trampoline
+    served = defaultServed_;
+    return true;
+  }
+  SSL_certs_clear(ssl);
+  for (const auto& cert : entry.certs) {
+    ParsedCertCache::Lookup found = ParsedCertCache::instance().get(*cert);
+    (found.hit ? hits : misses) += 1;
+    if (!found.cert || !useOn(ssl, *found.cert, *cert)) return false;
+    served.add(found.cert->leaf.get(), cert.get());  // the SSL holds its own references
+  }
+  return true;
 }
 
 const CertEntry* CertStore::findByName(std::string_view sni) const {
@@ -209,11 +226,6 @@ const CertEntry* CertStore::select(std::string_view sni, const net::Address& loc
   if (const CertEntry* e = findByName(sni)) return e;
   if (const CertEntry* e = findByAddress(local)) return e;
   return default_;
-}
-
-const CertInfo* CertStore::info(const X509* cert) const {
-  auto it = infoByCert_.find(cert);
-  return it == infoByCert_.end() ? nullptr : it->second;
 }
 
 }  // namespace tlsgate::tls

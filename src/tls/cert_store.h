@@ -1,12 +1,21 @@
 // CertStore: the server certificates of one snapshot, and certificate selection (S11).
 //
-// Built from ssl_multicert.config entries (S15). Each entry becomes one SSL_CTX holding all
-// of its certificates (an RSA and an ECDSA one can share an entry: OpenSSL then picks the
-// one the client's signature algorithms allow, ECDSA first). Lookups are hash maps, never
-// scans: exact names, wildcard suffixes ("*.example.com" is stored under "example.com"),
-// destination "ip:port", destination "ip". Immutable once built (S16).
+// Built from ssl_multicert.config entries (S15). An entry holds one or more certificates
+// (an RSA and an ECDSA one can share an entry: OpenSSL then picks the one the client's
+// signature algorithms allow, ECDSA first). Lookups are hash maps, never scans: exact
+// names, wildcard suffixes ("*.example.com" is stored under "example.com"), destination
+// "ip:port", destination "ip". Immutable once built (S16).
+//
+// At scale (issue 19): no context per certificate. Every connection starts on one context
+// with the snapshot's TLS settings (the default entry's certificates on it), and the
+// certificates of the entry chosen are put on the connection itself (SSL_use_cert_and_key).
+// A certificate is kept as DER (CertMaterial) and parsed by the handshakes that serve it
+// (ParsedCertCache). A reload re-reads only the files that changed and shares the rest with
+// the snapshot before it.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -16,27 +25,20 @@
 
 #include "core/result.h"
 #include "net/address.h"
+#include "tls/cert_material.h"
 #include "tls/cert_spec.h"
 #include "tls/ocsp_stapling.h"
 #include "tls/ossl.h"
 #include "tls/server_params.h"
+#include "tls/session_tickets.h"
 
 namespace tlsgate::tls {
 
-struct CertInfo {
-  std::string file;
-  std::string subject;             // RFC 2253, e.g. "CN=a.test"
-  std::string sha256;              // lowercase hex of the DER's SHA-256
-  std::string keyType;             // "RSA-2048", "EC-prime256v1", ...
-  std::vector<std::string> names;  // CN and DNS SANs, lowercase
-  std::time_t notAfter = 0;
-};
-
 struct CertEntry {
   int line = 0;  // in ssl_multicert.config
-  ossl::UniquePtr<SSL_CTX> ctx;
-  std::vector<CertInfo> certs;
+  std::vector<std::shared_ptr<const CertMaterial>> certs;
   bool tunnel = false;               // action=tunnel: the route decision sends it on (S5, S11)
+  TicketSettings tickets;            // ssl_ticket_enabled / ssl_ticket_number (S11)
   std::unique_ptr<OcspStaple> ocsp;  // ssl_ocsp_name, when given
 };
 
@@ -46,13 +48,58 @@ struct CertEntry {
 Result<std::shared_ptr<const CertEntry>> loadStandaloneEntry(const std::string& certFile,
                                                              const std::string& keyFile,
                                                              const ServerParams& params);
+// The same from PEM text (the ACME client's certificates); `what` names it in errors.
+Result<std::shared_ptr<const CertEntry>> pemEntry(std::string_view certPem, std::string_view keyPem,
+                                                  const std::string& what);
+
+// The certificates a connection was given, to tell which one it served (the record).
+struct ServedCerts {
+  static constexpr size_t kMax = 4;
+  std::array<const X509*, kMax> leafs = {};
+  std::array<const CertInfo*, kMax> infos = {};
+  size_t count = 0;
+  void add(const X509* leaf, const CertInfo* info) {
+    if (count < kMax) {
+      leafs[count] = leaf;
+      infos[count++] = info;
+    }
+  }
+  // nullptr: `served` is none of them (a hook's certificate).
+  const CertInfo* infoOf(const X509* served) const {
+    for (size_t i = 0; i < count; ++i)
+      if (leafs[i] == served) return infos[i];
+    return nullptr;
+  }
+};
+
+// What a build did, for the log, /health and /metrics.
+struct CertStoreStats {
+  size_t entries = 0;       // served
+  size_t certificates = 0;  // distinct materials
+  size_t skipped = 0;       // bad entries left out (partial reload)
+  size_t filesRead = 0;     // files read (unchanged ones are not)
+  size_t reused = 0;        // certificates taken from the previous store unparsed
+  size_t parsed = 0;        // certificates parsed now
+  size_t residentBytes = 0;
+  std::chrono::milliseconds duration{0};
+};
+
+struct CertStoreOptions {
+  // ATS multicert.partial_reload: a bad entry is reported and left out instead of failing
+  // the whole store.
+  bool partial = false;
+  const class CertStore* previous = nullptr;  // its unchanged certificates are reused
+};
 
 class CertStore {
  public:
   // Loads every certificate and key; errors name the multicert file and the entry's line.
+  // With options.partial, they are logged as warnings and the entry is skipped.
   static Result<std::unique_ptr<CertStore>> build(const std::vector<CertSpec>& entries,
                                                   const std::string& multicertPath,
-                                                  const ServerParams& params);
+                                                  const ServerParams& params,
+                                                  const CertStoreOptions& options = {});
+  ~CertStore();
 
   // S11: SNI exact, then wildcard (one label), then destination ip:port, then ip, then the
   // default entry. nullptr: nothing matches and there is no default certificate.
@@ -64,28 +111,35 @@ class CertStore {
   const CertEntry* findByAddress(const net::Address& local) const;
   const CertEntry* defaultEntry() const { return default_; }
 
-  // S6: the context every connection starts on: the default entry's when there is one (as
-  // in ATS, so a connection that ends up on the default needs no switch), else one without
-  // a certificate. Either way the certificate callback then selects (S11).
-  SSL_CTX* trampoline() const { return default_ ? default_->ctx.get() : certless_.get(); }
+  // S6: the context every connection starts on: with the default entry's certificates when
+  // there is one (a connection that ends up on the default needs nothing more), else
+  // without. Either way the certificate callback then selects (S11) and serve()s.
+  SSL_CTX* trampoline() const { return trampoline_.get(); }
 
-  // What we know about a certificate this store serves (nullptr if not ours).
-  const CertInfo* info(const X509* cert) const;
+  // Puts `entry`'s certificates on `ssl` (S11), replacing those it has, and lists them in
+  // `served`. Nothing to do for the default entry on the trampoline. False when one of
+  // them cannot be parsed (logged). `misses` counts ParsedCertCache misses, `hits` hits.
+  bool serve(SSL* ssl, const CertEntry& entry, ServedCerts& served, int& hits, int& misses) const;
 
   const std::vector<std::unique_ptr<CertEntry>>& entries() const { return entries_; }
+  const CertStoreStats& stats() const { return stats_; }
 
  private:
+  struct Builder;
   CertStore() = default;
 
-  ossl::UniquePtr<SSL_CTX> certless_;
+  ossl::UniquePtr<SSL_CTX> trampoline_;
   std::vector<std::unique_ptr<CertEntry>> entries_;
   std::unordered_map<std::string, const CertEntry*> exact_;
   std::unordered_map<std::string, const CertEntry*> wildcard_;  // key: suffix after "*."
   std::unordered_map<std::string, const CertEntry*> byIpPort_;  // key: ip bytes + port
   std::unordered_map<std::string, const CertEntry*> byIp_;      // key: ip bytes
   const CertEntry* default_ = nullptr;
-  std::unordered_map<const X509*, const CertInfo*> infoByCert_;
-  std::vector<ossl::UniquePtr<X509>> leafs_;  // keeps infoByCert_ keys alive
+  ServedCerts defaultServed_;  // the default entry's certificates, on the trampoline
+  // Every certificate as read, by CertSource::poolKey(): what the next reload compares.
+  std::unordered_map<std::string, LoadedMaterial> pool_;
+  std::unique_ptr<ChainPool> chains_;
+  CertStoreStats stats_;
 };
 
 }  // namespace tlsgate::tls

@@ -2,30 +2,18 @@
 
 #include <cctype>
 
-#include "tls/cert_loader.h"
-#include "tls/server_context.h"
-#include "tls/session_tickets.h"
+#include "tls/cert_store.h"
 
 namespace tlsgate::tls {
 
 namespace {
 
 // A certificate entry of its own, as an ssl_multicert.config line with only ssl_cert_name
-// would be (line 0: it comes from no file).
-Result<std::shared_ptr<const CertEntry>> makeEntry(const ServerParams& params,
-                                                   const std::string& chainPem,
+// would be (line 0: it comes from no file), served on the snapshot's contexts.
+Result<std::shared_ptr<const CertEntry>> makeEntry(const std::string& chainPem,
                                                    const std::string& keyPem,
                                                    const std::string& what) {
-  auto ctx = newServerContext(params);
-  if (!ctx) return ctx.error();
-  auto loaded = loadCertificatePem(ctx->get(), chainPem, keyPem, what);
-  if (!loaded) return loaded.error();
-  applyTicketSettings(ctx->get(), TicketSettings{});
-  auto entry = std::make_shared<CertEntry>();
-  entry->ctx = std::move(ctx.value());
-  loaded->info.file = what;
-  entry->certs.push_back(std::move(loaded->info));
-  return std::shared_ptr<const CertEntry>(std::move(entry));
+  return pemEntry(chainPem, keyPem, what);
 }
 
 std::string lowered(std::string_view s) {
@@ -52,7 +40,7 @@ void ManagedCertStore::update(Change change) {
 }
 
 Status ManagedCertStore::put(const ManagedCert& cert) {
-  auto entry = makeEntry(params_, cert.chainPem, cert.keyPem, "acme:" + cert.id);
+  auto entry = makeEntry(cert.chainPem, cert.keyPem, "acme:" + cert.id);
   if (!entry) return entry.error();
   ManagedCertStatus status{cert.id, cert.names, "acme", cert.notAfter, cert.nextRenewal};
   update([&](View& v) {
@@ -75,7 +63,7 @@ void ManagedCertStore::remove(const std::string& id) {
 
 Status ManagedCertStore::putChallenge(const std::string& name, const std::string& certPem,
                                       const std::string& keyPem) {
-  auto entry = makeEntry(params_, certPem, keyPem, "acme tls-alpn-01 challenge for " + name);
+  auto entry = makeEntry(certPem, keyPem, "acme tls-alpn-01 challenge for " + name);
   if (!entry) return entry.error();
   update([&](View& v) { v.challenges[lowered(name)] = *entry; });
   return Ok{};

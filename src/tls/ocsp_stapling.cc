@@ -36,21 +36,37 @@ std::string describe(X509* leaf) {
 
 }  // namespace
 
-struct OcspCallbacks {
-  static int status(SSL* ssl, void* arg) {
-    return static_cast<const OcspStaple*>(arg)->onStatusRequest(ssl);
-  }
-};
-
-Result<std::unique_ptr<OcspStaple>> OcspStaple::load(const std::string& file, SSL_CTX* ctx,
-                                                     std::vector<std::string>& warnings) {
+Result<std::unique_ptr<OcspStaple>> OcspStaple::load(
+    const std::string& file, const std::vector<std::shared_ptr<const CertMaterial>>& certs,
+    std::vector<std::string>& warnings) {
   auto der = readFile(file, file_limit::kOcspResponse);
   if (!der) return Error{"", 0, "ssl_ocsp_name: " + der.error().message};
-  return fromDer(std::move(*der), file, ctx, warnings);
+  std::vector<LiveCert> live;  // parsed for the check; the staple keeps its own references
+  Subjects subjects;
+  for (const auto& cert : certs) {
+    auto parsed = parseMaterial(*cert);
+    if (!parsed) return parsed.error();
+    live.push_back(std::move(parsed.value()));
+    subjects.emplace_back(live.back().leaf.get(), cert->chain->certs.get());
+  }
+  return fromDer(std::move(*der), file, subjects, warnings);
 }
 
 Result<std::unique_ptr<OcspStaple>> OcspStaple::fromDer(std::string der, const std::string& file,
                                                         SSL_CTX* ctx,
+                                                        std::vector<std::string>& warnings) {
+  Subjects subjects;
+  for (int more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); more == 1;
+       more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    STACK_OF(X509)* chain = nullptr;
+    SSL_CTX_get0_chain_certs(ctx, &chain);
+    subjects.emplace_back(SSL_CTX_get0_certificate(ctx), chain);
+  }
+  return fromDer(std::move(der), file, subjects, warnings);
+}
+
+Result<std::unique_ptr<OcspStaple>> OcspStaple::fromDer(std::string der, const std::string& file,
+                                                        const Subjects& subjects,
                                                         std::vector<std::string>& warnings) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   ossl::UniquePtr<OCSP_RESPONSE> response(
@@ -70,11 +86,7 @@ Result<std::unique_ptr<OcspStaple>> OcspStaple::fromDer(std::string der, const s
   auto staple = std::make_unique<OcspStaple>();
   staple->file_ = file;
   // Every certificate of the entry: the response applies to those it names.
-  for (int more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); more == 1;
-       more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
-    X509* leaf = SSL_CTX_get0_certificate(ctx);
-    STACK_OF(X509)* chain = nullptr;
-    SSL_CTX_get0_chain_certs(ctx, &chain);
+  for (auto [leaf, chain] : subjects) {
     X509* issuer = issuerOf(leaf, chain);
     if (!issuer) {
       warnings.push_back("ssl_ocsp_name '" + file + "': the issuer of " + describe(leaf) +
@@ -88,7 +100,8 @@ Result<std::unique_ptr<OcspStaple>> OcspStaple::fromDer(std::string der, const s
     if (!id || OCSP_resp_find_status(basic.get(), id.get(), &certStatus, &reason, &revoked,
                                      &thisUpdate, &nextUpdate) != 1)
       continue;
-    staple->leafs_.push_back(leaf);
+    X509_up_ref(leaf);
+    staple->leafs_.emplace_back(leaf);
     staple->nextUpdate_ = toTime(nextUpdate);
     if (certStatus != V_OCSP_CERTSTATUS_GOOD)
       warnings.push_back("ssl_ocsp_name '" + file + "' says " + describe(leaf) + " is " +
@@ -106,13 +119,24 @@ Result<std::unique_ptr<OcspStaple>> OcspStaple::fromDer(std::string der, const s
   return staple;
 }
 
-void OcspStaple::install(SSL_CTX* ctx) const {
-  SSL_CTX_set_tlsext_status_cb(ctx, OcspCallbacks::status);
-  SSL_CTX_set_tlsext_status_arg(ctx, const_cast<OcspStaple*>(this));
+namespace {
+
+int statusRequested(SSL* ssl, void*) {
+  const OcspStaple* staple = ServerHandshake::ocspOf(ssl);
+  return staple ? staple->onStatusRequest(ssl) : SSL_TLSEXT_ERR_NOACK;
 }
 
+}  // namespace
+
+void OcspStaple::installCallback(SSL_CTX* ctx) {
+  SSL_CTX_set_tlsext_status_cb(ctx, statusRequested);
+}
+
+// The served certificate is a parse of the same DER (the store parses certificates per
+// handshake): the same certificate, not the same object.
 bool OcspStaple::matches(const X509* leaf) const {
-  return std::find(leafs_.begin(), leafs_.end(), leaf) != leafs_.end();
+  return leaf && std::any_of(leafs_.begin(), leafs_.end(),
+                             [&](const auto& ours) { return X509_cmp(ours.get(), leaf) == 0; });
 }
 
 int OcspStaple::onStatusRequest(SSL* ssl) const {

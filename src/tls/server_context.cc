@@ -2,6 +2,7 @@
 
 #include "tls/cert_loader.h"
 #include "tls/keylog.h"
+#include "tls/ocsp_stapling.h"
 #include "tls/server_handshake.h"
 #include "tls/session_tickets.h"
 
@@ -51,6 +52,7 @@ Result<ossl::UniquePtr<SSL_CTX>> newServerContext(const ServerParams& params) {
   // Tickets and the session cache, the same on every context (S6, S11).
   installSessionResumption(c, params);
   ServerHandshake::installCallbacks(c);
+  OcspStaple::installCallback(c);
   if (params.keyLog) params.keyLog->attach(c);
   if (params.verifyClientMode != SSL_VERIFY_NONE) {
     // Client certificates: signed by these CAs, whose names are sent in the request.

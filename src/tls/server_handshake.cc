@@ -73,6 +73,11 @@ stats::CounterBlock* ServerHandshake::countersOf(const SSL* ssl) {
   return static_cast<stats::CounterBlock*>(SSL_get_ex_data(ssl, countersIndex()));
 }
 
+const OcspStaple* ServerHandshake::ocspOf(SSL* ssl) {
+  ServerHandshake* hs = ServerCallbacks::of(ssl);
+  return hs && hs->chosen_.entry ? hs->chosen_.entry->ocsp.get() : nullptr;
+}
+
 void ServerHandshake::installCallbacks(SSL_CTX* ctx) {
   SSL_CTX_set_client_hello_cb(ctx, ServerCallbacks::clientHello, nullptr);
   SSL_CTX_set_cert_cb(ctx, ServerCallbacks::certificate, nullptr);

@@ -90,6 +90,9 @@ class ServerHandshake {
   const CertEntry* selected() const {
     return certStep_ == CertStep::kSwitch ? nullptr : chosen_.entry;
   }
+  // What the store knows of the certificate `ssl` (this handshake's) served; nullptr for a
+  // certificate a hook gave.
+  const CertInfo* servedInfo(SSL* ssl) const { return served_.infoOf(SSL_get_certificate(ssl)); }
   std::chrono::microseconds elapsed() const { return elapsed_; }
   // Whether the client answered a HelloRetryRequest (its first key shares did not suit).
   bool helloRetried() const { return helloRetried_; }
@@ -104,6 +107,8 @@ class ServerHandshake {
   static void setClientVerification(SSL* ssl, int mode);
   // The counters of the worker that owns `ssl` (for OpenSSL callbacks); null if none.
   static stats::CounterBlock* countersOf(const SSL* ssl);
+  // The OCSP response of the entry chosen for `ssl`; null if none (or not chosen yet).
+  static const OcspStaple* ocspOf(SSL* ssl);
 
  private:
   // Where the ClientHello callback is: it runs again after a paused hook (and once more for
@@ -151,6 +156,7 @@ class ServerHandshake {
   std::optional<KeyShareGroups> firstKeyShares_;  // a later ClientHello with others: an HRR
   std::string sni_;
   ServeChoice chosen_;         // the owner's, from HelloStep::kChosen on
+  ServedCerts served_;         // what the certificate callback put on the SSL
   bool helloRetried_ = false;  // a later ClientHello brought other key shares
   std::chrono::steady_clock::time_point start_{};
   std::chrono::microseconds elapsed_{0};

@@ -84,7 +84,9 @@ void ServerHandshake::applyNameSettings() {
   const NameSettings& name = chosen_.settings;
   if (name.minVersion) SSL_set_min_proto_version(ssl_.get(), protocolVersion(*name.minVersion));
   if (name.maxVersion) SSL_set_max_proto_version(ssl_.get(), protocolVersion(*name.maxVersion));
-  copyTicketSettings(ssl_.get(), chosen_.entry->ctx.get());
+  // The snapshot's settings (the SSL was made on its context), then the certificate's.
+  copyTicketSettings(ssl_.get(), store_.trampoline());
+  applyTicketSettings(ssl_.get(), chosen_.entry->tickets);
   if (name.ticketEnabled || name.ticketNumber)
     applyTicketSettings(ssl_.get(), {name.ticketEnabled, name.ticketNumber});
 }
@@ -93,9 +95,15 @@ int ServerHandshake::onCertificate() {
   if (certStep_ == CertStep::kSwitch) {
     // S11: the entry chosen at the ClientHello; S10: once per connection.
     const CertEntry* entry = chosen_.entry;
-    if (entry->ctx.get() != SSL_get_SSL_CTX(ssl_.get()))
-      SSL_set_SSL_CTX(ssl_.get(), entry->ctx.get());
-    // After the switch, which replaces what lives on the context (the verify store).
+    int hits = 0, misses = 0;
+    const bool served = store_.serve(ssl_.get(), *entry, served_, hits, misses);
+    counters_.add(Counter::kSslCertCacheHits, hits);
+    counters_.add(Counter::kSslCertCacheMisses, misses);
+    if (!served) {
+      fail(HandshakeError::kNoCertificate, "the certificate of ssl_multicert.config line " +
+                                               std::to_string(entry->line) + " does not parse");
+      return 0;
+    }
     if (chosen_.settings.verify) chosen_.settings.verify->apply(ssl_.get());
     if (chosen_.sniMissed) counters_.add(Counter::kSslSniMiss);  // served, not by its name
     TG_DEBUG(log::kSsl, "%s: sni='%s' -> ssl_multicert.config line %d", peer_.toString().c_str(),

@@ -7,7 +7,7 @@
 
 namespace tlsgate::tls {
 
-SessionInfo describeSession(SSL* ssl, const CertStore& store) {
+SessionInfo describeSession(SSL* ssl, const CertInfo* info) {
   SessionInfo s;
   if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) s.sni = sni;
   const unsigned char* alpn = nullptr;
@@ -18,7 +18,7 @@ SessionInfo describeSession(SSL* ssl, const CertStore& store) {
   s.cipher = SSL_get_cipher_name(ssl);
   s.group = negotiatedGroup(ssl);
   X509* served = SSL_get_certificate(ssl);
-  if (const CertInfo* info = store.info(served)) {
+  if (info) {
     s.certSubject = info->subject;
     s.certSha256 = info->sha256;
   } else if (served) {  // not from ssl_multicert.config: a plugin's (tlsgate_vconn_use_cert)

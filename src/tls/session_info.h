@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "tls/cert_store.h"
+#include "tls/cert_material.h"
 #include "tls/ossl.h"
 
 namespace tlsgate::tls {
@@ -20,7 +20,9 @@ struct SessionInfo {
   bool resumed = false;
 };
 
-SessionInfo describeSession(SSL* ssl, const CertStore& store);
+// `served`: what the store knows of the certificate served (ServerHandshake::servedInfo);
+// null: read from the certificate itself (a plugin's).
+SessionInfo describeSession(SSL* ssl, const CertInfo* served = nullptr);
 
 // The negotiated key exchange group, lowercase OpenSSL name ("x25519mlkem768"); "" if none.
 std::string negotiatedGroup(SSL* ssl);

@@ -116,7 +116,7 @@ TEST_F(CertStoreTest, S15NamesFromCnAndDnsSans) {
   auto store = build({entry("exact", 1), entry("byip", 2, ip("10.0.0.1"))});
   // byip has no SAN: its CN still names it.
   EXPECT_EQ(store->findByName("byip.test")->line, 2);
-  const auto& names = store->entries()[0]->certs[0].names;
+  const auto& names = store->entries()[0]->certs[0]->names;
   EXPECT_NE(std::find(names.begin(), names.end(), "api.example.com"), names.end());
 }
 
@@ -135,8 +135,8 @@ TEST_F(CertStoreTest, S15DualCertificatesInOneEntry) {
   auto store = build({e});
   const auto& certs = store->entries()[0]->certs;
   ASSERT_EQ(certs.size(), 2u);
-  EXPECT_EQ(certs[0].keyType, "RSA-2048");
-  EXPECT_EQ(certs[1].keyType, "EC-prime256v1");
+  EXPECT_EQ(certs[0]->keyType, "RSA-2048");
+  EXPECT_EQ(certs[1]->keyType, "EC-prime256v1");
 }
 
 TEST_F(CertStoreTest, ErrorsNameTheFileAndLine) {

@@ -27,7 +27,7 @@ TEST_F(ServerHandshakeTest, S11SniSelectsItsCertificate) {
   EXPECT_EQ(counters_.get(Counter::kSslSuccessHandshakeIn), 1u);
   EXPECT_EQ(counters_.get(Counter::kSslHandshakeAttemptsIn), 1u);
   auto ssl = server_->takeSsl();
-  EXPECT_EQ(describeSession(ssl.get(), *store_).certSubject, "CN=a.test");
+  EXPECT_EQ(describeSession(ssl.get()).certSubject, "CN=a.test");
 }
 
 TEST_F(ServerHandshakeTest, S11UnknownSniGetsTheDefault) {
@@ -69,7 +69,7 @@ TEST_F(ServerHandshakeTest, S14AlpnUsesServerPreference) {
   run();
   ASSERT_EQ(server_->state(), HandshakeState::kDone);
   auto ssl = server_->takeSsl();
-  EXPECT_EQ(describeSession(ssl.get(), *store_).alpn, "http/1.1");
+  EXPECT_EQ(describeSession(ssl.get()).alpn, "http/1.1");
 }
 
 TEST_F(ServerHandshakeTest, S14NoCommonAlpnStillCompletesWithoutAlpn) {
@@ -78,7 +78,7 @@ TEST_F(ServerHandshakeTest, S14NoCommonAlpnStillCompletesWithoutAlpn) {
   run();
   ASSERT_EQ(server_->state(), HandshakeState::kDone);
   auto ssl = server_->takeSsl();
-  EXPECT_EQ(describeSession(ssl.get(), *store_).alpn, "");
+  EXPECT_EQ(describeSession(ssl.get()).alpn, "");
 }
 
 TEST_F(ServerHandshakeTest, S1TimeoutFailsAndCounts) {
