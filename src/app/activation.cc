@@ -1,4 +1,5 @@
 #include "app/activation.h"
+#include "tls/parsed_cert_cache.h"
 
 #include "stats/counters.h"
 #include "tls/ticket_key_source.h"
@@ -56,6 +57,7 @@ Status activate(config::Snapshot& next, const config::Snapshot* previous) {
                    "ssl.keylog_file: " + st.error().message};
   }
   startTicketKeys(next, previous);
+  tls::ParsedCertCache::instance().setCapacity(next.config.ssl.certCacheSize);
   return startAcme(next, previous);
 }
 

@@ -167,6 +167,8 @@ struct SslConfig {
   int multicertLine = 0;      // where it was named, for errors about the file as a whole
   unsigned handshakeTimeoutSec = 30;
   bool allowClientRenegotiation = false;
+  bool multicertPartialReload = false;  // a bad entry is skipped, not fatal (issue 19)
+  unsigned certCacheSize = 10000;       // parsed certificates kept (tls/parsed_cert_cache.h)
   std::vector<std::string> alpn{"http/1.1"};
   bool alpnGiven = false;  // ssl.alpn written: offer exactly that
   TlsVersion minVersion = TlsVersion::kTls12;

@@ -116,7 +116,7 @@ bool somethingElseServes(const Snapshot& s) {
                      });
 }
 
-Status certificates(Snapshot& s) {
+Status certificates(Snapshot& s, const Snapshot* previous) {
   const std::string& multicertPath = s.config.ssl.multicertPath;
   auto entries = loadMulticert(multicertPath);
   if (!entries) return entries.error();
@@ -124,7 +124,11 @@ Status certificates(Snapshot& s) {
     return Error{multicertPath, 0,
                  "no certificate: every TLS handshake would fail (add a line "
                  "ssl_cert_name=... ssl_key_name=...)"};
-  auto store = tls::CertStore::build(*entries, multicertPath, s.runtime.serverParams);
+  tls::CertStoreOptions options;
+  options.partial = s.config.ssl.multicertPartialReload;
+  // Unchanged certificates are shared with the snapshot in use, not read again (issue 19).
+  if (previous) options.previous = previous->runtime.certs.get();
+  auto store = tls::CertStore::build(*entries, multicertPath, s.runtime.serverParams, options);
   if (!store) {
     Error e = store.error();
     // A bad cipher/group setting is about tlsgate.yaml, not about a certificate line.
@@ -155,7 +159,7 @@ Result<std::shared_ptr<Snapshot>> buildSnapshot(GatewayConfig config,
   if (!s.config.ssl.alpnGiven) s.runtime.serverParams.alpnWire = alpnOffer(s, pluginProtocols);
   if (auto st = runtimeSettings(s); !st) return st.error();
   if (auto st = ticketKeys(s, previous); !st) return st.error();
-  if (auto st = certificates(s); !st) return st.error();
+  if (auto st = certificates(s, previous); !st) return st.error();
   return snapshot;
 }
 

@@ -57,10 +57,18 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
     ssl.handshakeTimeoutSec = *seconds;
     return Ok{};
   }
-  if (f.name == "allow_client_renegotiation") {  // S12
+  if (f.name == "allow_client_renegotiation" || f.name == "multicert_partial_reload") {
     auto on = boolean(f);
     if (!on) return on.error();
-    ssl.allowClientRenegotiation = *on;
+    (f.name == "multicert_partial_reload" ? ssl.multicertPartialReload
+                                          : ssl.allowClientRenegotiation) = *on;  // S12
+    return Ok{};
+  }
+  if (f.name == "cert_cache_size") {
+    auto n = count(f, "certificates");
+    if (!n) return n.error();
+    if (*n == 0) return fail(f.valueLine(), "ssl.cert_cache_size must be at least 1");
+    ssl.certCacheSize = *n;
     return Ok{};
   }
   if (f.name == "multicert" || f.name == "verify_client_ca_certs") {

@@ -34,37 +34,46 @@ std::vector<CertSource> sourcesOf(const CertSpec& e) {
 CertLoading::CertLoading(const std::vector<CertSpec>& entries, const Pool* previous,
                          ChainPool& chains)
     : chains_(chains), entryJobs_(entries.size()) {
-  std::unordered_map<std::string, size_t> jobByKey;
+  size_t sources = 0;
+  for (const CertSpec& e : entries) sources += e.certFiles.size();
+  // Never reallocated below: jobByKey's views point into the jobs' keys.
+  jobs_.reserve(sources);
+  std::unordered_map<std::string_view, size_t> jobByKey;
+  jobByKey.reserve(sources);
   for (size_t i = 0; i < entries.size(); ++i)
     for (CertSource& source : sourcesOf(entries[i])) {
-      std::string key = source.poolKey();
-      auto [it, added] = jobByKey.emplace(std::move(key), jobs_.size());
-      if (added) {
-        LoadedCertificate job;
-        if (previous)
-          if (auto before = previous->find(it->first); before != previous->end())
-            job.previous = before->second;
-        job.source = std::move(source);
-        jobs_.push_back(std::move(job));
-        jobEntry_.push_back(i);
+      LoadedCertificate job;
+      job.key = source.poolKey();
+      if (auto it = jobByKey.find(job.key); it != jobByKey.end()) {
+        entryJobs_[i].push_back(it->second);
+        continue;
       }
-      entryJobs_[i].push_back(it->second);
+      if (previous)
+        if (auto before = previous->find(job.key); before != previous->end())
+          job.previous = before->second;
+      job.source = std::move(source);
+      entryJobs_[i].push_back(jobs_.size());
+      jobs_.push_back(std::move(job));
+      jobByKey.emplace(jobs_.back().key, jobs_.size() - 1);
+      jobEntry_.push_back(i);
     }
 }
 
 void CertLoading::load(size_t j) {
   LoadedCertificate& job = jobs_[j];
   if (job.previous && unchangedOnDisk(*job.previous)) {
-    job.result.emplace(*job.previous);
+    job.result.emplace(job.previous);  // shared: nothing is copied
     return;
   }
-  job.result.emplace(loadMaterial(job.source, chains_, job.previous ? &*job.previous : nullptr));
-  if (*job.result) {
-    job.filesRead = (*job.result)->stamps.size();
-    job.parsed = !job.previous || (*job.result)->material != job.previous->material;
-  } else {
+  auto loaded = loadMaterial(job.source, chains_, job.previous.get());
+  if (!loaded) {
+    job.result.emplace(loaded.error());
     job.filesRead = 1;  // at least tried
+    return;
   }
+  job.filesRead = loaded->stamps.size();
+  job.parsed = !job.previous || loaded->material != job.previous->material;
+  job.result.emplace(std::make_shared<const LoadedMaterial>(std::move(loaded.value())));
 }
 
 // Loading a certificate costs some 50 µs of parsing and key checks: 100,000 are seconds of
@@ -109,8 +118,8 @@ void CertLoading::keep(Pool& pool, CertStoreStats& stats) {
     if (!job.result || !*job.result) continue;
     ++stats.certificates;
     (job.parsed ? stats.parsed : stats.reused) += 1;
-    stats.residentBytes += (*job.result)->material->residentBytes();
-    pool.emplace(job.source.poolKey(), std::move(job.result->value()));
+    stats.residentBytes += job.result->value()->material->residentBytes();
+    pool.emplace(std::move(job.key), std::move(job.result->value()));
   }
   stats.residentBytes += chains_.derBytes();
 }

@@ -7,6 +7,7 @@
 // were touched is read, and when the bytes are the same keeps the previous material too.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -22,15 +23,16 @@ struct CertStoreStats;
 
 struct LoadedCertificate {
   CertSource source;
-  std::optional<LoadedMaterial> previous;        // the previous store's, for this source
-  std::optional<Result<LoadedMaterial>> result;  // set once loaded
+  std::string key;                                 // source.poolKey()
+  std::shared_ptr<const LoadedMaterial> previous;  // the previous store's, for this source
+  std::optional<Result<std::shared_ptr<const LoadedMaterial>>> result;  // set once loaded
   size_t filesRead = 0;
   bool parsed = false;  // a new material (not the previous store's)
 };
 
 class CertLoading {
  public:
-  using Pool = std::unordered_map<std::string, LoadedMaterial>;
+  using Pool = std::unordered_map<std::string, std::shared_ptr<const LoadedMaterial>>;
 
   CertLoading(const std::vector<CertSpec>& entries, const Pool* previous, ChainPool& chains);
 

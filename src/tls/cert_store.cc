@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/log.h"
+#include "stats/counters.h"
 #include "tls/cert_loading.h"
 #include "tls/parsed_cert_cache.h"
 #include "tls/server_context.h"
@@ -47,6 +48,16 @@ bool useOn(SSL* ssl, const LiveCert& live, const CertMaterial& m) {
 
 CertStore::~CertStore() = default;
 
+namespace {
+
+// Stores are built one at a time (at start, then on the reload thread): one writer.
+stats::CounterBlock& loadCounters() {
+  static stats::CounterBlock& block = stats::backgroundCounters().newBlock();
+  return block;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const CertEntry>> loadStandaloneEntry(const std::string& certFile,
                                                              const std::string& keyFile,
                                                              const ServerParams&) {
@@ -87,9 +98,9 @@ Status CertStore::Builder::addEntry(const CertSpec& spec,
   entry->tunnel = spec.tunnel;
   entry->tickets = {spec.ticketEnabled, spec.ticketNumber};
   for (LoadedCertificate* cert : certs) {
-    const Result<LoadedMaterial>& loaded = *cert->result;
+    const auto& loaded = *cert->result;
     if (!loaded) return loaded.error();
-    entry->certs.push_back(loaded->material);
+    entry->certs.push_back(loaded.value()->material);
   }
   if (!spec.ocspFile.empty()) {
     std::vector<std::string> warnings;
@@ -168,9 +179,17 @@ Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>&
     return e;
   }
   loading.keep(store->pool_, store->stats_);
-  store->stats_.entries = store->entries_.size();
-  store->stats_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+  CertStoreStats& stats = store->stats_;
+  stats.entries = store->entries_.size();
+  stats.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
+  loadCounters().add(stats::Counter::kSslCertFilesRead, stats.filesRead);
+  log::info(
+      "%s: %zu entries, %zu certificates (%zu read, %zu unchanged), %zu files read, "
+      "%zu skipped, %zu KiB, %lld ms",
+      multicertPath.c_str(), stats.entries, stats.certificates, stats.parsed, stats.reused,
+      stats.filesRead, stats.skipped, stats.residentBytes / 1024,
+      static_cast<long long>(stats.duration.count()));
   return store;
 }
 

@@ -137,7 +137,7 @@ class CertStore {
   const CertEntry* default_ = nullptr;
   ServedCerts defaultServed_;  // the default entry's certificates, on the trampoline
   // Every certificate as read, by CertSource::poolKey(): what the next reload compares.
-  std::unordered_map<std::string, LoadedMaterial> pool_;
+  std::unordered_map<std::string, std::shared_ptr<const LoadedMaterial>> pool_;
   std::unique_ptr<ChainPool> chains_;
   CertStoreStats stats_;
 };
