@@ -46,6 +46,18 @@ Status startAcme(config::Snapshot& next, const config::Snapshot* previous) {
   return Ok{};
 }
 
+// ssl.cert_directory: a directory carried over by the reload forgets its unknown names (the
+// operator who added files and reloaded expects them served) and looks at its cached files
+// again; a new one starts its loader.
+void startCertDirectory(config::Snapshot& next, const config::Snapshot* previous) {
+  const std::shared_ptr<tls::CertDirectory>& directory = next.runtime.certDirectory;
+  if (!directory) return;
+  if (previous && previous->runtime.certDirectory == directory)
+    directory->reloaded();
+  else
+    directory->start(stats::backgroundCounters().newBlock());
+}
+
 }  // namespace
 
 Status activate(config::Snapshot& next, const config::Snapshot* previous) {
@@ -56,7 +68,9 @@ Status activate(config::Snapshot& next, const config::Snapshot* previous) {
                    "ssl.keylog_file: " + st.error().message};
   }
   startTicketKeys(next, previous);
-  return startAcme(next, previous);
+  if (auto st = startAcme(next, previous); !st) return st;
+  startCertDirectory(next, previous);
+  return Ok{};
 }
 
 }  // namespace tlsgate::app

@@ -78,6 +78,7 @@ ssl:
       cache: {enabled: true, size: 10}
   wire_trace: {client_ip: 127.0.0.1, server_name: a.test, percentage: 50}
   keylog_file: keys.log
+  cert_directory: {path: certs, cache_size: 10, negative_ttl: 30, timeout: 2}
 routes:
   default: {upstream: 127.0.0.1:9443, tls: true, sni: a, cert: c.crt, key: c.key, ca_certs: ca.pem, alpn: [h2]}
   alpn: {h2: 127.0.0.1:9001}
