@@ -19,6 +19,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from admin_client import admin_yaml, get_json, parse_metrics, request
 from conftest import scaled
 from pki import run_openssl
@@ -53,6 +55,14 @@ def issue(pki, out: Path, stem: str, cn: str, sans: list[str], *, key_apart: boo
         key.unlink()
     der = ssl.PEM_cert_to_DER_cert(cert)
     return hashlib.sha256(der).hexdigest()
+
+
+@pytest.fixture
+def certs(tmp_path) -> Path:
+    """The directory, empty."""
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    return folder
 
 
 def directory_yaml(path: Path, *, cache_size: int = 100, negative_ttl: int = 600) -> str:
@@ -93,9 +103,7 @@ def expect(gw, **want: int) -> dict[str, int]:
     return got
 
 
-def test_a_name_with_a_file_is_loaded_once_then_served_from_the_cache(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_name_with_a_file_is_loaded_once_then_served_from_the_cache(gateway, pki, certs):
     want = issue(pki, certs, "one.dir.test", "one.dir.test", ["one.dir.test"])
     gw = start(gateway, certs)
     assert served(gw, pki, "one.dir.test") == want
@@ -108,9 +116,7 @@ def test_a_name_with_a_file_is_loaded_once_then_served_from_the_cache(gateway, p
     assert "cert-dir" in names, names
 
 
-def test_a_key_in_its_own_file(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_key_in_its_own_file(gateway, pki, certs):
     want = issue(pki, certs, "apart.dir.test", "apart.dir.test", ["apart.dir.test"],
                  key_apart=True)
     gw = start(gateway, certs)
@@ -118,9 +124,7 @@ def test_a_key_in_its_own_file(gateway, pki, tmp_path):
     expect(gw, loads=1, load_errors=0)
 
 
-def test_an_unknown_name_gets_the_default_and_is_not_looked_up_again(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_an_unknown_name_gets_the_default_and_is_not_looked_up_again(gateway, pki, certs):
     gw = start(gateway, certs, negative_ttl=600)
     default = pki.fingerprint("default")
     assert served_unverified(gw, "nobody.dir.test") == default
@@ -131,9 +135,7 @@ def test_an_unknown_name_gets_the_default_and_is_not_looked_up_again(gateway, pk
     expect(gw, misses=1, not_found=1, unknown=1, loads=0)
 
 
-def test_an_unknown_name_is_looked_up_again_after_the_negative_ttl(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_an_unknown_name_is_looked_up_again_after_the_negative_ttl(gateway, pki, certs):
     gw = start(gateway, certs, negative_ttl=1)
     assert served_unverified(gw, "later.dir.test") == pki.fingerprint("default")
     want = issue(pki, certs, "later.dir.test", "later.dir.test", ["later.dir.test"])
@@ -149,9 +151,8 @@ def test_an_unknown_name_is_looked_up_again_after_the_negative_ttl(gateway, pki,
     assert counts(gw)["loads"] == 1
 
 
-def test_a_name_that_is_no_host_name_never_reaches_the_file_system(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_name_that_is_no_host_name_never_reaches_the_file_system(gateway, pki, certs,
+                                                                 tmp_path):
     # Files a look-up of those names could find, were they looked up.
     issue(pki, certs, "a..dir.test", "a.dir.test", ["a.dir.test"])
     issue(pki, tmp_path, "escaped.dir.test", "escaped.dir.test", ["escaped.dir.test"])
@@ -165,9 +166,7 @@ def test_a_name_that_is_no_host_name_never_reaches_the_file_system(gateway, pki,
     expect(gw, unknown=len(bad), misses=0, not_found=0, loads=0, load_errors=0)
 
 
-def test_a_wildcard_file_serves_one_label_names(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_wildcard_file_serves_one_label_names(gateway, pki, certs):
     want = issue(pki, certs, "*.wild.dir.test", "*.wild.dir.test", ["*.wild.dir.test"])
     own = issue(pki, certs, "own.wild.dir.test", "own.wild.dir.test", ["own.wild.dir.test"])
     gw = start(gateway, certs)
@@ -177,9 +176,7 @@ def test_a_wildcard_file_serves_one_label_names(gateway, pki, tmp_path):
     expect(gw, loads=2, not_found=1)
 
 
-def test_a_certificate_that_does_not_cover_the_name_is_not_served(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_certificate_that_does_not_cover_the_name_is_not_served(gateway, pki, certs):
     issue(pki, certs, "wrong.dir.test", "other.dir.test", ["other.dir.test"])
     gw = start(gateway, certs)
     for _ in range(2):
@@ -190,9 +187,7 @@ def test_a_certificate_that_does_not_cover_the_name_is_not_served(gateway, pki, 
     assert "warning" in warnings[0] and "other.dir.test" in warnings[0], warnings
 
 
-def test_the_cache_is_bounded_and_every_name_is_still_served(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_the_cache_is_bounded_and_every_name_is_still_served(gateway, pki, certs):
     names = ["n1.dir.test", "n2.dir.test", "n3.dir.test"]
     want = {n: issue(pki, certs, n, n, [n]) for n in names}
     gw = start(gateway, certs, cache_size=2, extra_yaml=admin_yaml())
@@ -210,9 +205,7 @@ def test_the_cache_is_bounded_and_every_name_is_still_served(gateway, pki, tmp_p
     assert get_json(gw, "/stats")["counters"]["ssl_cert_directory_evictions"] == 2
 
 
-def test_a_reload_keeps_the_cache_and_forgets_unknown_names(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_reload_keeps_the_cache_and_forgets_unknown_names(gateway, pki, certs):
     kept = issue(pki, certs, "kept.dir.test", "kept.dir.test", ["kept.dir.test"])
     gw = start(gateway, certs, negative_ttl=600)
     assert served(gw, pki, "kept.dir.test") == kept
@@ -225,9 +218,7 @@ def test_a_reload_keeps_the_cache_and_forgets_unknown_names(gateway, pki, tmp_pa
     expect(gw, loads=2, not_found=1)
 
 
-def test_a_reload_drops_a_cached_certificate_whose_file_changed(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_reload_drops_a_cached_certificate_whose_file_changed(gateway, pki, certs):
     old = issue(pki, certs, "renewed.dir.test", "renewed.dir.test", ["renewed.dir.test"])
     gw = start(gateway, certs)
     assert served(gw, pki, "renewed.dir.test") == old
@@ -240,9 +231,7 @@ def test_a_reload_drops_a_cached_certificate_whose_file_changed(gateway, pki, tm
     expect(gw, loads=2)
 
 
-def test_a_reload_that_changes_the_settings_starts_a_new_cache(gateway, pki, tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
+def test_a_reload_that_changes_the_settings_starts_a_new_cache(gateway, pki, certs):
     want = issue(pki, certs, "fresh.dir.test", "fresh.dir.test", ["fresh.dir.test"])
     gw = start(gateway, certs, cache_size=10)
     assert served(gw, pki, "fresh.dir.test") == want
