@@ -141,7 +141,14 @@ void CertDirectory::reloaded() {
 
 bool CertDirectory::sameSetup(const CertDirectorySettings& settings,
                               const ServerParams& params) const {
-  return settings == settings_ && params == state_->params;
+  // What the handshake reads from the snapshot's parameters, never from the certificate's
+  // context, may differ (the wire trace filter is even a new object with every snapshot).
+  ServerParams mine = state_->params;
+  ServerParams theirs = params;
+  mine.wireTrace = theirs.wireTrace = nullptr;
+  mine.alpnWire = theirs.alpnWire = "";
+  mine.handshakeTimeout = theirs.handshakeTimeout;
+  return settings == settings_ && mine == theirs;
 }
 
 CertDirectory::Lookup CertDirectory::lookup(const std::string& name) {

@@ -306,6 +306,15 @@ TEST_F(CertDirectoryTest, ASetupIsKeptOnlyWithTheSameSettingsAndTlsParameters) {
   ServerParams otherCiphers;
   otherCiphers.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";
   EXPECT_FALSE(d->sameSetup(same, otherCiphers));
+  ServerParams otherKeyLog;
+  otherKeyLog.keyLog = reinterpret_cast<const KeyLog*>(&otherKeyLog);  // only compared
+  EXPECT_FALSE(d->sameSetup(same, otherKeyLog)) << "the contexts point to the key log";
+  // What the handshake reads from the snapshot, not from a context, may change.
+  ServerParams handshakeOnly;
+  handshakeOnly.alpnWire = "\x02h2";
+  handshakeOnly.handshakeTimeout = std::chrono::seconds(7);
+  handshakeOnly.wireTrace = reinterpret_cast<const WireTraceFilter*>(&handshakeOnly);
+  EXPECT_TRUE(d->sameSetup(same, handshakeOnly));
 }
 
 }  // namespace
