@@ -34,7 +34,7 @@ CounterMetric prometheusName(Counter c) {
   std::string_view name = stats::counterName(c);
   // Gauges: what is true now, summed over the workers.
   if (c == Counter::kConnectionsActive || c == Counter::kHandshakesInProgress ||
-      c == Counter::kSheddingWorkers)
+      c == Counter::kSheddingWorkers || c == Counter::kSslCertDirectoryEntries)
     return {"tlsgate_" + std::string(name), "gauge", 1.0};
   if (name.ends_with("_us"))
     return {"tlsgate_" + std::string(trimSuffix(name, "_us")) + "_seconds_total", "counter", 1e-6};

@@ -1,7 +1,7 @@
 #include "app/activation.h"
-#include "tls/parsed_cert_cache.h"
 
 #include "stats/counters.h"
+#include "tls/parsed_cert_cache.h"
 #include "tls/ticket_key_source.h"
 
 namespace tlsgate::app {
@@ -47,6 +47,18 @@ Status startAcme(config::Snapshot& next, const config::Snapshot* previous) {
   return Ok{};
 }
 
+// ssl.cert_directory: a directory carried over by the reload forgets its unknown names (the
+// operator who added files and reloaded expects them served) and looks at its cached files
+// again; a new one starts its loader.
+void startCertDirectory(config::Snapshot& next, const config::Snapshot* previous) {
+  const std::shared_ptr<tls::CertDirectory>& directory = next.runtime.certDirectory;
+  if (!directory) return;
+  if (previous && previous->runtime.certDirectory == directory)
+    directory->reloaded();
+  else
+    directory->start(stats::backgroundCounters().newBlock());
+}
+
 }  // namespace
 
 Status activate(config::Snapshot& next, const config::Snapshot* previous) {
@@ -58,7 +70,9 @@ Status activate(config::Snapshot& next, const config::Snapshot* previous) {
   }
   startTicketKeys(next, previous);
   tls::ParsedCertCache::instance().setCapacity(next.config.ssl.certCacheSize);
-  return startAcme(next, previous);
+  if (auto st = startAcme(next, previous); !st) return st;
+  startCertDirectory(next, previous);
+  return Ok{};
 }
 
 }  // namespace tlsgate::app

@@ -25,6 +25,8 @@
 //     keylog_file: /path/keys.log       # NSS key log of every session (debugging only:
 //                                       # whoever reads it decrypts the traffic)
 //     server: {...}                     # session resumption: see ServerTlsConfig
+//     cert_directory: {path: certs}     # certificates loaded on demand by name (see
+//                                       # cert_directory_config.h); absent: none
 //   sni: sni.yaml                       # optional: ATS sni.yaml, routing by server name
 //   tunnel:
 //     inactivity_timeout: 300           # seconds a blind tunnel may stay silent; 0 = forever
@@ -59,6 +61,7 @@
 #include <vector>
 
 #include "config/acme_config.h"
+#include "config/cert_directory_config.h"
 #include "config/wire_trace_config.h"
 #include "core/result.h"
 #include "net/address.h"
@@ -183,6 +186,7 @@ struct SslConfig {
   std::string keylogFile;                    // resolved; empty: no key log
   int keylogLine = 0;
   ServerTlsConfig server;
+  std::optional<CertDirectoryConfig> certDirectory;  // absent: no on-demand directory
 };
 
 // An endpoint written in tlsgate.yaml: "builtin:inspect", "host:port", or the mapping

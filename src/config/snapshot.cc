@@ -5,6 +5,7 @@
 
 #include "config/multicert.h"
 #include "config/route_builder.h"
+#include "tls/cert_directory_files.h"
 #include "tls/client_handshake.h"
 #include "tls/groups.h"
 
@@ -109,11 +110,30 @@ Status ticketKeys(Snapshot& s, const Snapshot* previous) {
 // tunnel_route (TLS not terminated), or the ACME client. docs/decisions.md, "A configuration that
 // serves nothing".
 bool somethingElseServes(const Snapshot& s) {
-  if (!s.config.plugins.empty() || s.config.acme) return true;
+  if (!s.config.plugins.empty() || s.config.acme || s.config.ssl.certDirectory) return true;
   return std::any_of(s.runtime.routes->rules.begin(), s.runtime.routes->rules.end(),
                      [](const proxy::NameRule& rule) {
                        return rule.action && rule.action->kind == proxy::EndpointKind::kTunnel;
                      });
+}
+
+// ssl.cert_directory: the previous snapshot's directory when nothing it depends on changed
+// (its cache survives the reload), else a new one. Its loader is started by activation.
+Status certDirectory(Snapshot& s, const Snapshot* previous) {
+  const std::optional<CertDirectoryConfig>& c = s.config.ssl.certDirectory;
+  if (!c) return Ok{};
+  if (std::string problem = tls::directoryProblem(c->path); !problem.empty())
+    return Error{s.config.path, c->pathLine, "ssl.cert_directory.path: " + problem};
+  tls::CertDirectorySettings settings{c->path, c->cacheSize,
+                                      std::chrono::seconds(c->negativeTtlSec),
+                                      std::chrono::seconds(c->timeoutSec)};
+  std::shared_ptr<tls::CertDirectory> before = previous ? previous->runtime.certDirectory : nullptr;
+  if (before && before->sameSetup(settings, s.runtime.serverParams))
+    s.runtime.certDirectory = before;
+  else
+    s.runtime.certDirectory =
+        std::make_shared<tls::CertDirectory>(std::move(settings), s.runtime.serverParams);
+  return Ok{};
 }
 
 Status certificates(Snapshot& s, const Snapshot* previous) {
@@ -160,6 +180,7 @@ Result<std::shared_ptr<Snapshot>> buildSnapshot(GatewayConfig config,
   if (auto st = runtimeSettings(s); !st) return st.error();
   if (auto st = ticketKeys(s, previous); !st) return st.error();
   if (auto st = certificates(s, previous); !st) return st.error();
+  if (auto st = certDirectory(s, previous); !st) return st.error();
   return snapshot;
 }
 

@@ -37,6 +37,12 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
     ssl.wireTrace = std::move(*trace);
     return Ok{};
   }
+  if (f.name == "cert_directory") {
+    auto directory = parseCertDirectory(f, path_, dir_);
+    if (!directory) return directory.error();
+    ssl.certDirectory = std::move(*directory);
+    return Ok{};
+  }
   if (f.name == "keylog_file") {
     auto file = filePath(f);
     if (!file) return file.error();

@@ -239,7 +239,7 @@ void ClientConnection::onTimer() {
 
 void ClientConnection::expireHandshake() {
   if (auto* hs = std::get_if<Handshaking>(&phase_)) {
-    if (hs->onDemandToken) {  // acme.on_demand's deadline, not the handshake's
+    if (hs->onDemandToken) {  // an on-demand wait's deadline, not the handshake's
       onDemandAnswered(/*timedOut=*/true);
       return;
     }

@@ -109,9 +109,10 @@ class ClientConnection final : public EventHandler,
     tls::ServerHandshake driver;
     tls::HandshakeWait wait = tls::HandshakeWait::kNone;  // what advance() last waited for
     std::optional<Terminate> route;  // decided at the ClientHello, when TLS ends here
-    // acme.on_demand: set while the ClientHello waits for a certificate; the manager's
-    // answer holds a weak_ptr, so a late one finds nobody.
+    // acme.on_demand, ssl.cert_directory: set while the ClientHello waits for a
+    // certificate; the answer holds a weak_ptr, so a late one finds nobody.
     std::shared_ptr<ClientConnection*> onDemandToken;
+    OnDemandSource onDemandSource = OnDemandSource::kAcme;  // who it waits on
   };
   // A destination that is a host name, being resolved off the loop; the token lets a late
   // answer find nobody once the phase is gone.

@@ -124,6 +124,7 @@ tls::ServeChoice ClientConnection::serveChoice() {
     choice.settings = nameSettings(t->rule);
     choice.sniMissed = t->sniMissed;
     choice.acmeTlsAlpn = t->acmeChallenge;
+    if (t->directoryOutcome) counters().add(*t->directoryOutcome);
     std::get<Handshaking>(phase_).route = std::move(*t);
     return choice;
   }

@@ -74,6 +74,35 @@ std::optional<RouteDecision> onDemandFor(const std::string& sni, const RouteInpu
                 "no certificate for sni='" + sni + "': acme.on_demand did not obtain one"};
 }
 
+// ssl.cert_directory, for a name nothing in memory has: a certificate it holds is served at
+// once, a name it knows to have none (or that is no host name) falls through to the
+// destination address and the default at once, and any other name waits for the loader —
+// once: after the wait, what the loader found (or nothing) is final.
+std::optional<AwaitCertificate> fromDirectory(const std::string& sni, const RouteInputs& in,
+                                              const Snapshot& s,
+                                              std::shared_ptr<const tls::CertEntry>& found,
+                                              std::optional<Counter>& outcome) {
+  tls::CertDirectory* directory = s.certDirectory.get();
+  if (!directory) return {};
+  tls::CertDirectory::Lookup lookup = directory->lookup(sni);
+  found = std::move(lookup.entry);
+  if (in.directoryAnswered) return {};  // the wait was counted (a miss, a timeout)
+  switch (lookup.found) {
+    case tls::CertDirectory::Found::kEntry:
+      outcome = Counter::kSslCertDirectoryHits;
+      return {};
+    case tls::CertDirectory::Found::kUnknown:
+      outcome = Counter::kSslCertDirectoryUnknown;
+      return {};
+    case tls::CertDirectory::Found::kQueueFull:
+      outcome = Counter::kSslCertDirectoryQueueFull;
+      return {};
+    case tls::CertDirectory::Found::kNotLoaded:
+      break;
+  }
+  return AwaitCertificate{sni, directory, OnDemandSource::kDirectory};
+}
+
 // sni.yaml and S11, once the ClientHello is known.
 RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
   if (auto validation = acmeValidation(in, s)) return std::move(*validation);
@@ -102,6 +131,12 @@ RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
   // S11: the name (exact, then wildcard), else the destination address, else the default.
   std::shared_ptr<const tls::CertEntry> managed;
   const tls::CertEntry* entry = certificateByName(sni, s, managed);
+  // ssl.cert_directory after every name in memory, before the ACME client orders one.
+  std::optional<Counter> directoryOutcome;
+  if (!entry && !sni.empty()) {
+    if (auto wait = fromDirectory(sni, in, s, managed, directoryOutcome)) return std::move(*wait);
+    entry = managed.get();
+  }
   const bool sniMissed = !entry && !sni.empty();
   if (sniMissed)
     if (auto onDemand = onDemandFor(sni, in, s)) return std::move(*onDemand);
@@ -117,7 +152,9 @@ RouteDecision decideAtClientHello(const RouteInputs& in, const Snapshot& s) {
   // where the client was going; elsewhere the entry is served as usual.
   if (entry->tunnel && in.listener->transparent)
     return tunnelTo("", 0, Counter::kDestIpTunnels, in);
-  return Terminate{entry, m.rule, std::move(m.captures), sniMissed, std::move(managed)};
+  Terminate t{entry, m.rule, std::move(m.captures), sniMissed, std::move(managed)};
+  t.directoryOutcome = directoryOutcome;
+  return t;
 }
 
 }  // namespace

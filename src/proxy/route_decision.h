@@ -8,7 +8,7 @@
 // The connection calls decide() whenever it learns something: at accept, with the PROXY
 // header, with the first byte, at the ClientHello, when a hook ends the handshake. A new
 // input (a fingerprint, an admission verdict, an ACME challenge, an on-demand certificate
-// obtained or refused) is one more field of
+// obtained or refused, a directory's load done) is one more field of
 // RouteInputs and one more rule in decide(). Admission control comes first: its verdict is
 // taken before anything costly (admission.h).
 #pragma once
@@ -52,6 +52,8 @@ struct RouteInputs {
   AdmissionVerdict admission;  // admission.h: at accept (or the PROXY header), at the ClientHello
   // acme.on_demand: the handshake's wait for a certificate is over (issued, refused, timed out).
   bool onDemandAnswered = false;
+  // ssl.cert_directory: the handshake's wait for the directory's load is over.
+  bool directoryAnswered = false;
 };
 
 // Not decidable yet: read this first.
@@ -66,9 +68,13 @@ struct Terminate {
   const NameRule* rule = nullptr;
   std::vector<std::string> captures;  // of the item's fqdn: $1...
   bool sniMissed = false;             // a name was sent and no certificate has it
-  // A certificate of the ACME client: kept alive while the handshake uses it.
+  // A certificate of the ACME client or of the directory: kept alive while the handshake
+  // uses it.
   std::shared_ptr<const tls::CertEntry> managed;
   bool acmeChallenge = false;  // an ACME tls-alpn-01 validation: closed after the handshake
+  // What the directory answered at once (a hit, an unknown name): counted when the
+  // handshake takes this decision.
+  std::optional<stats::Counter> directoryOutcome = std::nullopt;
 };
 
 // A blind tunnel; what was read from the client so far is replayed first.
@@ -88,11 +94,16 @@ struct Refuse {
   bool warn = false;  // a configuration problem: a warning, not a debug line
 };
 
-// acme.on_demand: no certificate has the name yet; the handshake waits (never the worker)
-// while the ACME client asks the `ask` policy and orders one, then decides again.
+// Who a handshake waits on for a certificate: acme.on_demand, or ssl.cert_directory.
+enum class OnDemandSource : uint8_t { kAcme, kDirectory };
+
+// No certificate has the name yet; the handshake waits (never the worker) while the ACME
+// client asks the `ask` policy and orders one, or the directory's loader reads its files,
+// then decides again.
 struct AwaitCertificate {
   std::string name;
   tls::OnDemandGate* gate = nullptr;
+  OnDemandSource source = OnDemandSource::kAcme;
 };
 
 using RouteDecision = std::variant<NeedMore, Terminate, Tunnel, Refuse, AwaitCertificate>;

@@ -15,6 +15,7 @@
 #include "proxy/admission_rules.h"
 #include "proxy/route_table.h"
 #include "proxy/rule_buckets.h"
+#include "tls/cert_directory.h"
 #include "tls/cert_store.h"
 #include "tls/keylog.h"
 #include "tls/managed_certs.h"
@@ -61,6 +62,9 @@ struct Snapshot {
   // Certificates obtained by the ACME client and its pending challenges (null without an
   // `acme:` section): served beside `certs` without a reload (tls/managed_certs.h).
   std::shared_ptr<tls::ManagedCertStore> managedCerts;
+  // ssl.cert_directory (null without): certificates loaded on demand by name; carried over
+  // by a reload that keeps its settings, so its cache survives (tls/cert_directory.h).
+  std::shared_ptr<tls::CertDirectory> certDirectory;
   // The rules' token buckets: new with every snapshot (a reload starts them full).
   std::shared_ptr<RuleBuckets> admissionBuckets = std::make_shared<RuleBuckets>();
 };

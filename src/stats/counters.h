@@ -109,7 +109,18 @@ namespace tlsgate::stats {
   X(kAcmeHttpValidations, "acme_http_validations")                            \
   X(kAcmeOnDemandRequests, "acme_on_demand_requests")                         \
   X(kAcmeOnDemandRefused, "acme_on_demand_refused")                           \
-  X(kAcmeOnDemandTimeouts, "acme_on_demand_timeouts")
+  X(kAcmeOnDemandTimeouts, "acme_on_demand_timeouts")                         \
+  X(kSslCertDirectoryHits, "ssl_cert_directory_hits")                         \
+  X(kSslCertDirectoryMisses, "ssl_cert_directory_misses")                     \
+  X(kSslCertDirectoryUnknown, "ssl_cert_directory_unknown")                   \
+  X(kSslCertDirectoryTimeouts, "ssl_cert_directory_timeouts")                 \
+  X(kSslCertDirectoryQueueFull, "ssl_cert_directory_queue_full")              \
+  X(kSslCertDirectoryLoads, "ssl_cert_directory_loads")                       \
+  X(kSslCertDirectoryNotFound, "ssl_cert_directory_not_found")                \
+  X(kSslCertDirectoryLoadErrors, "ssl_cert_directory_load_errors")            \
+  X(kSslCertDirectoryEvictions, "ssl_cert_directory_evictions")               \
+  X(kSslCertDirectoryStale, "ssl_cert_directory_stale")                       \
+  X(kSslCertDirectoryEntries, "ssl_cert_directory_entries")
 
 enum class Counter : uint16_t {
 #define X(id, name) id,

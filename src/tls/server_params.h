@@ -48,6 +48,10 @@ struct ServerParams {
   bool sessionCache = false;
   long sessionCacheSize = 20480;
   TicketKeyStore* ticketKeys = nullptr;
+
+  // The same settings and the same owned objects (a context built with one serves as well
+  // as one built with the other).
+  bool operator==(const ServerParams&) const = default;
 };
 
 // "http/1.1", "h2" → "\x08http/1.1\x02h2". Names must be 1..255 bytes.

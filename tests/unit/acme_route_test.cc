@@ -4,52 +4,27 @@
 #include <gtest/gtest.h>
 
 #include "core/read_file.h"
-#include "proxy/route_decision.h"
-#include "test_pki.h"
-#include "tls/groups.h"
+#include "multicert_route_fixture.h"
 #include "tls/managed_certs.h"
 
 namespace tlsgate::proxy {
 namespace {
 
 using testing::TestCert;
-using testing::TestPki;
 
 const std::string kAcmeAlpn = std::string("\x0a") + "acme-tls/1";
 
-class AcmeRouteTest : public ::testing::Test {
+class AcmeRouteTest : public MulticertRouteFixture {
  protected:
   static void SetUpTestSuite() {
-    pki_ = new TestPki();
-    exact_ = pki_->issue("exact", "a.test", {"a.test"});
-    wild_ = pki_->issue("wild", "*.w.test", {"*.w.test"});
-    def_ = pki_->issue("default", "default.test", {});
+    MulticertRouteFixture::SetUpTestSuite();
     acme_ = pki_->issue("acme", "a.test", {"a.test", "x.w.test", "b.test"});
     challenge_ = pki_->issue("challenge", "c.test", {"c.test"});
   }
-  static void TearDownTestSuite() { delete pki_; }
 
-  // ssl_multicert.config: line 1 a.test, line 2 *.w.test, line 3 the default.
   void SetUp() override {
-    std::vector<tls::CertSpec> specs(3);
-    const TestCert* files[] = {&exact_, &wild_, &def_};
-    for (int i = 0; i < 3; ++i) {
-      specs[i].line = i + 1;
-      specs[i].certFiles = {files[i]->certFile};
-      specs[i].keyFiles = {files[i]->keyFile};
-    }
-    specs[2].destIp = tls::DestIp{true, {}, false};
-    params_.groups = tls::defaultGroups().server;
-    auto store = tls::CertStore::build(specs, "ssl_multicert.config", params_);
-    ASSERT_TRUE(store.ok()) << store.error().toString();
-    snapshot_.certs = std::move(store.value());
-    snapshot_.routes = std::make_unique<RouteTable>();
-    snapshot_.routes->indexRules();
-    snapshot_.listeners.resize(1);
+    MulticertRouteFixture::SetUp();
     snapshot_.managedCerts = std::make_shared<tls::ManagedCertStore>(params_);
-    in_.listener = &snapshot_.listeners[0];
-    in_.socketPeer = in_.peer = *net::parseAddress("127.0.0.1:50000", true);
-    in_.local = *net::parseAddress("127.0.0.1:8443", true);
   }
 
   static tls::ManagedCert managed(const TestCert& c, std::vector<std::string> names) {
@@ -61,20 +36,7 @@ class AcmeRouteTest : public ::testing::Test {
     return m;
   }
 
-  Terminate terminate(const std::string& sni, const std::string& alpn = "") {
-    in_.hello.emplace();
-    in_.hello->sni = sni;
-    in_.hello->alpn = alpn;
-    RouteDecision d = decide(in_, snapshot_);
-    EXPECT_TRUE(std::holds_alternative<Terminate>(d)) << "decision index " << d.index();
-    return std::holds_alternative<Terminate>(d) ? std::get<Terminate>(d) : Terminate{};
-  }
-
-  static inline TestPki* pki_ = nullptr;
-  static inline TestCert exact_, wild_, def_, acme_, challenge_;
-  tls::ServerParams params_;
-  Snapshot snapshot_;
-  RouteInputs in_;
+  static inline TestCert acme_, challenge_;
 };
 
 TEST_F(AcmeRouteTest, AnExactMulticertNameWinsOverAcme) {

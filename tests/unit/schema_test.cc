@@ -51,6 +51,8 @@ ssl:
   multicert: ssl_multicert.config
   handshake_timeout_in: 30
   allow_client_renegotiation: false
+  multicert_partial_reload: true
+  cert_cache_size: 500
   alpn: [h2, http/1.1]
   protocols: [TLSv1.2, TLSv1.3]
   ciphers: ECDHE-ECDSA-AES128-GCM-SHA256
@@ -78,6 +80,7 @@ ssl:
       cache: {enabled: true, size: 10}
   wire_trace: {client_ip: 127.0.0.1, server_name: a.test, percentage: 50}
   keylog_file: keys.log
+  cert_directory: {path: certs, cache_size: 10, negative_ttl: 30, timeout: 2}
 routes:
   default: {upstream: 127.0.0.1:9443, tls: true, sni: a, cert: c.crt, key: c.key, ca_certs: ca.pem, alpn: [h2]}
   alpn: {h2: 127.0.0.1:9001}
