@@ -87,6 +87,7 @@ struct CertStore::Builder {
   const CertStoreOptions& options;
 
   Status addEntry(const CertSpec& spec, const std::vector<LoadedCertificate*>& certs);
+  Status contextOf(CertEntry& entry, const ServerParams& params);
   void index(const CertSpec& spec, const CertEntry* entry);
   Status trampoline(const ServerParams& params);
 };
@@ -136,20 +137,39 @@ void CertStore::Builder::index(const CertSpec& spec, const CertEntry* entry) {
   }
 }
 
-// S6: one context for every connection, the default entry's certificates on it.
+// A context with the snapshot's settings and `entry`'s certificates (which it holds).
+Status CertStore::Builder::contextOf(CertEntry& entry, const ServerParams& params) {
+  auto ctx = newServerContext(params);
+  if (!ctx) return ctx.error();
+  entry.ctx = std::move(ctx.value());
+  for (const auto& cert : entry.certs) {
+    auto live = parseMaterial(*cert);
+    if (!live) return Error{multicertPath, entry.line, live.error().message};
+    if (!useOn(entry.ctx.get(), *live, *cert))
+      return Error{multicertPath, entry.line,
+                   "cannot use certificate '" + cert->file + "': " + ossl::drainErrors()};
+    entry.served.add(live->leaf.get(), cert.get());
+  }
+  return Ok{};
+}
+
+// S6: one context every connection starts on, the default entry's certificates on it; in
+// a small store, one per entry too.
 Status CertStore::Builder::trampoline(const ServerParams& params) {
+  const bool contextEach = store.entries_.size() <= kContextPerEntryUpTo;
+  for (auto& entry : store.entries_) {
+    if (entry.get() != store.default_ && !contextEach) continue;
+    if (auto st = contextOf(*entry, params); !st) return st;
+  }
+  if (store.default_) {
+    SSL_CTX* ctx = store.default_->ctx.get();
+    SSL_CTX_up_ref(ctx);
+    store.trampoline_.reset(ctx);
+    return Ok{};
+  }
   auto ctx = newServerContext(params);
   if (!ctx) return ctx.error();
   store.trampoline_ = std::move(ctx.value());
-  if (!store.default_) return Ok{};
-  for (const auto& cert : store.default_->certs) {
-    auto live = parseMaterial(*cert);
-    if (!live) return Error{multicertPath, store.default_->line, live.error().message};
-    if (!useOn(store.trampoline_.get(), *live, *cert))
-      return Error{multicertPath, store.default_->line,
-                   "cannot use certificate '" + cert->file + "': " + ossl::drainErrors()};
-    store.defaultServed_.add(live->leaf.get(), cert.get());  // the context holds them
-  }
   return Ok{};
 }
 
@@ -196,7 +216,12 @@ Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>&
 bool CertStore::serve(SSL* ssl, const CertEntry& entry, ServedCerts& served, int& hits,
                       int& misses) const {
   if (&entry == default_) {  // already on the connection, from the trampoline
-    served = defaultServed_;
+    served = entry.served;
+    return true;
+  }
+  if (entry.ctx) {
+    SSL_set_SSL_CTX(ssl, entry.ctx.get());
+    served = entry.served;
     return true;
   }
   SSL_certs_clear(ssl);

@@ -34,24 +34,6 @@
 
 namespace tlsgate::tls {
 
-struct CertEntry {
-  int line = 0;  // in ssl_multicert.config
-  std::vector<std::shared_ptr<const CertMaterial>> certs;
-  bool tunnel = false;               // action=tunnel: the route decision sends it on (S5, S11)
-  TicketSettings tickets;            // ssl_ticket_enabled / ssl_ticket_number (S11)
-  std::unique_ptr<OcspStaple> ocsp;  // ssl_ocsp_name, when given
-};
-
-// One certificate entry outside ssl_multicert.config (line 0): the certificate (its chain
-// after it) in `certFile`, the key in `keyFile` or, when that is empty, in `certFile`. Served
-// with the defaults of an entry (no ticket or OCSP settings). For the on-demand directory.
-Result<std::shared_ptr<const CertEntry>> loadStandaloneEntry(const std::string& certFile,
-                                                             const std::string& keyFile,
-                                                             const ServerParams& params);
-// The same from PEM text (the ACME client's certificates); `what` names it in errors.
-Result<std::shared_ptr<const CertEntry>> pemEntry(std::string_view certPem, std::string_view keyPem,
-                                                  const std::string& what);
-
 // The certificates a connection was given, to tell which one it served (the record).
 struct ServedCerts {
   static constexpr size_t kMax = 4;
@@ -71,6 +53,33 @@ struct ServedCerts {
     return nullptr;
   }
 };
+
+struct CertEntry {
+  int line = 0;  // in ssl_multicert.config
+  std::vector<std::shared_ptr<const CertMaterial>> certs;
+  // A small store gives each entry a context with its certificates (see
+  // kContextPerEntryUpTo): switching to it is cheaper than putting them on the connection.
+  ossl::UniquePtr<SSL_CTX> ctx;
+  ServedCerts served;                // ctx's certificates
+  bool tunnel = false;               // action=tunnel: the route decision sends it on (S5, S11)
+  TicketSettings tickets;            // ssl_ticket_enabled / ssl_ticket_number (S11)
+  std::unique_ptr<OcspStaple> ocsp;  // ssl_ocsp_name, when given
+};
+
+// One certificate entry outside ssl_multicert.config (line 0): the certificate (its chain
+// after it) in `certFile`, the key in `keyFile` or, when that is empty, in `certFile`. Served
+// with the defaults of an entry (no ticket or OCSP settings). For the on-demand directory.
+Result<std::shared_ptr<const CertEntry>> loadStandaloneEntry(const std::string& certFile,
+                                                             const std::string& keyFile,
+                                                             const ServerParams& params);
+// The same from PEM text (the ACME client's certificates); `what` names it in errors.
+Result<std::shared_ptr<const CertEntry>> pemEntry(std::string_view certPem, std::string_view keyPem,
+                                                  const std::string& what);
+
+// Up to this many entries, each has a context of its own (as before issue 19): a switch
+// to a context costs some 2,000 instructions, SSL_use_cert_and_key some 24,000 (OpenSSL 3.0
+// looks the key's type up by name). 64 contexts are about 1.3 MB; a large store has none.
+inline constexpr size_t kContextPerEntryUpTo = 64;
 
 // What a build did, for the log, /health and /metrics.
 struct CertStoreStats {
@@ -135,7 +144,6 @@ class CertStore {
   std::unordered_map<std::string, const CertEntry*> byIpPort_;  // key: ip bytes + port
   std::unordered_map<std::string, const CertEntry*> byIp_;      // key: ip bytes
   const CertEntry* default_ = nullptr;
-  ServedCerts defaultServed_;  // the default entry's certificates, on the trampoline
   // Every certificate as read, by CertSource::poolKey(): what the next reload compares.
   std::unordered_map<std::string, std::shared_ptr<const LoadedMaterial>> pool_;
   std::unique_ptr<ChainPool> chains_;

@@ -11,7 +11,7 @@ ParsedCertCache& ParsedCertCache::instance() {
 }
 
 ParsedCertCache::Lookup ParsedCertCache::get(const CertMaterial& material) {
-  Shard& shard = shards_[material.id % kShards];
+  Shard& shard = shardOf(material.id);
   {
     std::lock_guard lock(shard.mutex);
     if (auto it = shard.index.find(material.id); it != shard.index.end()) {
@@ -26,7 +26,8 @@ ParsedCertCache::Lookup ParsedCertCache::get(const CertMaterial& material) {
     return {};
   }
   auto live = std::make_shared<const LiveCert>(std::move(parsed.value()));
-  const size_t perShard = std::max<size_t>(1, (capacity() + kShards - 1) / kShards);
+  const size_t shards = shardsInUse_.load(std::memory_order_relaxed);
+  const size_t perShard = std::max<size_t>(1, (capacity() + shards - 1) / shards);
   std::lock_guard lock(shard.mutex);
   if (auto it = shard.index.find(material.id); it != shard.index.end())
     return {it->second->second, false};  // another worker parsed it meanwhile
@@ -40,7 +41,10 @@ ParsedCertCache::Lookup ParsedCertCache::get(const CertMaterial& material) {
 }
 
 void ParsedCertCache::setCapacity(size_t certificates) {
-  capacity_.store(std::max<size_t>(1, certificates), std::memory_order_relaxed);
+  certificates = std::max<size_t>(1, certificates);
+  capacity_.store(certificates, std::memory_order_relaxed);
+  const size_t shards = std::min(kShards, certificates);
+  if (shardsInUse_.exchange(shards) != shards) clear();
 }
 
 size_t ParsedCertCache::size() const {
@@ -53,7 +57,7 @@ size_t ParsedCertCache::size() const {
 }
 
 void ParsedCertCache::forget(uint64_t materialId) {
-  Shard& shard = shards_[materialId % kShards];
+  Shard& shard = shardOf(materialId);
   std::shared_ptr<const LiveCert> dropped;  // freed after the lock is released
   std::lock_guard lock(shard.mutex);
   auto it = shard.index.find(materialId);

@@ -31,7 +31,8 @@ class ParsedCertCache {
   };
   Lookup get(const CertMaterial& material);
 
-  // Certificates kept at most (>= 1); shrinking evicts at the next insertion.
+  // Certificates kept at most (>= 1); shrinking evicts at the next insertion (a change of
+  // the number of shards empties the cache).
   void setCapacity(size_t certificates);
   size_t capacity() const { return capacity_.load(std::memory_order_relaxed); }
   size_t size() const;
@@ -47,8 +48,12 @@ class ParsedCertCache {
     std::unordered_map<uint64_t, std::list<Entry>::iterator> index;
   };
 
+  // A small capacity uses as many shards as it holds certificates, so that it is exact.
+  Shard& shardOf(uint64_t id) { return shards_[id % shardsInUse_.load(std::memory_order_relaxed)]; }
+
   std::array<Shard, kShards> shards_;
   std::atomic<size_t> capacity_{10000};
+  std::atomic<size_t> shardsInUse_{kShards};
 };
 
 }  // namespace tlsgate::tls
