@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import threading
@@ -202,8 +203,11 @@ class Server:
             time.sleep(0.02)
 
     def reload(self, host: str, der: bytes) -> dict:
-        """Signals a reload; returns its figures once `host` is served `der`."""
+        """Signals a reload; returns its figures once `host` is served `der`: its own figure
+        (tlsgate), the time to the log line and to the new certificate, and the CPU (process
+        tree) from the signal to that certificate."""
         mark = self.log.mark()
+        cpu0 = cpu_seconds(self.proc.pid)
         t0 = time.monotonic()
         self.signal_reload()
         logged = own_ms = None
@@ -219,7 +223,8 @@ class Server:
                 raise Failure(f"{self.label}: no reload line in {START_LIMIT:.0f} s")
             time.sleep(0.01)
         served = self.wait_served(host, der, logged + SERVE_LIMIT)
-        return {"own_ms": own_ms, "logged_s": logged - t0, "served_s": served - t0}
+        return {"own_ms": own_ms, "logged_s": logged - t0, "served_s": served - t0,
+                "cpu_s": cpu_seconds(self.proc.pid) - cpu0}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -498,6 +503,7 @@ def reload_text(r: dict) -> dict[str, str]:
         text["logged"] = f"{r['own_ms']} ms"
     text["signal to log line"] = f"{r['logged_s']:.2f} s"
     text["signal to served"] = f"{r['served_s']:.2f} s"
+    text["CPU"] = f"{r['cpu_s']:.1f} s"
     return text
 
 
@@ -508,7 +514,7 @@ def mib(kib: int) -> str:
 def reload_cell(r: dict | None) -> str:
     if r is None:
         return "—"
-    served = f"{r['served_s']:.2f} s to served"
+    served = f"{r['served_s']:.2f} s to served, CPU {r['cpu_s']:.1f} s"
     return f"{r['own_ms'] / 1000:.2f} s ({served})" if r["own_ms"] is not None else served
 
 
@@ -535,7 +541,8 @@ def column(n: int, r: dict) -> list[str]:
     if "rss" not in r:
         return ["—"] * 11
     one = r["reloads"]["one"]
-    median_one = sorted(one, key=lambda x: x["served_s"])[len(one) // 2]
+    median_one = {key: statistics.median(x[key] for x in one) if one[0][key] is not None
+                  else None for key in one[0]}
     per_cert = (r["rss"][0] - r["base_rss"][0]) / n
     return [f"{r['ready_s']:.1f} s", f"{r['cpu_s']:.1f} s",
             f"{mib(r['rss'][0])} (PSS {mib(r['rss'][1])})",
