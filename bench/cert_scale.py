@@ -391,6 +391,9 @@ class Bench:
                   f"{p['server_us_per_hs']:.0f} µs per handshake; wrong certificate "
                   f"{p['wrong_certificate']}, failed {p['failed']}, timed out {p['timed_out']}"
                   + (f" (first: {p['first_failure']})" if p["first_failure"] else ""), flush=True)
+            if name == "cold" and p["handshakes"] == 0:
+                print("  (no names left to ask for the first time: N is too small for two "
+                      "cold phases of DURATION seconds)", flush=True)
             if p["wrong_certificate"]:
                 raise Failure(f"{s.label}: {p['wrong_certificate']} handshakes got a certificate "
                               f"for another name, e.g. {p['first_wrong']}")

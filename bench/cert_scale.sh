@@ -91,6 +91,7 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 
 g++ -O2 -std=c++20 "$HERE/sni_client.cc" -o "$WORK/sni_client" -lssl -lcrypto -pthread
-echo "tlsgate $(sha256sum "$BIN" | cut -c1-12) ($BIN), $("$HAPROXY" -v 2>/dev/null | head -1 || true)"
+haproxy_version=$("$HAPROXY" -v 2>/dev/null | head -1 || true)
+echo "tlsgate $(sha256sum "$BIN" | cut -c1-12) ($BIN), $haproxy_version"
 echo "N=$N, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$HERE/cert_scale.py" "$N" "$BIN" "$WORK" "$WORK/sni_client"

@@ -39,6 +39,13 @@ def leaf_path(folder: Path, i: int, kind: str = "certs") -> Path:
     return folder / kind / f"{name(i)}.pem"
 
 
+def _pem(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The certificate, then its key (PKCS#8), as one PEM file holds them."""
+    return cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+
+
 class _Signer:
     """The CA's key and name, loaded once per process."""
 
@@ -60,9 +67,7 @@ class _Signer:
                 .not_valid_before(self.not_before).not_valid_after(self.not_after)
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
                 .sign(self.key, hashes.SHA256()))
-        return cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
+        return _pem(cert, key)
 
     def write(self, target: Path, host: str) -> None:
         temporary = self.folder / f".{os.getpid()}.tmp"  # same file system as the target
@@ -99,9 +104,7 @@ def _write_ca(folder: Path) -> None:
             .not_valid_after(now + datetime.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
-    (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (folder / "ca.pem").write_bytes(_pem(cert, key))
 
 
 def write_leaves(folder: Path, indices: list[int], processes: int,
