@@ -57,16 +57,18 @@
 # CMake build) keeps CONCURRENCY (32) full TLS 1.3 handshakes in flight on CLIENT_THREADS (1)
 # epoll loops: X25519, no session offered, SNI n<random>.scale.test uniform over 0..N-1, the
 # leaf checked to be for the name asked (X509_check_host), then a reset; WARMUP (2) s, then
-# DURATION (10) s measured (on demand: cold DURATION s, then warm DURATION s). It prints
-# handshakes/s and p50/p99 latency (connect to handshake done); the script adds the server's
-# CPU per handshake. Client and server share the machine's cores: the server's µs per
-# handshake is the figure to compare between runs, handshakes/s is also the client's.
+# DURATION (10) s measured (on demand: cold DURATION s, then warm DURATION s); then the same
+# again with LATENCY_CONCURRENCY (1) in flight, for the latency without queueing (on demand:
+# with names the first run did not ask). It prints handshakes/s and p50/p99 latency (connect
+# to handshake done); the script adds the server's CPU per handshake over each phase.
+# Client and server share the machine's cores: the server's µs per handshake is the figure to
+# compare between runs, handshakes/s is also the client's.
 #
 # Prints the steps as they go and a markdown table at the end. Timings are never asserted.
 # Fails (non-zero, "cert_scale: FAILED: ...") when a server does not start, a reload fails or
 # is not served, or any handshake gets a certificate for another name.
-# Environment: THREADS, CONCURRENCY, CLIENT_THREADS, WARMUP, DURATION, SEED (1), GEN_PROCS,
-# CERTS_DIR, KEEP, ONDEMAND_ONLY, HAPROXY. Packages: haproxy, python3-cryptography, g++,
+# Environment: THREADS, CONCURRENCY, LATENCY_CONCURRENCY, CLIENT_THREADS, WARMUP, DURATION,
+# SEED (1), GEN_PROCS, CERTS_DIR, KEEP, ONDEMAND_ONLY, HAPROXY. Packages: haproxy, python3-cryptography, g++,
 # libssl-dev.
 set -euo pipefail
 N=${1:?usage: bench/cert_scale.sh N [build/tlsgate]}
