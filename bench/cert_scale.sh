@@ -18,7 +18,8 @@
 # files (`bind 127.0.0.1:PORT ssl crt-list LIST`, `mode tcp`, to a backend without servers:
 # the client closes after its handshake, so none is ever needed).
 #
-# tlsgate: `threads: THREADS` (2), one listener, `routes: {default: 'builtin:inspect'}`.
+# tlsgate: `threads: THREADS` (2), one listener, `routes: {default: 'builtin:inspect'}`,
+# `ssl.cert_cache_size: CACHE` (N: warm means parsed, as HAProxy keeps every certificate).
 # HAProxy (Debian's, HAPROXY=/usr/sbin/haproxy): master-worker mode (-W), `nbthread THREADS`.
 # For each, in this order:
 #   1. 1 certificate (only the default entry): started, RSS read when ready, stopped: the base.

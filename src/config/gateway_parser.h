@@ -54,6 +54,7 @@ class Parser {
   Status parseSsl(const Field& f, SslConfig& ssl) const;
   Status parseSslField(const Field& f, SslConfig& ssl) const;
   Status parseSslText(const Field& f, SslConfig& ssl) const;
+  Status parseCertStoreField(const Field& f, SslConfig& ssl) const;
   Status parseClient(const Field& f, ClientTlsConfig& client) const;
   Status parseClientField(const Field& f, ClientTlsConfig& client) const;
   Status groupList(const Field& f, const std::string& list) const;

@@ -37,12 +37,6 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
     ssl.wireTrace = std::move(*trace);
     return Ok{};
   }
-  if (f.name == "cert_directory") {
-    auto directory = parseCertDirectory(f, path_, dir_);
-    if (!directory) return directory.error();
-    ssl.certDirectory = std::move(*directory);
-    return Ok{};
-  }
   if (f.name == "keylog_file") {
     auto file = filePath(f);
     if (!file) return file.error();
@@ -63,18 +57,10 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
     ssl.handshakeTimeoutSec = *seconds;
     return Ok{};
   }
-  if (f.name == "allow_client_renegotiation" || f.name == "multicert_partial_reload") {
+  if (f.name == "allow_client_renegotiation") {  // S12
     auto on = boolean(f);
     if (!on) return on.error();
-    (f.name == "multicert_partial_reload" ? ssl.multicertPartialReload
-                                          : ssl.allowClientRenegotiation) = *on;  // S12
-    return Ok{};
-  }
-  if (f.name == "cert_cache_size") {
-    auto n = count(f, "certificates");
-    if (!n) return n.error();
-    if (*n == 0) return fail(f.valueLine(), "ssl.cert_cache_size must be at least 1");
-    ssl.certCacheSize = *n;
+    ssl.allowClientRenegotiation = *on;
     return Ok{};
   }
   if (f.name == "multicert" || f.name == "verify_client_ca_certs") {
@@ -86,6 +72,30 @@ Status Parser::parseSslField(const Field& f, SslConfig& ssl) const {
     } else {
       ssl.verifyClientCaCerts = *file;
     }
+    return Ok{};
+  }
+  return parseCertStoreField(f, ssl);
+}
+
+// The keys of the certificate store at scale (issue 19).
+Status Parser::parseCertStoreField(const Field& f, SslConfig& ssl) const {
+  if (f.name == "cert_directory") {
+    auto directory = parseCertDirectory(f, path_, dir_);
+    if (!directory) return directory.error();
+    ssl.certDirectory = std::move(*directory);
+    return Ok{};
+  }
+  if (f.name == "multicert_partial_reload") {
+    auto on = boolean(f);
+    if (!on) return on.error();
+    ssl.multicertPartialReload = *on;
+    return Ok{};
+  }
+  if (f.name == "cert_cache_size") {
+    auto n = count(f, "certificates");
+    if (!n) return n.error();
+    if (*n == 0) return fail(f.valueLine(), "ssl.cert_cache_size must be at least 1");
+    ssl.certCacheSize = *n;
     return Ok{};
   }
   return parseSslText(f, ssl);

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tls/parsed_cert_cache.h"
+
 namespace tlsgate::tls {
 
 namespace {
@@ -132,6 +134,8 @@ DirectoryLoad loadName(const std::string& dir, const std::string& name,
                   (list.empty() ? std::string("no name") : list) + ")";
     return out;
   }
+  // Parsed here too, on the loader's thread: the worker that serves it finds it parsed.
+  for (const auto& cert : (*loaded)->certs) ParsedCertCache::instance().get(*cert);
   out.kind = DirectoryLoad::Kind::kLoaded;
   out.entry = std::move(*loaded);
   return out;
