@@ -5,6 +5,7 @@
 #   KEEP=1 bench/cert_scale.sh 100000                       # keeps the certificates (and logs)
 #   CERTS_DIR=/tmp/scale-100k bench/cert_scale.sh 100000    # generates once, reuses after
 #   ONDEMAND_ONLY=1 bench/cert_scale.sh 1000000             # only the on-demand part
+#   SKIP_HAPROXY=1 bench/cert_scale.sh 100000               # tlsgate only
 #
 # Certificates (bench/cert_scale_gen.py, python3-cryptography in GEN_PROCS processes, all
 # cores by default): one CA; per name n<i>.scale.test (i = 0..N-1) an ECDSA P-256 key and a

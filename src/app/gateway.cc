@@ -132,7 +132,7 @@ void Gateway::requestReload() {
 // tuneAllocator keeps freed memory in the process (no automatic trim): right for the
 // workers' churn, but a reload frees a whole snapshot (100,000 certificates: some 100 MB
 // of small blocks) once the workers let go of it, a moment after. The reload thread hands
-// those pages back then, so that RSS stays flat across reloads (issue 19).
+// those pages back half a second later, so that RSS stays flat across reloads (issue 19).
 void Gateway::reloadLoop() {
   bool trimPending = false;
   for (;;) {
@@ -141,7 +141,7 @@ void Gateway::reloadLoop() {
       auto wake = [this] { return reloadPending_ || quit_; };
       if (!trimPending) {
         queueCv_.wait(lock, wake);
-      } else if (!queueCv_.wait_for(lock, std::chrono::seconds(2), wake)) {
+      } else if (!queueCv_.wait_for(lock, std::chrono::milliseconds(500), wake)) {
         lock.unlock();
         malloc_trim(0);
         trimPending = false;
