@@ -3,6 +3,8 @@
 #include <cctype>
 #include <ctime>
 
+#include "admin/certs_view.h"
+#include "admin/json_text.h"
 #include "admin/metrics.h"
 #include "admin/prometheus.h"
 #include "core/json.h"
@@ -26,23 +28,6 @@ HttpResponse error(int status, std::string_view message) {
   return json(status, std::move(body));
 }
 
-std::string isoUtc(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-void appendStrings(std::string& out, const std::vector<std::string>& items) {
-  out += '[';
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ", ";
-    json::appendString(out, items[i]);
-  }
-  out += ']';
-}
-
 std::string reloadJson(const ReloadStatus& r) {
   std::string out = "{\"attempts\": " + std::to_string(r.attempts) +
                     ", \"failures\": " + std::to_string(r.failures) +
@@ -55,6 +40,26 @@ std::string reloadJson(const ReloadStatus& r) {
     out += "null";
   }
   out += "}";
+  return out;
+}
+
+// The certificate store in use, in numbers.
+std::string certificatesHealthJson(const CertificateStoreStatus& s) {
+  return "{\"entries\": " + std::to_string(s.entries) +
+         ", \"loaded\": " + std::to_string(s.certificates) +
+         ", \"skipped\": " + std::to_string(s.skipped) +
+         ", \"resident_bytes\": " + std::to_string(s.residentBytes) +
+         ", \"load_ms\": " + std::to_string(s.loadDuration.count()) + "}";
+}
+
+// null, or why an operator should look although the gateway serves.
+std::string degradedJson(const CertificateStoreStatus& s) {
+  if (s.skipped == 0) return "null";
+  std::string out;
+  json::appendString(out, std::to_string(s.skipped) + " ssl_multicert.config " +
+                              (s.skipped == 1 ? "entry" : "entries") +
+                              " skipped (ssl.multicert_partial_reload; the log names each "
+                              "file:line)");
   return out;
 }
 
@@ -120,16 +125,20 @@ HttpResponse AdminEndpoint::handle(const HttpRequest& req) {
   if (req.path == "/stats") return json(200, toStatsJson(collectMetrics(control_, registry_)));
   if (req.path == "/health") return health();
   if (req.path == "/reload") return reload();
-  if (req.path == "/certs") return certs();
+  if (req.path == "/certs") return certs(req);
   if (req.path == "/debug") return debug(req);
   control_.reopenLogs();  // /reopen
   return json(200, "{\"ok\": true}\n");
 }
 
 HttpResponse AdminEndpoint::health() {
-  // S16: a failed reload keeps serving the old configuration: still healthy.
-  return json(200,
-              "{\"status\": \"ok\", \"reload\": " + reloadJson(control_.reloadStatus()) + "}\n");
+  // S16: a failed reload keeps serving the old configuration: still healthy. So does a store
+  // that left bad entries out (partial reload): "degraded" says so without failing the
+  // probe, which would take every name off the load balancer for the sake of a few.
+  CertificateStoreStatus store = control_.certificateStore();
+  return json(200, "{\"status\": \"ok\", \"degraded\": " + degradedJson(store) +
+                       ", \"reload\": " + reloadJson(control_.reloadStatus()) +
+                       ", \"certificates\": " + certificatesHealthJson(store) + "}\n");
 }
 
 HttpResponse AdminEndpoint::reload() {
@@ -144,55 +153,25 @@ HttpResponse AdminEndpoint::reload() {
                        PrometheusText::formatDouble(r.took.count() / 1000.0) + "}\n");
 }
 
-HttpResponse AdminEndpoint::certs() {
-  CertificateList list = control_.certificates();
-  std::time_t now = std::time(nullptr);
-  std::string out = "{\"multicert\": ";
-  json::appendString(out, list.multicertPath);
-  out += ", \"certificates\": [";
-  bool first = true;
-  size_t expired = 0;
-  for (const CertificateRow& cert : list.rows) {
-    if (!first) out += ", ";
-    first = false;
-    expired += cert.notAfter < now ? 1 : 0;
-    out += "{\"file\": ";
-    json::appendString(out, cert.file);
-    out += ", \"multicert_line\": " + std::to_string(cert.line) + ", \"subject\": ";
-    json::appendString(out, cert.subject);
-    out += ", \"names\": ";
-    appendStrings(out, cert.names);
-    out += ", \"key_type\": ";
-    json::appendString(out, cert.keyType);
-    out += ", \"not_after\": ";
-    json::appendString(out, isoUtc(cert.notAfter));
-    out += ", \"seconds_left\": " + std::to_string(static_cast<long long>(cert.notAfter - now));
-    out += cert.notAfter < now ? ", \"expired\": true" : ", \"expired\": false";
-    out += ", \"sha256\": ";
-    json::appendString(out, cert.sha256);
-    out += cert.isDefault ? ", \"default\": true}" : ", \"default\": false}";
+HttpResponse AdminEndpoint::certs(const HttpRequest& req) {
+  auto parsed = parseCertsQuery(req.query);
+  if (const auto* bad = std::get_if<CertsQueryError>(&parsed)) {
+    std::string body = "{\"error\": ";
+    json::appendString(body, bad->problem);
+    body += ", \"parameter\": ";
+    json::appendString(body, bad->parameter);
+    body += "}\n";
+    return json(400, std::move(body));
   }
-  out += "], \"managed\": [";
-  first = true;
-  for (const ManagedCertificateRow& cert : list.managed) {
-    if (!first) out += ", ";
-    first = false;
-    expired += cert.notAfter < now ? 1 : 0;
-    out += "{\"id\": ";
-    json::appendString(out, cert.id);
-    out += ", \"source\": ";
-    json::appendString(out, cert.source);
-    out += ", \"names\": ";
-    appendStrings(out, cert.names);
-    out += ", \"not_after\": ";
-    json::appendString(out, isoUtc(cert.notAfter));
-    out += ", \"seconds_left\": " + std::to_string(static_cast<long long>(cert.notAfter - now));
-    out += ", \"next_renewal\": ";
-    json::appendString(out, isoUtc(cert.nextRenewal));
-    out += "}";
-  }
-  out += "], \"expired\": " + std::to_string(expired) + "}\n";
-  return json(200, std::move(out));
+  const CertsQuery& query = std::get<CertsQuery>(parsed);
+  CertsContext context;
+  context.now = std::time(nullptr);
+  context.managed = control_.managedCertificates();
+  context.storeExpired = control_.certificateExpiry()->countBefore(context.now);
+  if (query.name)
+    return json(200, certsNamedJson(*query.name, control_.certificatesNamed(*query.name), context));
+  return json(200,
+              certsPageJson(query, control_.certificatePage(query.offset, query.limit), context));
 }
 
 HttpResponse AdminEndpoint::debug(const HttpRequest& req) {

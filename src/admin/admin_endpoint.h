@@ -4,7 +4,7 @@
 //   GET  /stats     the same numbers as JSON
 //   GET  /health    200 while serving, with the last reload's result
 //   POST /reload    GatewayControl::reload(): 200 {"ok": true, "ms": ...} or 422 with the error
-//   GET  /certs     the current snapshot's certificates
+//   GET  /certs     the current snapshot's certificates, a page at a time (certs_view.h)
 //   GET  /debug     debug tags, all and enabled; POST /debug?tags=ssl,net sets them
 //   POST /reopen    reopens the access log (as SIGUSR2)
 //
@@ -34,7 +34,7 @@ class AdminEndpoint {
  private:
   HttpResponse health();
   HttpResponse reload();
-  HttpResponse certs();
+  HttpResponse certs(const HttpRequest& request);
   HttpResponse debug(const HttpRequest& request);
 
   GatewayControl& control_;

@@ -1,5 +1,6 @@
 #include "admin/metrics.h"
 
+#include <memory>
 #include <set>
 #include <string_view>
 
@@ -28,6 +29,26 @@ void appendKey(std::string& out, bool& first, std::string_view key) {
   out += ": ";
 }
 
+// The store's numbers and expiry summary; its certificates one by one only when it is small.
+void collectCertificates(MetricsSnapshot& m, const GatewayControl& control) {
+  CertificateSummary& c = m.certificateSummary;
+  c.store = control.certificateStore();
+  std::shared_ptr<const ExpiryIndex> expiry = control.certificateExpiry();
+  c.soonest = expiry->soonest();
+  c.expired = expiry->countBefore(m.now);
+  c.expiringSoon = expiry->countBefore(m.now + CertificateSummary::kExpiringSoon) - c.expired;
+  c.perCertificate = c.store.entries <= CertificateSummary::kPerCertificateLimit;
+  if (!c.perCertificate) return;
+  CertificatePage page = control.certificatePage(0, CertificateSummary::kPerCertificateLimit);
+  // A reload between the two calls may have made the store large.
+  c.perCertificate = page.total <= CertificateSummary::kPerCertificateLimit;
+  if (!c.perCertificate) return;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const CertificateRow& cert : page.rows)
+    if (seen.emplace(cert.file, cert.subject).second)
+      m.certificates.push_back({cert.file, cert.subject, cert.notAfter});
+}
+
 }  // namespace
 
 CounterMetric prometheusName(Counter c) {
@@ -54,12 +75,8 @@ MetricsSnapshot collectMetrics(const GatewayControl& control,
   for (const stats::ListenerStats* l : stats::ListenerRegistry::instance().all())
     m.listeners.emplace_back(l->label(), l->sum());
   m.reload = control.reloadStatus();
-  std::set<std::pair<std::string, std::string>> seen;
-  CertificateList list = control.certificates();
-  m.managed = std::move(list.managed);
-  for (const CertificateRow& cert : list.rows)
-    if (seen.emplace(cert.file, cert.subject).second)
-      m.certificates.push_back({cert.file, cert.subject, cert.notAfter});
+  m.managed = control.managedCertificates();
+  collectCertificates(m, control);
   return m;
 }
 
@@ -155,13 +172,12 @@ void promLifecycle(PrometheusText& p, const MetricsSnapshot& m) {
   p.family("tlsgate_start_time_seconds", "gauge", "When the process started (Unix time)");
   p.sample("tlsgate_start_time_seconds", {}, static_cast<uint64_t>(r.startTime));
   p.family("tlsgate_certificate_expiry_seconds", "gauge",
-           "Seconds until the certificate's notAfter (negative: expired)");
-  uint64_t expired = 0;
-  for (const auto& c : m.certificates) {
+           "Seconds until the certificate's notAfter (negative: expired); only for stores of "
+           "at most 1000 entries");
+  for (const auto& c : m.certificates)
     p.sample("tlsgate_certificate_expiry_seconds", {{"file", c.file}, {"subject", c.subject}},
              static_cast<double>(c.notAfter - m.now));
-    expired += c.notAfter < m.now ? 1 : 0;
-  }
+  uint64_t expired = m.certificateSummary.expired;
   p.family("tlsgate_acme_certificate_expiry_seconds", "gauge",
            "Seconds until the ACME certificate's notAfter (negative: expired)");
   for (const auto& c : m.managed) {
@@ -178,6 +194,38 @@ void promLifecycle(PrometheusText& p, const MetricsSnapshot& m) {
   p.family("tlsgate_certificates_expired", "gauge",
            "Certificates served although past their notAfter");
   p.sample("tlsgate_certificates_expired", {}, expired);
+}
+
+void gauge(PrometheusText& p, std::string_view name, std::string_view help, size_t value) {
+  p.family(name, "gauge", help);
+  p.sample(name, {}, static_cast<uint64_t>(value));
+}
+
+// The certificate store in use and the parsed certificate cache (issue 19).
+void promCertificateStore(PrometheusText& p, const MetricsSnapshot& m) {
+  const CertificateSummary& c = m.certificateSummary;
+  gauge(p, "tlsgate_certificates_entries", "ssl_multicert.config entries served", c.store.entries);
+  gauge(p, "tlsgate_certificates_loaded", "Distinct certificates in the store",
+        c.store.certificates);
+  gauge(p, "tlsgate_certificates_skipped",
+        "Entries left out of the store in use (ssl.multicert_partial_reload)", c.store.skipped);
+  gauge(p, "tlsgate_certificates_resident_bytes", "Bytes the store's certificates hold",
+        c.store.residentBytes);
+  gauge(p, "tlsgate_certificate_cache_entries", "Parsed certificates cached for handshakes",
+        c.store.cacheEntries);
+  gauge(p, "tlsgate_certificate_cache_capacity", "Parsed certificates the cache keeps at most",
+        c.store.cacheCapacity);
+  gauge(p, "tlsgate_certificates_expiring_soon",
+        "Certificates of the store not expired but expiring within 7 days", c.expiringSoon);
+  p.family("tlsgate_certificates_load_seconds", "gauge",
+           "How long the build of the store in use took (at start or at its reload)");
+  p.sample("tlsgate_certificates_load_seconds", {},
+           static_cast<double>(c.store.loadDuration.count()) / 1e3);
+  p.family("tlsgate_certificates_expiring_soonest_seconds", "gauge",
+           "Seconds until the earliest notAfter of the store (negative: expired)");
+  if (c.soonest)
+    p.sample("tlsgate_certificates_expiring_soonest_seconds", {},
+             static_cast<double>(*c.soonest - m.now));
 }
 
 // {"name": count, ...} of a labelled series.
@@ -238,6 +286,24 @@ void jsonListeners(std::string& out, const MetricsSnapshot& m) {
   out += "]";
 }
 
+// The numbers of promCertificateStore; "certificates" (jsonLifecycle) is empty when
+// "per_certificate" is false.
+void jsonCertificateStore(std::string& out, const MetricsSnapshot& m) {
+  const CertificateSummary& c = m.certificateSummary;
+  out += ", \"certificate_store\": {\"entries\": " + std::to_string(c.store.entries) +
+         ", \"loaded\": " + std::to_string(c.store.certificates) +
+         ", \"skipped\": " + std::to_string(c.store.skipped) +
+         ", \"resident_bytes\": " + std::to_string(c.store.residentBytes) + ", \"load_seconds\": " +
+         PrometheusText::formatDouble(static_cast<double>(c.store.loadDuration.count()) / 1e3) +
+         ", \"cache_entries\": " + std::to_string(c.store.cacheEntries) +
+         ", \"cache_capacity\": " + std::to_string(c.store.cacheCapacity) +
+         ", \"expiring_soonest_seconds\": " +
+         (c.soonest ? std::to_string(static_cast<long long>(*c.soonest - m.now)) : "null") +
+         ", \"expiring_soon\": " + std::to_string(c.expiringSoon) +
+         ", \"expired\": " + std::to_string(c.expired) +
+         ", \"per_certificate\": " + (c.perCertificate ? "true" : "false") + "}";
+}
+
 void jsonLifecycle(std::string& out, const MetricsSnapshot& m) {
   const ReloadStatus& r = m.reload;
   out += ", \"reload\": {\"attempts\": " + std::to_string(r.attempts) +
@@ -269,6 +335,7 @@ std::string toPrometheus(const MetricsSnapshot& m) {
   promHandshakes(p, m);
   promListeners(p, m);
   promLifecycle(p, m);
+  promCertificateStore(p, m);
   return p.text();
 }
 
@@ -278,6 +345,7 @@ std::string toStatsJson(const MetricsSnapshot& m) {
   jsonHandshakes(out, m);
   jsonListeners(out, m);
   jsonLifecycle(out, m);
+  jsonCertificateStore(out, m);
   out += "}\n";
   return out;
 }

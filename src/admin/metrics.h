@@ -7,6 +7,7 @@
 #pragma once
 
 #include <ctime>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,20 @@ struct CertificateExpiry {
   std::time_t notAfter = 0;
 };
 
+// The certificate store in use, summed up. A store of more than kPerCertificateLimit
+// entries has no per-certificate expiry series (100,000 series per scrape would cost more
+// than the rest of /metrics together): the soonest expiry and the counts say what to act
+// on, /certs?name= or the pages of /certs which certificate it is.
+struct CertificateSummary {
+  static constexpr size_t kPerCertificateLimit = 1000;
+  static constexpr std::time_t kExpiringSoon = 7 * 24 * 3600;
+  CertificateStoreStatus store;
+  std::optional<std::time_t> soonest;  // the earliest notAfter of the store's certificates
+  size_t expiringSoon = 0;             // not expired, but within kExpiringSoon
+  size_t expired = 0;                  // of the store (the ACME client's are counted apart)
+  bool perCertificate = true;          // MetricsSnapshot::certificates lists every one
+};
+
 struct MetricsSnapshot {
   std::time_t now = 0;
   stats::Totals counters{};
@@ -30,7 +45,8 @@ struct MetricsSnapshot {
   std::vector<std::string> groupNames;   // by LabelIndex::groups(), [0] = "other"
   std::vector<std::pair<std::string, stats::ListenerTotals>> listeners;
   ReloadStatus reload;
-  std::vector<CertificateExpiry> certificates;  // one per (file, subject)
+  CertificateSummary certificateSummary;
+  std::vector<CertificateExpiry> certificates;  // one per (file, subject); see above
   std::vector<ManagedCertificateRow> managed;   // the ACME client's
 };
 

@@ -294,21 +294,6 @@ admin::ReloadStatus Gateway::reloadStatus() const {
   return status_;
 }
 
-admin::CertificateList Gateway::certificates() const {
-  auto current = snapshot();
-  admin::CertificateList list;
-  list.multicertPath = current->config.ssl.multicertPath;
-  const tls::CertStore& store = *current->runtime.certs;
-  for (const auto& entry : store.entries())
-    for (const auto& cert : entry->certs)
-      list.rows.push_back({cert->file, entry->line, cert->subject, cert->names, cert->keyType,
-                           cert->notAfter, cert->sha256, entry.get() == store.defaultEntry()});
-  if (current->runtime.managedCerts)
-    for (const tls::ManagedCertStatus& m : current->runtime.managedCerts->list())
-      list.managed.push_back({m.id, m.source, m.names, m.notAfter, m.nextRenewal});
-  return list;
-}
-
 std::shared_ptr<const config::Snapshot> Gateway::snapshot() const {
   std::lock_guard lock(snapshotMutex_);
   return snapshot_;

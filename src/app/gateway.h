@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,7 +71,11 @@ class Gateway final : public admin::GatewayControl {
   // admin::GatewayControl
   admin::ReloadResult reload() override;
   admin::ReloadStatus reloadStatus() const override;
-  admin::CertificateList certificates() const override;
+  admin::CertificatePage certificatePage(size_t offset, size_t limit) const override;
+  admin::NamedCertificates certificatesNamed(std::string_view name) const override;
+  admin::CertificateStoreStatus certificateStore() const override;
+  std::shared_ptr<const admin::ExpiryIndex> certificateExpiry() const override;
+  std::vector<admin::ManagedCertificateRow> managedCertificates() const override;
   // The snapshot new connections use now.
   std::shared_ptr<const config::Snapshot> snapshot() const;
   stats::Totals counters() const override;
@@ -125,6 +130,12 @@ class Gateway final : public admin::GatewayControl {
 
   std::mutex reopenMutex_;
   std::function<void()> reopenLogs_;
+
+  // certificateExpiry()'s index and the snapshot it is of: made by the first request after
+  // a reload (gateway_certificates.cc).
+  mutable std::mutex expiryMutex_;
+  mutable std::weak_ptr<const config::Snapshot> expiryOf_;
+  mutable std::shared_ptr<const admin::ExpiryIndex> expiry_;
 };
 
 }  // namespace tlsgate::app
