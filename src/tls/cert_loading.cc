@@ -113,6 +113,7 @@ std::vector<LoadedCertificate*> CertLoading::certificatesOf(size_t entry) {
 }
 
 void CertLoading::keep(Pool& pool, CertStoreStats& stats) {
+  pool.reserve(jobs_.size());
   for (LoadedCertificate& job : jobs_) {
     stats.filesRead += job.filesRead;
     if (!job.result || !*job.result) continue;

@@ -184,6 +184,8 @@ Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>&
                       *store->chains_);
   loading.run(options.partial);
   Builder builder{*store, multicertPath, options};
+  store->entries_.reserve(entries.size());  // 100,000 entries: no rehashing on the way
+  store->exact_.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const CertSpec& spec = entries[i];
     if (!loading.attempted(i)) break;  // after the first failure (not partial)
