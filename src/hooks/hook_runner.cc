@@ -144,7 +144,7 @@ void HookRunner::applyCertificateOverride(SSL* ssl) {
   } else if (vc_->pendingEntry) {
     tls::ServedCerts served;
     int hits = 0, misses = 0;
-    if (!store().serve(ssl, *vc_->pendingEntry, served, hits, misses))
+    if (!store().serve(ssl, *vc_->pendingEntry, served, hits, misses, /*fresh=*/false))
       TG_DEBUG(log::kSslError, "vconn %llu: the certificate chosen by name does not parse",
                static_cast<unsigned long long>(vc_->id));
   }

@@ -215,17 +215,20 @@ Result<std::unique_ptr<CertStore>> CertStore::build(const std::vector<CertSpec>&
   return store;
 }
 
-bool CertStore::serve(SSL* ssl, const CertEntry& entry, ServedCerts& served, int& hits,
-                      int& misses) const {
-  if (&entry == default_) {  // already on the connection, from the trampoline
-    served = entry.served;
-    return true;
-  }
+bool CertStore::serve(SSL* ssl, const CertEntry& entry, ServedCerts& served, int& hits, int& misses,
+                      bool fresh) const {
   if (entry.ctx) {
-    SSL_set_SSL_CTX(ssl, entry.ctx.get());
-    served = entry.served;
-    return true;
+    // SSL_set_SSL_CTX copies the context's certificates, but does nothing when the SSL is
+    // on that context already (the default entry's, on the trampoline): its certificates
+    // are then the context's unless something put others on the SSL since.
+    const bool onIt = SSL_get_SSL_CTX(ssl) == entry.ctx.get();
+    if (!onIt) SSL_set_SSL_CTX(ssl, entry.ctx.get());
+    if (!onIt || fresh) {
+      served = entry.served;
+      return true;
+    }
   }
+  served = ServedCerts{};
   SSL_certs_clear(ssl);
   for (const auto& cert : entry.certs) {
     ParsedCertCache::Lookup found = ParsedCertCache::instance().get(*cert);

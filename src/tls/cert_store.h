@@ -126,9 +126,11 @@ class CertStore {
   SSL_CTX* trampoline() const { return trampoline_.get(); }
 
   // Puts `entry`'s certificates on `ssl` (S11), replacing those it has, and lists them in
-  // `served`. Nothing to do for the default entry on the trampoline. False when one of
-  // them cannot be parsed (logged). `misses` counts ParsedCertCache misses, `hits` hits.
-  bool serve(SSL* ssl, const CertEntry& entry, ServedCerts& served, int& hits, int& misses) const;
+  // `served`. `fresh`: `ssl` still has the certificates of the context it is on (the
+  // handshake's first choice; a hook's later one is not fresh). False when one of them
+  // cannot be parsed (logged). `misses` counts ParsedCertCache misses, `hits` hits.
+  bool serve(SSL* ssl, const CertEntry& entry, ServedCerts& served, int& hits, int& misses,
+             bool fresh = true) const;
 
   const std::vector<std::unique_ptr<CertEntry>>& entries() const { return entries_; }
   const CertStoreStats& stats() const { return stats_; }
