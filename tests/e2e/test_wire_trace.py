@@ -82,7 +82,9 @@ def message_lines(lines: list[str]) -> list[str]:
 
 
 def any_trace(gw: Gateway) -> list[str]:
-    return [l for l in list(gw.lines) if "wire_trace" in l]
+    # Trace lines only: other lines may name files under this test's tmp_path, whose name
+    # has "wire_trace" in it.
+    return [l for l in list(gw.lines) if l.startswith("tlsgate: wire_trace ")]
 
 
 def assert_traced(gw: Gateway, port: int, client_saw: list[str], source: str = "127.0.0.1"):
