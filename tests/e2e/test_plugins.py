@@ -137,6 +137,15 @@ def loaded_files(gw: Gateway) -> list[str]:
     return [m["file"] for m in (LOADED_RE.match(l) for l in list(gw.lines)) if m]
 
 
+def loaded_files_once(gw: Gateway, count: int) -> list[str]:
+    """loaded_files once `count` loads are in the log (or after a while): the handshake a
+    load served can end before the test's stderr reader has the plugin's line."""
+    deadline = time.monotonic() + scaled(10)
+    while len(loaded_files(gw)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return loaded_files(gw)
+
+
 def served_cn(port: int, ctx: ssl.SSLContext, sni: str | None) -> str:
     """Handshake (verified by ctx) and the subject CN of the certificate the client got."""
     with tls_connect(port, ctx, sni, timeout=scaled(20)) as s:
@@ -245,7 +254,7 @@ def test_cert_loader_lru_evicts(gateway, cert_loader_so, load_certs, verbose):
         assert served_cn(gw.port, ctx, n) == n
     assert served_cn(gw.port, ctx, a) == a   # still cached
     assert served_cn(gw.port, ctx, b) == b   # evicted: loaded again
-    files = loaded_files(gw)
+    files = loaded_files_once(gw, 5)
     assert files == [f"{n}.pem" for n in (a, b, c, d, b)], files
     counts = [int(LOADED_RE.match(l)["n"]) for l in gw.lines if LOADED_RE.match(l)]
     assert counts == [1, 2, 3, 3, 3], counts
