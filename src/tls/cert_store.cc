@@ -35,7 +35,7 @@ void warnExpired(const CertEntry& entry, const std::string& multicertPath, std::
   }
 }
 
-// Puts `cert` on `ctx` (the trampoline's default certificates), or on `ssl`.
+// Puts a certificate on an entry's context (built at load), or on a connection.
 bool useOn(SSL_CTX* ctx, const LiveCert& live, const CertMaterial& m) {
   return SSL_CTX_use_cert_and_key(ctx, live.leaf.get(), live.key.get(), m.chain->certs.get(), 1) ==
          1;
