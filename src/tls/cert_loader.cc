@@ -1,6 +1,5 @@
 #include "tls/cert_loader.h"
 
-#include <openssl/decoder.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -27,49 +26,14 @@ Result<std::vector<ossl::UniquePtr<X509>>> readCertificates(BIO* bio, const std:
   return certs;
 }
 
-// A null password callback: encrypted keys fail instead of prompting on the terminal.
-int noPassword(char*, int, int, void*) {
-  return 0;
-}
-
-// OpenSSL 3.0 builds a new decoder chain for every PEM_read_bio_PrivateKey: about 0.5 ms,
-// most of what loading a certificate costs (seconds for a reload of 10,000 of them). A
-// chain built once per thread and reused decodes the same key in a seventh of that time.
-// It reads the first PEM block only; null when that is not a key, which the general way
-// then handles (e.g. a key after the certificate in one file).
-EVP_PKEY* decodeLeadingKey(const std::string& pem) {
-  struct Decoder {
-    EVP_PKEY* out = nullptr;
-    OSSL_DECODER_CTX* ctx = nullptr;
-    ~Decoder() { OSSL_DECODER_CTX_free(ctx); }
-  };
-  thread_local Decoder decoder;
-  if (!decoder.ctx) {
-    decoder.ctx = OSSL_DECODER_CTX_new_for_pkey(&decoder.out, "PEM", nullptr, nullptr,
-                                                OSSL_KEYMGMT_SELECT_KEYPAIR, nullptr, nullptr);
-    if (!decoder.ctx || !OSSL_DECODER_CTX_set_pem_password_cb(decoder.ctx, noPassword, nullptr))
-      return nullptr;
-  }
-  ossl::UniquePtr<BIO> mem(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  decoder.out = nullptr;
-  if (!mem || !OSSL_DECODER_from_bio(decoder.ctx, mem.get())) {
-    EVP_PKEY_free(decoder.out);
-    decoder.out = nullptr;
-  }
-  return std::exchange(decoder.out, nullptr);
-}
-
+// The key through the store's per-thread decoders (cert_material.h): OpenSSL 3.0's own
+// PEM_read_bio_PrivateKey builds a decoder chain for every key it reads.
 Result<ossl::UniquePtr<EVP_PKEY>> readKey(BIO* bio, const std::string& what) {
   std::string pem;
   char chunk[4096];
   for (int n; (n = BIO_read(bio, chunk, sizeof chunk)) > 0;) pem.append(chunk, n);
   OPENSSL_cleanse(chunk, sizeof chunk);
-  ossl::UniquePtr<EVP_PKEY> key(decodeLeadingKey(pem));
-  if (!key) {
-    ERR_clear_error();
-    ossl::UniquePtr<BIO> mem(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-    if (mem) key.reset(PEM_read_bio_PrivateKey(mem.get(), nullptr, noPassword, nullptr));
-  }
+  ossl::UniquePtr<EVP_PKEY> key = privateKeyOfPem(pem);
   OPENSSL_cleanse(pem.data(), pem.size());  // key material
   if (!key) {
     ossl::drainErrors();

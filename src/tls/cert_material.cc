@@ -288,6 +288,13 @@ Result<std::string> readStamped(const std::string& path, size_t maxBytes,
 
 }  // namespace
 
+ossl::UniquePtr<EVP_PKEY> privateKeyOfPem(std::string_view pem) {
+  std::vector<PemBlock> blocks = pemBlocks(pem);
+  auto block = keyBlockOf(blocks, "");
+  if (!block) return nullptr;
+  return ossl::UniquePtr<EVP_PKEY>(decodeKey(block->der, *keyFormatOf(block->label)));
+}
+
 Result<FileStamp> statFile(const std::string& path) {
   struct stat st = {};
   if (::stat(path.c_str(), &st) != 0) return Error{path, 0, std::strerror(errno)};

@@ -111,6 +111,9 @@ Result<std::shared_ptr<const CertMaterial>> materialFromPem(std::string_view cer
                                                             const std::string& what,
                                                             ChainPool& chains);
 
+// The first unencrypted private key of a PEM text (PKCS#8, SEC1, PKCS#1); null if none.
+ossl::UniquePtr<EVP_PKEY> privateKeyOfPem(std::string_view pem);
+
 // stat() of `path` (sha256 empty); nothing when it cannot be read.
 Result<FileStamp> statFile(const std::string& path);
 
